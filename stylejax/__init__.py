@@ -1,0 +1,22 @@
+"""stylejax: optimisation-based neural style transfer (Gatys et al.) in JAX."""
+
+from .config import StyleConfig as StyleConfig
+from .engine import StyleResult as StyleResult
+from .engine import prepare as prepare
+from .engine import stylize as stylize
+from .errors import StyleJaxError as StyleJaxError
+from .images import load_image as load_image
+from .images import save_image as save_image
+from .losses import content_loss as content_loss
+from .losses import gram as gram
+from .losses import style_loss as style_loss
+from .losses import total_variation as total_variation
+from .objective import Objective as Objective
+from .optimize import RunState as RunState
+from .optimize import make_optimizer as make_optimizer
+from .vgg import VGG as VGG
+from .vgg import layer_names as layer_names
+from .weights import load_vgg as load_vgg
+from .weights import port_file as port_file
+
+__version__ = "0.1.0"

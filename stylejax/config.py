@@ -1,0 +1,118 @@
+"""`StyleConfig`: every setting of a stylization, validated once, mirrored by the CLI's flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import optax
+
+from .errors import StyleJaxError
+from .optimize import OPTIMIZERS
+
+MIN_SIDE = 32  # VGG pools four times before relu5_1: smaller images leave it a 1-pixel map.
+DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleConfig:
+    """Settings of one style transfer. Defaults give a good 512 px result with VGG16.
+
+    Attributes:
+      size: longest side of the output, in pixels (the content image is resized to it).
+      steps: optimisation steps (an L-BFGS step may use several loss evaluations).
+      optimizer: "adam", "lbfgs", "lbfgs-fixed", "sgd", or any optax GradientTransformation.
+      learning_rate: step size; None picks the optimizer's default (lbfgs takes none: it line-searches).
+      content_weight, style_weight, tv_weight: weights of the three loss terms (>= 0).
+      content_layers, style_layers: VGG ReLU names, e.g. "relu4_2".
+      style_layer_weights: one weight per style layer (default: equal); normalised to sum to 1.
+      style_blend: one weight per style image (default: equal); normalised to sum to 1.
+      style_scale: style image's longest side relative to the output's (1.0 = same size).
+      init: "content", "noise" (seeded uniform noise), or the path of a starting image.
+      original_colors: keep the content image's colours (transfer luminance only).
+      pooling: "avg" or "max".
+      model: a name in the weights cache ("vgg16" always works; "vgg19" once ported).
+      seed: random seed for noise initialisation.
+      chunk_steps: steps per compiled chunk; progress and intermediate saves happen between chunks.
+    """
+
+    size: int = 512
+    steps: int = 500
+    optimizer: str | optax.GradientTransformation = "lbfgs"
+    learning_rate: float | None = None
+    content_weight: float = 1.0
+    style_weight: float = 1.0e3
+    tv_weight: float = 1.0
+    content_layers: tuple[str, ...] = ("relu4_2",)
+    style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] | None = None
+    style_blend: tuple[float, ...] | None = None
+    style_scale: float = 1.0
+    init: str = "content"
+    original_colors: bool = False
+    pooling: str = "avg"
+    model: str = "vgg16"
+    seed: int = 0
+    chunk_steps: int = 25
+
+    def __post_init__(self):
+        for name in ("content_layers", "style_layers", "style_layer_weights", "style_blend"):
+            value = getattr(self, name)
+            if isinstance(value, str):  # "relu1_1,relu2_1" from a CLI or a config file
+                value = tuple(v.strip() for v in value.split(",") if v.strip())
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
+        _check(isinstance(self.size, int) and self.size >= MIN_SIDE,
+               f"size must be a whole number of pixels >= {MIN_SIDE}, got {self.size}")
+        _check(isinstance(self.steps, int) and self.steps > 0, f"steps must be a positive whole number, got {self.steps}")
+        _check(isinstance(self.chunk_steps, int) and self.chunk_steps > 0,
+               f"chunk_steps must be a positive whole number, got {self.chunk_steps}")
+        if isinstance(self.optimizer, str):
+            _check(self.optimizer in OPTIMIZERS,
+                   f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            _check_non_negative(name, getattr(self, name))
+        _check(self.learning_rate is None or (math.isfinite(self.learning_rate) and self.learning_rate > 0),
+               f"learning_rate must be positive, got {self.learning_rate}")
+        _check(math.isfinite(self.style_scale) and self.style_scale > 0,
+               f"style_scale must be positive, got {self.style_scale}")
+        _check(len(self.content_layers) > 0, "content_layers must name at least one layer")
+        _check(len(self.style_layers) > 0, "style_layers must name at least one layer")
+        if self.style_layer_weights is not None:
+            _check(len(self.style_layer_weights) == len(self.style_layers),
+                   f"style_layer_weights has {len(self.style_layer_weights)} weights for "
+                   f"{len(self.style_layers)} style layers: give one per layer")
+            _check_distribution("style_layer_weights", self.style_layer_weights)
+        if self.style_blend is not None:
+            _check_distribution("style_blend", self.style_blend)
+        _check(self.pooling in ("avg", "max"), f"unknown pooling {self.pooling!r}: use 'avg' or 'max'")
+
+    def replace(self, **overrides) -> StyleConfig:
+        """A copy with some fields changed; unknown names raise StyleJaxError."""
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise StyleJaxError(f"unknown StyleConfig field(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **overrides)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise StyleJaxError(message)
+
+
+def _check_non_negative(name: str, value: float) -> None:
+    _check(isinstance(value, (int, float)) and math.isfinite(value) and value >= 0,
+           f"{name} must be a finite number >= 0, got {value}")
+
+
+def _check_distribution(name: str, values: tuple[float, ...]) -> None:
+    for v in values:
+        _check_non_negative(name, v)
+    _check(sum(values) > 0, f"{name} must have a positive sum, got {values}")
+
+
+def normalised(values: tuple[float, ...] | None, count: int) -> tuple[float, ...]:
+    """Weights scaled to sum to 1; None means `count` equal weights."""
+    values = values if values is not None else (1.0,) * count
+    total = sum(values)
+    return tuple(v / total for v in values)

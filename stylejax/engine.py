@@ -1,0 +1,190 @@
+"""`stylize`: one content image, one or more style images, one compiled optimisation."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from . import color, images, losses
+from .config import MIN_SIDE, StyleConfig, normalised
+from .errors import StyleJaxError
+from .objective import LossWeights, Objective, ObjectiveArgs, Targets
+from .optimize import init_state_jit, make_optimizer, run_steps_jit
+from .vgg import VGG, check_layers, extract_features
+from .weights import load_vgg
+
+ImageLike = str | os.PathLike | np.ndarray | jax.Array
+# Called between compiled chunks with (steps done, current image (h, w, 3), loss history so far).
+Callback = Callable[[int, np.ndarray, np.ndarray], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleResult:
+    """What `stylize` returns.
+
+    Attributes:
+      image: (h, w, 3) float32 in [0, 1], the content image's aspect ratio, longest side = config.size.
+      loss_history: (steps,) float32, the total loss at the start of each step.
+      evaluations: loss-and-gradient evaluations used (line-search evaluations included).
+      losses: {"content", "style", "tv", "total"}: weighted terms of the final image.
+      seconds: wall time of the optimisation, compilation included.
+    """
+
+    image: np.ndarray
+    loss_history: np.ndarray
+    evaluations: int
+    losses: dict[str, float]
+    seconds: float
+
+
+def as_image(source: ImageLike, what: str) -> np.ndarray:
+    """A path or an array -> (h, w, 3) float32 in [0, 1]. uint8 arrays are scaled; gray is repeated."""
+    if isinstance(source, (str, os.PathLike)):
+        return images.load_image(source)
+    array = np.asarray(source)
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / 255.0
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4):
+        raise StyleJaxError(f"{what} must be (h, w, 3) RGB, got shape {array.shape}")
+    array = np.asarray(array[..., :3], np.float32)
+    if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
+        raise StyleJaxError(f"{what} must hold finite values in [0, 1] (or be uint8)")
+    return array
+
+
+def _working_shape(shape: tuple[int, int], longest: int, what: str) -> tuple[int, int]:
+    size = images.fit_size(shape, longest)
+    if min(size) < MIN_SIDE:
+        raise StyleJaxError(f"{what} is too small: {shape[1]}x{shape[0]} becomes {size[1]}x{size[0]}, and VGG needs "
+                            f">= {MIN_SIDE} px on the short side: use a larger image or a larger size")
+    return size
+
+
+@jax.jit
+def _blend_grams(features: Sequence[dict[str, jax.Array]], blend: jax.Array) -> dict[str, jax.Array]:
+    return {name: sum(b * losses.gram(f[name][0]) for f, b in zip(features, blend)) for name in features[0]}
+
+
+def prepare(vgg: VGG, content: np.ndarray, styles: Sequence[np.ndarray], config: StyleConfig
+            ) -> tuple[Objective, ObjectiveArgs, jax.Array]:
+    """The objective and its arguments for `content` (already resized) and the style images (any size).
+
+    Returns (objective, args, content as a jax array). Useful on its own to evaluate or optimise the
+    Gatys loss with your own loop.
+    """
+    check_layers(vgg.arch, config.content_layers + config.style_layers)
+    graphdef, state = nnx.split(vgg)
+    style_size = max(MIN_SIDE, round(config.size * config.style_scale))
+    style_features = [
+        extract_features(graphdef, state, images.resize(s, _working_shape(s.shape[:2], style_size, "style image"))[None],
+                         config.style_layers)
+        for s in styles
+    ]
+    blend = normalised(config.style_blend, len(styles))
+    if len(blend) != len(styles):
+        raise StyleJaxError(f"style_blend has {len(blend)} weights for {len(styles)} style images: give one per style")
+    content = jnp.asarray(content)
+    targets = Targets(
+        content=extract_features(graphdef, state, content[None], config.content_layers),
+        style=_blend_grams(style_features, jnp.asarray(blend)),
+    )
+    layer_weights = normalised(config.style_layer_weights, len(config.style_layers))
+    weights = LossWeights(
+        content={n: jnp.float32(config.content_weight / len(config.content_layers)) for n in config.content_layers},
+        style={n: jnp.float32(config.style_weight * w) for n, w in zip(config.style_layers, layer_weights)},
+        tv=jnp.float32(config.tv_weight),
+    )
+    objective = Objective(graphdef, tuple(config.content_layers), tuple(config.style_layers))
+    return objective, ObjectiveArgs(state, vgg.backward_kernels(), targets, weights), content
+
+
+def initial_image(config: StyleConfig, content: jax.Array, init_image: ImageLike | None = None) -> jax.Array:
+    """The starting pixels: the content, seeded uniform noise, or a given image resized to the content's shape."""
+    if init_image is None and config.init not in ("content", "noise"):
+        init_image = config.init
+    if init_image is not None:
+        return images.resize(as_image(init_image, "init image"), content.shape[:2])
+    if config.init == "noise":
+        return jax.random.uniform(jax.random.key(config.seed), content.shape, jnp.float32)
+    return content
+
+
+def resolve_optimizer(config: StyleConfig) -> optax.GradientTransformationExtraArgs:
+    if isinstance(config.optimizer, str):
+        return make_optimizer(config.optimizer, config.learning_rate)
+    return optax.with_extra_args_support(config.optimizer)
+
+
+def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: StyleConfig | None = None, *,
+            init_image: ImageLike | None = None, callback: Callback | None = None, **overrides) -> StyleResult:
+    """Renders `content` in the style of `style` by optimising pixels (Gatys, Ecker & Bethge).
+
+    Args:
+      content: a path or an (h, w, 3) array (float in [0, 1] or uint8).
+      style: a path or array, or a sequence of them (blended by `config.style_blend`).
+      config: settings; defaults to `StyleConfig()`.
+      init_image: a starting image (path or array), overriding `config.init`.
+      callback: called between compiled chunks with (steps done, image, loss history so far).
+      **overrides: StyleConfig fields, e.g. `stylize(c, s, steps=30, size=256)`.
+
+    Returns:
+      A StyleResult with the image, the loss history and the number of loss evaluations.
+
+    Raises:
+      StyleJaxError: on unreadable images, invalid settings, or a diverging optimisation.
+
+    Example:
+      >>> result = stylejax.stylize("cat.jpg", "starry_night.jpg", steps=150, optimizer="adam", size=256)
+    """
+    config = (config or StyleConfig()).replace(**overrides)
+    styles = [style] if isinstance(style, (str, os.PathLike, np.ndarray, jax.Array)) else list(style)
+    if not styles:
+        raise StyleJaxError("give at least one style image")
+    content_image = as_image(content, "content image")
+    style_images = [as_image(s, "style image") for s in styles]
+    vgg = load_vgg(config.model, pooling=config.pooling)
+
+    start = time.perf_counter()
+    shape = _working_shape(content_image.shape[:2], config.size, "content image")
+    objective, args, content_resized = prepare(vgg, images.resize(content_image, shape), style_images, config)
+    optimizer = resolve_optimizer(config)
+    state = init_state_jit(objective, optimizer, initial_image(config, content_resized, init_image), args)
+    history = []
+    stop = jnp.int32(config.steps)
+    while (done := sum(len(h) for h in history)) < config.steps:
+        state, chunk = run_steps_jit(objective, optimizer, state, stop, args, config.chunk_steps)
+        chunk = np.asarray(chunk)[: config.steps - done]
+        history.append(chunk)
+        if not np.all(np.isfinite(chunk)):
+            step = done + int(np.argmin(np.isfinite(chunk)))
+            raise StyleJaxError(f"the loss diverged (not finite at step {step}): lower the learning rate "
+                                "(--learning-rate) or the style weight (--style-weight)")
+        if callback is not None:
+            callback(done + len(chunk), _finish(state.image, content_resized, config), np.concatenate(history))
+    terms = {k: float(v) for k, v in jax.jit(objective.terms)(state.image, args).items()}
+    terms["total"] = sum(terms.values())
+    if not np.isfinite(terms["total"]):
+        raise StyleJaxError("the loss diverged on the last step: lower the learning rate or the style weight")
+    return StyleResult(
+        image=_finish(state.image, content_resized, config),
+        loss_history=np.concatenate(history).astype(np.float32),
+        evaluations=int(state.evaluations),
+        losses=terms,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _finish(image: jax.Array, content: jax.Array, config: StyleConfig) -> np.ndarray:
+    if config.original_colors:
+        image = color.keep_colors(image, content)
+    return np.asarray(image, np.float32)

@@ -1,0 +1,8 @@
+"""The one exception type a user can cause and fix."""
+
+
+class StyleJaxError(Exception):
+    """Bad input or settings: the message says what is wrong and what to do.
+
+    The CLI prints it as one line on stderr and exits with status 2.
+    """

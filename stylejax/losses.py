@@ -1,0 +1,38 @@
+"""Gatys et al. loss terms on named VGG activations. Pure and jit-able."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def gram(features: jax.Array) -> jax.Array:
+    """features: (..., h, w, c) -> (..., c, c) Gram matrix normalised by the number of positions h*w.
+
+    Normalising by position count makes a layer's Gram independent of image size, so a style image
+    of any size gives a usable target, and per-layer losses stay on comparable scales.
+    """
+    h, w = features.shape[-3], features.shape[-2]
+    return jnp.einsum("...hwc,...hwd->...cd", features, features,
+                      preferred_element_type=jnp.float32) / (h * w)
+
+
+def content_loss(features: dict[str, jax.Array], targets: dict[str, jax.Array],
+                 layer_weights: dict[str, jax.Array]) -> jax.Array:
+    """Weighted mean squared error between activations and the content image's activations."""
+    return sum(layer_weights[name] * jnp.mean(jnp.square(features[name] - targets[name]))
+               for name in targets)
+
+
+def style_loss(features: dict[str, jax.Array], target_grams: dict[str, jax.Array],
+               layer_weights: dict[str, jax.Array]) -> jax.Array:
+    """Weighted mean squared error between Gram matrices and the (blended) style Gram matrices."""
+    return sum(layer_weights[name] * jnp.mean(jnp.square(gram(features[name]) - target_grams[name]))
+               for name in target_grams)
+
+
+def total_variation(image: jax.Array) -> jax.Array:
+    """image: (..., h, w, c) -> mean squared difference between neighbouring pixels (smoothness prior)."""
+    dy = jnp.diff(image, axis=-3)
+    dx = jnp.diff(image, axis=-2)
+    return jnp.mean(jnp.square(dy)) + jnp.mean(jnp.square(dx))

@@ -1,0 +1,120 @@
+"""Optimising pixels with optax: optimizers by name and the compiled optimisation loop. Pure.
+
+The loop runs `length` steps per call inside one `lax.scan`; a call can stop early at `stop` (steps
+past it are skipped by a `lax.cond`, not recompiled), so any step count uses one compiled program.
+Pixels are projected onto [0, 1] after every step.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+import optax.tree_utils as otu
+
+from .errors import StyleJaxError
+
+OPTIMIZERS = ("adam", "lbfgs", "lbfgs-fixed", "sgd")
+
+# Step sizes that work for pixels in [0, 1] with the default loss weights.
+DEFAULT_LEARNING_RATES = {"adam": 0.02, "lbfgs-fixed": 1.0, "sgd": 0.05}
+
+
+@functools.lru_cache(maxsize=32)
+def make_optimizer(name: str, learning_rate: float | None = None) -> optax.GradientTransformationExtraArgs:
+    """An optax optimizer by name (cached, so equal settings give the same compiled program).
+
+    adam: Adam. lbfgs: L-BFGS with optax's zoom line search (several loss evaluations per step).
+    lbfgs-fixed: L-BFGS with a fixed step and no line search, as Lua/PyTorch neural-style run it.
+    sgd: SGD with Nesterov momentum 0.9.
+    """
+    if name not in OPTIMIZERS:
+        raise StyleJaxError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
+    if name == "lbfgs":
+        if learning_rate is not None:
+            raise StyleJaxError("lbfgs chooses its step by line search: drop the learning rate or use lbfgs-fixed")
+        return optax.lbfgs()
+    lr = DEFAULT_LEARNING_RATES[name] if learning_rate is None else learning_rate
+    if name == "adam":
+        return optax.with_extra_args_support(optax.adam(lr))
+    if name == "sgd":
+        return optax.with_extra_args_support(optax.sgd(lr, momentum=0.9, nesterov=True))
+    return optax.lbfgs(learning_rate=lr, linesearch=None)
+
+
+class RunState(NamedTuple):
+    """The optimisation state of one image; `vmap` it for a batch."""
+
+    image: jax.Array  # (h, w, 3) float32 in [0, 1]
+    opt_state: optax.OptState
+    step: jax.Array  # int32: steps taken
+    evaluations: jax.Array  # int32: loss-and-gradient evaluations used so far
+
+
+Loss = Callable[[jax.Array, Any], jax.Array]
+
+
+def _has_linesearch(opt_state: optax.OptState) -> bool:
+    # A line search keeps the value and gradient at the current point in its state.
+    return otu.tree_get(opt_state, "value") is not None
+
+
+def init_state(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, image: jax.Array,
+               args: Any) -> RunState:
+    """The state before step 0. A line search is primed with one evaluation, counted."""
+    opt_state = optimizer.init(image)
+    evaluations = jnp.zeros((), jnp.int32)
+    if _has_linesearch(opt_state):
+        value, grad = jax.value_and_grad(loss)(image, args)
+        opt_state = otu.tree_set(opt_state, value=value, grad=grad)
+        evaluations += 1
+    return RunState(image, opt_state, jnp.zeros((), jnp.int32), evaluations)
+
+
+def _step(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, state: RunState,
+          args: Any) -> tuple[RunState, jax.Array]:
+    image, opt_state, step, evaluations = state
+    linesearch = _has_linesearch(opt_state)
+    if linesearch:
+        # Read, don't recompute: under vmap value_and_grad_from_state's cond would always recompute.
+        value, grad = otu.tree_get(opt_state, "value"), otu.tree_get(opt_state, "grad")
+    else:
+        value, grad = jax.value_and_grad(loss)(image, args)
+        evaluations += 1
+    updates, opt_state = optimizer.update(grad, opt_state, image, value=value, grad=grad,
+                                          value_fn=loss, args=args)
+    stepped = optax.apply_updates(image, updates)
+    projected = jnp.clip(stepped, 0.0, 1.0)
+    if linesearch:
+        evaluations += otu.tree_get(opt_state, "num_linesearch_steps")
+        # The line search stored value and gradient at `stepped`; re-evaluate where projection moved it.
+        moved = jnp.any(projected != stepped)
+        new_value, new_grad = jax.lax.cond(
+            moved, lambda: jax.value_and_grad(loss)(projected, args),
+            lambda: (otu.tree_get(opt_state, "value"), otu.tree_get(opt_state, "grad")))
+        opt_state = otu.tree_set(opt_state, value=new_value, grad=new_grad)
+        evaluations += moved.astype(jnp.int32)
+    return RunState(projected, opt_state, step + 1, evaluations), value
+
+
+def run_steps(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, state: RunState,
+              stop: jax.Array, args: Any, length: int) -> tuple[RunState, jax.Array]:
+    """Up to `length` steps, none past step `stop`. Returns the state and (length,) losses, NaN where skipped.
+
+    losses[i] is the loss at the start of that step. Not jitted: jit it, or vmap/shard_map it first.
+    """
+
+    def body(state, _):
+        return jax.lax.cond(state.step < stop,
+                            lambda s: _step(loss, optimizer, s, args),
+                            lambda s: (s, jnp.full((), jnp.nan, jnp.float32)), state)
+
+    return jax.lax.scan(body, state, None, length=length)
+
+
+init_state_jit = jax.jit(init_state, static_argnums=(0, 1))
+run_steps_jit = jax.jit(run_steps, static_argnums=(0, 1, 5), donate_argnums=(2,))

@@ -1,0 +1,170 @@
+"""A Flax VGG16/VGG19 feature extractor returning named ReLU activations.
+
+Pure: no file access. Weights come from `stylejax.weights`, which fills a model built here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from .errors import StyleJaxError
+
+# Convolutions per block, as in Simonyan & Zisserman's configurations D and E.
+BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+_CHANNELS = (64, 128, 256, 512, 512)
+
+# How a checkpoint expects its input. torchvision: RGB in [0, 1] then ImageNet mean/std.
+# caffe (Keras, the original VGG release): BGR in [0, 255] minus the per-channel mean.
+PREPROCESSING = ("torchvision", "caffe")
+_TORCH_MEAN = (0.485, 0.456, 0.406)
+_TORCH_STD = (0.229, 0.224, 0.225)
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+def conv_names(arch: str) -> list[str]:
+    """Convolution names in network order, e.g. ['conv1_1', 'conv1_2', 'conv2_1', ...]."""
+    return [f"conv{b + 1}_{i + 1}" for b, n in enumerate(_blocks(arch)) for i in range(n)]
+
+
+def layer_names(arch: str) -> list[str]:
+    """The ReLU names `features` can return, in network order."""
+    return [name.replace("conv", "relu") for name in conv_names(arch)]
+
+
+def _blocks(arch: str) -> tuple[int, ...]:
+    try:
+        return BLOCKS[arch]
+    except KeyError:
+        raise StyleJaxError(f"unknown architecture {arch!r}: use one of {', '.join(BLOCKS)}") from None
+
+
+def check_layers(arch: str, layers: Sequence[str]) -> None:
+    """Raises StyleJaxError naming the first layer `arch` does not have."""
+    known = layer_names(arch)
+    for layer in layers:
+        if layer not in known:
+            raise StyleJaxError(
+                f"unknown layer {layer!r} for {arch}: use names like {known[0]}, {known[2]}, {known[-1]}"
+            )
+
+
+def preprocess(images: jax.Array, convention: str) -> jax.Array:
+    """images: (b, h, w, 3) RGB in [0, 1] -> the input the checkpoint was trained on."""
+    if convention == "torchvision":
+        return (images - jnp.asarray(_TORCH_MEAN)) / jnp.asarray(_TORCH_STD)
+    if convention == "caffe":
+        return images[..., ::-1] * 255.0 - jnp.asarray(_CAFFE_MEAN_BGR)
+    raise StyleJaxError(f"unknown preprocessing {convention!r}: use one of {', '.join(PREPROCESSING)}")
+
+
+class VGG(nnx.Module):
+    """VGG convolutional trunk (no classifier head).
+
+    Args:
+      arch: "vgg16" or "vgg19".
+      pooling: "max" (as trained) or "avg" (Gatys et al.: smoother gradients, better images).
+      preprocessing: the input convention of the weights, one of PREPROCESSING.
+      rngs: initialises random weights; real weights are loaded with `stylejax.load_vgg`.
+    """
+
+    def __init__(self, arch: str = "vgg16", *, pooling: str = "avg",
+                 preprocessing: str = "torchvision", rngs: nnx.Rngs | None = None):
+        if pooling not in ("max", "avg"):
+            raise StyleJaxError(f"unknown pooling {pooling!r}: use 'avg' or 'max'")
+        if preprocessing not in PREPROCESSING:
+            raise StyleJaxError(f"unknown preprocessing {preprocessing!r}: use one of {', '.join(PREPROCESSING)}")
+        rngs = rngs if rngs is not None else nnx.Rngs(0)
+        self.arch = arch
+        self.pooling = pooling
+        self.preprocessing = preprocessing
+        self.names = tuple(conv_names(arch))
+        convs = []
+        c_in = 3
+        for block, count in enumerate(_blocks(arch)):
+            for _ in range(count):
+                convs.append(nnx.Conv(c_in, _CHANNELS[block], (3, 3), padding=1, rngs=rngs))
+                c_in = _CHANNELS[block]
+        self.convs = nnx.List(convs)
+
+    def backward_kernels(self) -> tuple[jax.Array, ...]:
+        """Each kernel flipped and with its channels swapped: what the input gradient convolves with.
+
+        Pass them to `__call__` when differentiating with respect to the image inside a loop.
+        """
+        return tuple(jnp.transpose(conv.kernel.value[::-1, ::-1], (0, 1, 3, 2)) for conv in self.convs)
+
+    def __call__(self, images: jax.Array, layers: Sequence[str],
+                 backward_kernels: Sequence[jax.Array] | None = None) -> dict[str, jax.Array]:
+        """images: (b, h, w, 3) float in [0, 1] -> {layer: (b, h', w', c)} for each requested ReLU.
+
+        Stops after the deepest requested layer, so asking for relu1_1 costs one convolution.
+        With `backward_kernels` (from `backward_kernels()`, computed outside any loop) the image
+        gradient uses them instead of flipping kernels itself: inside a `lax.scan` or `while_loop`,
+        XLA:CPU hoists that flip and then convolves ~4x slower.
+        """
+        relu_names = [n.replace("conv", "relu") for n in self.names]
+        wanted = set(layers)
+        missing = wanted - set(relu_names)
+        if missing:
+            check_layers(self.arch, sorted(missing))
+        last = max(relu_names.index(name) for name in wanted)
+        pool = nnx.avg_pool if self.pooling == "avg" else nnx.max_pool
+        x = preprocess(images, self.preprocessing)
+        out = {}
+        for i, (name, conv) in enumerate(zip(relu_names, self.convs)):
+            if i and name.endswith("_1"):  # each block after the first starts after a pooling
+                x = pool(x, (2, 2), strides=(2, 2))
+            if backward_kernels is None:
+                x = jax.nn.relu(conv(x))
+            else:
+                x = jax.nn.relu(_conv(x, conv.kernel.value, backward_kernels[i]) + conv.bias.value)
+            if name in wanted:
+                out[name] = x
+            if i == last:
+                break
+        return out
+
+    def features(self, images: jax.Array, layers: Sequence[str]) -> dict[str, jax.Array]:
+        """Jit-compiled `__call__`: (b, h, w, 3) float32 in [0, 1] -> dict of named activations."""
+        check_layers(self.arch, layers)
+        graphdef, state = nnx.split(self)
+        return extract_features(graphdef, state, jnp.asarray(images, jnp.float32), tuple(layers))
+
+
+@partial(jax.jit, static_argnums=(0, 3))
+def extract_features(graphdef: nnx.GraphDef, state: nnx.State, images: jax.Array,
+                     layers: tuple[str, ...]) -> dict[str, jax.Array]:
+    """The pure form of `VGG.features`: weights are an argument, not constants in the program."""
+    return nnx.merge(graphdef, state)(images, layers)
+
+
+_DIMENSIONS = ("NHWC", "HWIO", "NHWC")
+
+
+def _plain_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=_DIMENSIONS)
+
+
+@jax.custom_vjp
+def _conv(x: jax.Array, kernel: jax.Array, backward_kernel: jax.Array) -> jax.Array:
+    """A 3x3 'same' convolution whose input gradient convolves with a given, precomputed kernel."""
+    return _plain_conv(x, kernel)
+
+
+def _conv_fwd(x, kernel, backward_kernel):
+    return _plain_conv(x, kernel), (x, kernel, backward_kernel)
+
+
+def _conv_bwd(residuals, g):
+    x, kernel, backward_kernel = residuals
+    # The kernel's gradient is exact too; XLA drops it when only the image is differentiated.
+    _, kernel_vjp = jax.vjp(lambda k: _plain_conv(x, k), kernel)
+    return _plain_conv(g, backward_kernel), kernel_vjp(g)[0], jnp.zeros_like(backward_kernel)
+
+
+_conv.defvjp(_conv_fwd, _conv_bwd)
