@@ -64,7 +64,8 @@ class StyleConfig:
                 object.__setattr__(self, name, tuple(value))
         _check(isinstance(self.size, int) and self.size >= MIN_SIDE,
                f"size must be a whole number of pixels >= {MIN_SIDE}, got {self.size}")
-        _check(isinstance(self.steps, int) and self.steps > 0, f"steps must be a positive whole number, got {self.steps}")
+        _check(isinstance(self.steps, int) and self.steps > 0,
+               f"steps must be a positive whole number, got {self.steps}")
         _check(isinstance(self.chunk_steps, int) and self.chunk_steps > 0,
                f"chunk_steps must be a positive whole number, got {self.chunk_steps}")
         if isinstance(self.optimizer, str):

@@ -64,7 +64,7 @@ def as_image(source: ImageLike, what: str) -> np.ndarray:
 
 def _working_shape(shape: tuple[int, int], longest: int, what: str) -> tuple[int, int]:
     size = images.fit_size(shape, longest)
-    if min(size) < MIN_SIDE:
+    if min(size) < MIN_SIDE or min(shape) < MIN_SIDE:  # upscaling a thumbnail invents no detail either
         raise StyleJaxError(f"{what} is too small: {shape[1]}x{shape[0]} becomes {size[1]}x{size[0]}, and VGG needs "
                             f">= {MIN_SIDE} px on the short side: use a larger image or a larger size")
     return size
@@ -72,7 +72,7 @@ def _working_shape(shape: tuple[int, int], longest: int, what: str) -> tuple[int
 
 @jax.jit
 def _blend_grams(features: Sequence[dict[str, jax.Array]], blend: jax.Array) -> dict[str, jax.Array]:
-    return {name: sum(b * losses.gram(f[name][0]) for f, b in zip(features, blend)) for name in features[0]}
+    return {name: sum(b * losses.gram(f[name][0]) for f, b in zip(features, blend, strict=True)) for name in features[0]}
 
 
 def prepare(vgg: VGG, content: np.ndarray, styles: Sequence[np.ndarray], config: StyleConfig
@@ -85,11 +85,8 @@ def prepare(vgg: VGG, content: np.ndarray, styles: Sequence[np.ndarray], config:
     check_layers(vgg.arch, config.content_layers + config.style_layers)
     graphdef, state = nnx.split(vgg)
     style_size = max(MIN_SIDE, round(config.size * config.style_scale))
-    style_features = [
-        extract_features(graphdef, state, images.resize(s, _working_shape(s.shape[:2], style_size, "style image"))[None],
-                         config.style_layers)
-        for s in styles
-    ]
+    resized_styles = [images.resize(s, _working_shape(s.shape[:2], style_size, "style image")) for s in styles]
+    style_features = [extract_features(graphdef, state, s[None], config.style_layers) for s in resized_styles]
     blend = normalised(config.style_blend, len(styles))
     if len(blend) != len(styles):
         raise StyleJaxError(f"style_blend has {len(blend)} weights for {len(styles)} style images: give one per style")
@@ -101,7 +98,7 @@ def prepare(vgg: VGG, content: np.ndarray, styles: Sequence[np.ndarray], config:
     layer_weights = normalised(config.style_layer_weights, len(config.style_layers))
     weights = LossWeights(
         content={n: jnp.float32(config.content_weight / len(config.content_layers)) for n in config.content_layers},
-        style={n: jnp.float32(config.style_weight * w) for n, w in zip(config.style_layers, layer_weights)},
+        style={n: jnp.float32(config.style_weight * w) for n, w in zip(config.style_layers, layer_weights, strict=True)},
         tv=jnp.float32(config.tv_weight),
     )
     objective = Objective(graphdef, tuple(config.content_layers), tuple(config.style_layers))

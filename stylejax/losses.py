@@ -26,9 +26,16 @@ def content_loss(features: dict[str, jax.Array], targets: dict[str, jax.Array],
 
 def style_loss(features: dict[str, jax.Array], target_grams: dict[str, jax.Array],
                layer_weights: dict[str, jax.Array]) -> jax.Array:
-    """Weighted mean squared error between Gram matrices and the (blended) style Gram matrices."""
-    return sum(layer_weights[name] * jnp.mean(jnp.square(gram(features[name]) - target_grams[name]))
-               for name in target_grams)
+    """Weighted mean squared error between Gram matrices and the (blended) style Gram matrices.
+
+    features: {layer: (..., h, w, c)}; target_grams: {layer: (c, c)}, shared by every leading index.
+    """
+
+    def layer_loss(name):
+        g = gram(features[name])
+        return jnp.mean(jnp.square(g - jnp.broadcast_to(target_grams[name], g.shape)))
+
+    return sum(layer_weights[name] * layer_loss(name) for name in target_grams)
 
 
 def total_variation(image: jax.Array) -> jax.Array:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .errors import StyleJaxError
-from .vgg import BLOCKS, _CHANNELS, conv_names
+from .vgg import _CHANNELS, BLOCKS, conv_names
 
 Params = dict[str, dict[str, np.ndarray]]
 
@@ -74,7 +74,7 @@ def from_torchvision(state_dict: Mapping[str, np.ndarray], arch: str) -> Params:
     if not features:
         raise StyleJaxError("the state_dict has no 'features.*' keys: it is not a torchvision VGG")
     params = {}
-    for name, index in zip(conv_names(arch), torchvision_indices(arch)):
+    for name, index in zip(conv_names(arch), torchvision_indices(arch), strict=True):
         weight, bias = features.pop(f"{index}.weight", None), features.pop(f"{index}.bias", None)
         if weight is not None and bias is not None:
             params[name] = {"kernel": np.transpose(np.asarray(weight), (2, 3, 1, 0)), "bias": np.asarray(bias)}

@@ -55,10 +55,12 @@ def check_layers(arch: str, layers: Sequence[str]) -> None:
 
 def preprocess(images: jax.Array, convention: str) -> jax.Array:
     """images: (b, h, w, 3) RGB in [0, 1] -> the input the checkpoint was trained on."""
+    channels = (1,) * (images.ndim - 1) + (3,)
     if convention == "torchvision":
-        return (images - jnp.asarray(_TORCH_MEAN)) / jnp.asarray(_TORCH_STD)
+        mean, std = jnp.reshape(jnp.asarray(_TORCH_MEAN), channels), jnp.reshape(jnp.asarray(_TORCH_STD), channels)
+        return (images - mean) / std
     if convention == "caffe":
-        return images[..., ::-1] * 255.0 - jnp.asarray(_CAFFE_MEAN_BGR)
+        return images[..., ::-1] * 255.0 - jnp.reshape(jnp.asarray(_CAFFE_MEAN_BGR), channels)
     raise StyleJaxError(f"unknown preprocessing {convention!r}: use one of {', '.join(PREPROCESSING)}")
 
 
@@ -96,7 +98,7 @@ class VGG(nnx.Module):
 
         Pass them to `__call__` when differentiating with respect to the image inside a loop.
         """
-        return tuple(jnp.transpose(conv.kernel.value[::-1, ::-1], (0, 1, 3, 2)) for conv in self.convs)
+        return tuple(jnp.transpose(conv.kernel[...][::-1, ::-1], (0, 1, 3, 2)) for conv in self.convs)
 
     def __call__(self, images: jax.Array, layers: Sequence[str],
                  backward_kernels: Sequence[jax.Array] | None = None) -> dict[str, jax.Array]:
@@ -116,13 +118,13 @@ class VGG(nnx.Module):
         pool = nnx.avg_pool if self.pooling == "avg" else nnx.max_pool
         x = preprocess(images, self.preprocessing)
         out = {}
-        for i, (name, conv) in enumerate(zip(relu_names, self.convs)):
+        for i, (name, conv) in enumerate(zip(relu_names, self.convs, strict=True)):
             if i and name.endswith("_1"):  # each block after the first starts after a pooling
                 x = pool(x, (2, 2), strides=(2, 2))
             if backward_kernels is None:
                 x = jax.nn.relu(conv(x))
             else:
-                x = jax.nn.relu(_conv(x, conv.kernel.value, backward_kernels[i]) + conv.bias.value)
+                x = jax.nn.relu(_conv(x, conv.kernel[...], backward_kernels[i]) + conv.bias[...].reshape(1, 1, 1, -1))
             if name in wanted:
                 out[name] = x
             if i == last:

@@ -97,8 +97,7 @@ def read_keras_h5(path: Path) -> dict[str, dict[str, np.ndarray]]:
             for name, group in root.items():
                 if not isinstance(group, h5py.Group):
                     continue
-                arrays = []
-                group.visititems(lambda _, obj: arrays.append(obj[()]) if isinstance(obj, h5py.Dataset) else None)
+                arrays = _datasets(group, h5py)
                 kernels = [a for a in arrays if a.ndim == 4]
                 biases = [a for a in arrays if a.ndim == 1]
                 if len(kernels) == 1 and len(biases) == 1:
@@ -106,6 +105,18 @@ def read_keras_h5(path: Path) -> dict[str, dict[str, np.ndarray]]:
     except OSError as e:
         raise StyleJaxError(f"{path}: not a readable HDF5 file ({e})") from None
     return layers
+
+
+def _datasets(group, h5py) -> list[np.ndarray]:
+    """Every array below an HDF5 group, in file order."""
+    found = []
+
+    def visit(_, obj):
+        if isinstance(obj, h5py.Dataset):
+            found.append(obj[()])
+
+    group.visititems(visit)
+    return found
 
 
 def sha256(path: Path) -> str:
@@ -225,7 +236,7 @@ def load_vgg(model: str = DEFAULT_MODEL, *, pooling: str = "avg") -> VGG:
     arch = manifest["architecture"]
     vgg = nnx.eval_shape(lambda: VGG(arch, pooling=pooling, preprocessing=manifest["preprocessing"]))
     params = ocp.StandardCheckpointer().restore(path / "params")
-    for name, conv in zip(vgg.names, vgg.convs):
-        conv.kernel.value = jnp.asarray(params[name]["kernel"], jnp.float32)
-        conv.bias.value = jnp.asarray(params[name]["bias"], jnp.float32)
+    for name, conv in zip(vgg.names, vgg.convs, strict=True):
+        conv.kernel.set_value(jnp.asarray(params[name]["kernel"], jnp.float32))
+        conv.bias.set_value(jnp.asarray(params[name]["bias"], jnp.float32))
     return vgg

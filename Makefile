@@ -1,0 +1,36 @@
+# Two commands do all set-up on a machine with only python3:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# A CPU build of PyTorch for the porting tests and the benchmark reference; override for another build.
+TORCH ?= torch==2.13.0
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[demo]'
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q '$(TORCH)'
+	$(BIN)/pip install -q -e '.[test,demo]'
+	touch $@
+
+demo: $(VENV)/.demo
+	$(BIN)/stylejax demo -o demo-output --overwrite
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.test
+	$(BIN)/python benchmarks/speed.py
+
+lint: $(VENV)/.test
+	$(BIN)/pip install -q ruff
+	$(BIN)/ruff check stylejax tests benchmarks
+
+clean:
+	rm -rf $(VENV) demo-output

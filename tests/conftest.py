@@ -1,0 +1,43 @@
+"""Test setup: CPU only, 4 simulated devices, strict numerics, a private weights cache."""
+
+import os
+
+os.environ["JAX_PLATFORMS"] = "cpu"
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def weights_cache(tmp_path_factory):
+    """Every test reads weights ported into a fresh cache, as on a new machine."""
+    path = tmp_path_factory.mktemp("weights")
+    os.environ["STYLEJAX_WEIGHTS_DIR"] = str(path)
+    yield path
+
+
+@pytest.fixture(scope="session")
+def vgg16(weights_cache):
+    import stylejax
+
+    return stylejax.load_vgg("vgg16")
+
+
+def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A deterministic (h, w, 3) float32 image in [0, 1] with structure at several scales."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:h, 0:w] / max(h, w)
+    channels = [0.5 + 0.5 * np.sin(2 * np.pi * (f * xs + g * ys) + p)
+                for f, g, p in rng.uniform(0.5, 4, (3, 3))]
+    return np.clip(np.stack(channels, -1) + rng.normal(0, 0.03, (h, w, 3)), 0, 1).astype(np.float32)
+
+
+def stripes(h: int, w: int) -> np.ndarray:
+    """A high-contrast diagonal-stripe 'painting'."""
+    ys, xs = np.mgrid[0:h, 0:w]
+    band = ((xs + ys) // 4) % 2
+    return np.stack([band, 0.2 + 0.6 * (1 - band), 0.9 * band], -1).astype(np.float32)
