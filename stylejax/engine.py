@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -73,6 +74,11 @@ def _working_shape(shape: tuple[int, int], longest: int, what: str) -> tuple[int
 @jax.jit
 def _blend_grams(features: Sequence[dict[str, jax.Array]], blend: jax.Array) -> dict[str, jax.Array]:
     return {name: sum(b * losses.gram(f[name][0]) for f, b in zip(features, blend, strict=True)) for name in features[0]}
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _terms(objective: Objective, image: jax.Array, args: ObjectiveArgs) -> dict[str, jax.Array]:
+    return objective.terms(image, args)
 
 
 def prepare(vgg: VGG, content: np.ndarray, styles: Sequence[np.ndarray], config: StyleConfig
@@ -168,7 +174,7 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
                                 "(--learning-rate) or the style weight (--style-weight)")
         if callback is not None:
             callback(done + len(chunk), _finish(state.image, content_resized, config), np.concatenate(history))
-    terms = {k: float(v) for k, v in jax.jit(objective.terms)(state.image, args).items()}
+    terms = {k: float(v) for k, v in _terms(objective, state.image, args).items()}
     terms["total"] = sum(terms.values())
     if not np.isfinite(terms["total"]):
         raise StyleJaxError("the loss diverged on the last step: lower the learning rate or the style weight")

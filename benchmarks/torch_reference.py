@@ -1,0 +1,121 @@
+"""The stylejax objective written in PyTorch eager: same VGG16 weights, layers, loss terms and weights.
+
+Used by the benchmarks as the tool a user would otherwise reach for. Needs `pip install torch`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stylejax.config import StyleConfig, normalised
+from stylejax.vgg import layer_names
+
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+class TorchVGG(torch.nn.Module):
+    """VGG16 features with average pooling, weights copied from a stylejax VGG."""
+
+    def __init__(self, vgg):
+        super().__init__()
+        self.names = layer_names(vgg.arch)
+        self.convs = torch.nn.ModuleList()
+        for conv in vgg.convs:
+            kernel = np.asarray(conv.kernel[...])
+            layer = torch.nn.Conv2d(kernel.shape[2], kernel.shape[3], 3, padding=1)
+            layer.weight.data = torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy())
+            layer.bias.data = torch.from_numpy(np.asarray(conv.bias[...]).copy())
+            self.convs.append(layer.requires_grad_(False))
+
+    def forward(self, x: torch.Tensor, layers: set[str]) -> dict[str, torch.Tensor]:
+        x = (x - MEAN) / STD
+        out, last = {}, max(self.names.index(n) for n in layers)
+        for i, (name, conv) in enumerate(zip(self.names, self.convs, strict=True)):
+            if i and name.endswith("_1"):
+                x = F.avg_pool2d(x, 2)
+            x = F.relu(conv(x))
+            if name in layers:
+                out[name] = x
+            if i == last:
+                break
+        return out
+
+
+def gram(f: torch.Tensor) -> torch.Tensor:
+    b, c, h, w = f.shape
+    f = f.reshape(b, c, h * w)
+    return f @ f.transpose(1, 2) / (h * w)
+
+
+class TorchObjective:
+    """Loss of an image (1, 3, h, w) in [0, 1], matching `stylejax.Objective` term for term."""
+
+    def __init__(self, net: TorchVGG, content: np.ndarray, styles: list[np.ndarray], config: StyleConfig):
+        self.net, self.config = net, config
+        self.layers = set(config.content_layers) | set(config.style_layers)
+        with torch.no_grad():
+            self.content_targets = net(to_torch(content), set(config.content_layers))
+            blend = normalised(config.style_blend, len(styles))
+            style_feats = [net(to_torch(s), set(config.style_layers)) for s in styles]
+            self.style_targets = {n: sum(b * gram(f[n]) for f, b in zip(style_feats, blend, strict=True))
+                                  for n in config.style_layers}
+        layer_weights = normalised(config.style_layer_weights, len(config.style_layers))
+        self.style_weights = {n: config.style_weight * w
+                              for n, w in zip(config.style_layers, layer_weights, strict=True)}
+        self.content_weight = config.content_weight / len(config.content_layers)
+
+    def terms(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self.net(image, self.layers)
+        content = sum(self.content_weight * torch.mean((feats[n] - t) ** 2) for n, t in self.content_targets.items())
+        style = sum(self.style_weights[n] * torch.mean((gram(feats[n]) - t) ** 2)
+                    for n, t in self.style_targets.items())
+        tv = self.config.tv_weight * (torch.mean(torch.diff(image, dim=2) ** 2) +
+                                      torch.mean(torch.diff(image, dim=3) ** 2))
+        return {"content": content, "style": style, "tv": tv}
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        return sum(self.terms(image).values())
+
+
+def to_torch(image: np.ndarray) -> torch.Tensor:
+    """(h, w, 3) -> (1, 3, h, w) float32."""
+    return torch.from_numpy(np.ascontiguousarray(np.asarray(image, np.float32).transpose(2, 0, 1)[None]))
+
+
+def optimise(objective: TorchObjective, start: np.ndarray, optimizer: str, steps: int, lr: float = 0.02):
+    """Runs `steps` steps of torch Adam or L-BFGS (strong-Wolfe line search), clamping pixels to [0, 1].
+
+    Returns (image tensor, per-step losses, loss evaluations).
+    """
+    image = to_torch(start).requires_grad_(True)
+    evaluations, losses = 0, []
+    if optimizer == "adam":
+        opt = torch.optim.Adam([image], lr=lr)
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = objective(image)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                image.clamp_(0, 1)
+            evaluations += 1
+            losses.append(loss.item())
+        return image, losses, evaluations
+    opt = torch.optim.LBFGS([image], lr=1, max_iter=1, history_size=10, line_search_fn="strong_wolfe")
+
+    def closure():
+        nonlocal evaluations
+        evaluations += 1
+        opt.zero_grad()
+        loss = objective(image)
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        losses.append(opt.step(closure).item())
+        with torch.no_grad():
+            image.clamp_(0, 1)
+    return image, losses, evaluations
