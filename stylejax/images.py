@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import warnings
@@ -77,8 +78,12 @@ def resize(image: np.ndarray | jax.Array, shape: tuple[int, int]) -> jax.Array:
     """(h, w, 3) -> (*shape, 3), antialiased when shrinking, clipped to [0, 1]."""
     if tuple(image.shape[:2]) == tuple(shape):
         return jnp.asarray(image, jnp.float32)
-    resized = jax.image.resize(jnp.asarray(image, jnp.float32), (*shape, 3), "lanczos3", antialias=True)
-    return jnp.clip(resized, 0.0, 1.0)
+    return _resize(jnp.asarray(image, jnp.float32), tuple(shape))
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _resize(image: jax.Array, shape: tuple[int, int]) -> jax.Array:
+    return jnp.clip(jax.image.resize(image, (*shape, 3), "lanczos3", antialias=True), 0.0, 1.0)
 
 
 def check_output(path: str | os.PathLike, *, inputs: tuple = (), overwrite: bool = False) -> Path:
