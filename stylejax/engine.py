@@ -77,38 +77,58 @@ def _blend_grams(features: Sequence[dict[str, jax.Array]], blend: jax.Array) -> 
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _terms(objective: Objective, image: jax.Array, args: ObjectiveArgs) -> dict[str, jax.Array]:
+def terms_of(objective: Objective, image: jax.Array, args: ObjectiveArgs) -> dict[str, jax.Array]:
+    """The weighted loss terms of one image (h, w, 3), compiled once per objective and shape."""
     return objective.terms(image, args)
 
 
-def prepare(vgg: VGG, content: np.ndarray, styles: Sequence[np.ndarray], config: StyleConfig
+def prepare(vgg: VGG, content: np.ndarray | jax.Array, styles: Sequence[np.ndarray], config: StyleConfig
             ) -> tuple[Objective, ObjectiveArgs, jax.Array]:
     """The objective and its arguments for `content` (already resized) and the style images (any size).
 
     Returns (objective, args, content as a jax array). Useful on its own to evaluate or optimise the
     Gatys loss with your own loop.
     """
+    objective, shared = prepare_shared(vgg, styles, config)
+    content = jnp.asarray(content)
+    args = with_content(objective, shared, content[None])
+    single = {name: f[0] for name, f in args.targets.content.items()}
+    return objective, args._replace(targets=args.targets._replace(content=single)), content
+
+
+def prepare_shared(vgg: VGG, styles: Sequence[np.ndarray], config: StyleConfig) -> tuple[Objective, ObjectiveArgs]:
+    """What every content image shares: the objective, weights, style targets and loss weights.
+
+    The returned args have no content targets yet (`with_content` adds them).
+    """
     check_layers(vgg.arch, config.content_layers + config.style_layers)
     graphdef, state = nnx.split(vgg)
-    style_size = max(MIN_SIDE, round(config.size * config.style_scale))
-    resized_styles = [images.resize(s, _working_shape(s.shape[:2], style_size, "style image")) for s in styles]
-    style_features = [extract_features(graphdef, state, s[None], config.style_layers) for s in resized_styles]
     blend = normalised(config.style_blend, len(styles))
     if len(blend) != len(styles):
         raise StyleJaxError(f"style_blend has {len(blend)} weights for {len(styles)} style images: give one per style")
-    content = jnp.asarray(content)
-    targets = Targets(
-        content=extract_features(graphdef, state, content[None], config.content_layers),
-        style=_blend_grams(style_features, jnp.asarray(blend)),
-    )
+    style_size = max(MIN_SIDE, round(config.size * config.style_scale))
+    resized_styles = [images.resize(s, _working_shape(s.shape[:2], style_size, "style image")) for s in styles]
+    style_features = [extract_features(graphdef, state, s[None], config.style_layers) for s in resized_styles]
     layer_weights = normalised(config.style_layer_weights, len(config.style_layers))
     weights = LossWeights(
         content={n: jnp.float32(config.content_weight / len(config.content_layers)) for n in config.content_layers},
-        style={n: jnp.float32(config.style_weight * w) for n, w in zip(config.style_layers, layer_weights, strict=True)},
+        style={n: jnp.float32(config.style_weight * w)
+               for n, w in zip(config.style_layers, layer_weights, strict=True)},
         tv=jnp.float32(config.tv_weight),
     )
     objective = Objective(graphdef, tuple(config.content_layers), tuple(config.style_layers))
-    return objective, ObjectiveArgs(state, vgg.backward_kernels(), targets, weights), content
+    targets = Targets(content={}, style=_blend_grams(style_features, jnp.asarray(blend)))
+    return objective, ObjectiveArgs(state, vgg.backward_kernels(), targets, weights)
+
+
+def with_content(objective: Objective, shared: ObjectiveArgs, contents: jax.Array) -> ObjectiveArgs:
+    """Adds the content targets of contents (b, h, w, 3), batched: {layer: (b, 1, h', w', c)}.
+
+    The leading axis is the one `vmap` maps over; one image's targets are row i, shaped as the
+    objective expects for a single image.
+    """
+    features = extract_features(objective.graphdef, shared.vgg, contents, objective.content_layers)
+    return shared._replace(targets=shared.targets._replace(content={n: f[:, None] for n, f in features.items()}))
 
 
 def initial_image(config: StyleConfig, content: jax.Array, init_image: ImageLike | None = None) -> jax.Array:
@@ -174,7 +194,7 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
                                 "(--learning-rate) or the style weight (--style-weight)")
         if callback is not None:
             callback(done + len(chunk), _finish(state.image, content_resized, config), np.concatenate(history))
-    terms = {k: float(v) for k, v in _terms(objective, state.image, args).items()}
+    terms = {k: float(v) for k, v in terms_of(objective, state.image, args).items()}
     terms["total"] = sum(terms.values())
     if not np.isfinite(terms["total"]):
         raise StyleJaxError("the loss diverged on the last step: lower the learning rate or the style weight")
