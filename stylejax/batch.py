@@ -23,8 +23,17 @@ from jax.sharding import PartitionSpec as P
 
 from . import images
 from .config import MIN_SIDE, StyleConfig
-from .engine import (ImageLike, _finish, _working_shape, as_image, initial_image, prepare_shared,
-                     resolve_optimizer, terms_of, with_content)
+from .engine import (
+    ImageLike,
+    _finish,
+    _working_shape,
+    as_image,
+    initial_image,
+    prepare_shared,
+    resolve_optimizer,
+    terms_of,
+    with_content,
+)
 from .errors import StyleJaxError
 from .objective import Objective, ObjectiveArgs, Targets
 from .optimize import RunState, init_state, run_steps

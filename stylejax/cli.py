@@ -132,6 +132,42 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .jobs import collect_inputs, my_share, run_job
+
+    if args.distributed or args.coordinator_address:
+        import jax
+
+        # No arguments on Cloud TPU, Slurm and Open MPI: JAX finds its peers itself.
+        kwargs = {k: v for k, v in dict(coordinator_address=args.coordinator_address,
+                                        num_processes=args.num_processes, process_id=args.process_id).items()
+                  if v is not None}
+        jax.distributed.initialize(**kwargs)
+    import jax
+
+    if args.checkpoint_every <= 0:
+        raise StyleJaxError(f"--checkpoint-every must be a positive number of steps, got {args.checkpoint_every}")
+    config = config_from_args(args, chunk_steps=args.checkpoint_every)
+    for style in args.style:  # a bad style image is a usage error, before any work
+        from .images import load_image
+
+        load_image(style)
+    outdir = Path(args.output)
+    if outdir.exists() and not outdir.is_dir():
+        raise StyleJaxError(f"{outdir}: exists and is not a directory")
+    items = my_share(collect_inputs(args.input, outdir), jax.process_index(), jax.process_count())
+    with tqdm(total=len(items), unit="img", desc="batch", disable=None, dynamic_ncols=True) as bar:
+        summary = run_job(items, args.style, outdir, config, batch_size=args.batch_size,
+                          progress=lambda done, total: bar.update(done - bar.n))
+    print(f"{summary.done} done, {summary.skipped} already there, {len(summary.failed)} failed "
+          f"(manifest: {outdir / 'manifest.jsonl'})", file=sys.stderr)
+    for name, error in summary.failed:
+        print(f"failed: {name}: {error}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
 def _run_weights_list(args: argparse.Namespace) -> int:
     from .weights import list_weights, weights_dir
 
@@ -171,6 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing demo outputs")
     p.set_defaults(run=_run_demo)
 
+    p = commands.add_parser("batch", help="stylize a directory or list of images, resumably, on all devices")
+    p.add_argument("input", help="a directory of images, or a text file with one image path per line")
+    p.add_argument("--style", nargs="+", required=True, help="style image(s)")
+    p.add_argument("-o", "--output", required=True, help="output directory (mirrors the input's layout)")
+    p.add_argument("--batch-size", type=int, default=8, help="images per batch across local devices (%(default)s)")
+    p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (%(default)s)")
+    p.add_argument("--distributed", action="store_true",
+                   help="call jax.distributed.initialize() (TPU pods, Slurm, Open MPI)")
+    p.add_argument("--coordinator-address", default=None, help="host:port of process 0 (other clusters)")
+    p.add_argument("--num-processes", type=int, default=None)
+    p.add_argument("--process-id", type=int, default=None)
+    _add_style_options(p)
+    p.set_defaults(run=_run_batch)
+
     weights = commands.add_parser("weights", help="list or port VGG weights")
     weight_commands = weights.add_subparsers(dest="weights_command", required=True, parser_class=_Parser)
     p = weight_commands.add_parser("list", help="list ported weights")
@@ -184,7 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    if threading_is_main():
+        signal.signal(signal.SIGTERM, _raise_interrupt)  # preemption stops like Ctrl-C: outputs stay whole
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed in one line
@@ -200,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # disk full, permission changed mid-run: say so in one line
         print(f"stylejax: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_USAGE
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

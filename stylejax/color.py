@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # NTSC YIQ: Y carries luminance, I and Q the chroma (as jcjohnson/neural-style's -original_colors).
-_RGB_TO_YIQ = jnp.array([[0.299, 0.587, 0.114],
-                         [0.595716, -0.274453, -0.321263],
-                         [0.211456, -0.522591, 0.311135]])
+# NumPy, not jnp: importing stylejax must not start a JAX backend (jax.distributed needs it unstarted).
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
+                        [0.595716, -0.274453, -0.321263],
+                        [0.211456, -0.522591, 0.311135]])
 
 
 def rgb_to_yiq(image: jax.Array) -> jax.Array:
     """image: (..., 3) RGB -> (..., 3) YIQ."""
-    return image @ _RGB_TO_YIQ.T
+    return image @ _RGB_TO_YIQ.T.astype(np.float32)
 
 
 def yiq_to_rgb(image: jax.Array) -> jax.Array:
     """image: (..., 3) YIQ -> (..., 3) RGB."""
-    return image @ jnp.linalg.inv(_RGB_TO_YIQ).T
+    return image @ np.linalg.inv(_RGB_TO_YIQ).T.astype(np.float32)
 
 
 def keep_colors(stylized: jax.Array, content: jax.Array) -> jax.Array:

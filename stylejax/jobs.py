@@ -1,0 +1,285 @@
+"""Resumable bulk jobs: a directory (or list) of images in, mirrored stylized images out.
+
+A job can be killed at any moment and re-run with the same command: finished images are skipped,
+in-flight batches resume from their last orbax checkpoint, and outputs appear only whole (temporary
+file, then rename). `OUTDIR/manifest.jsonl` gets one JSON line per input per outcome.
+On many hosts, each process takes a disjoint, deterministic share of the inputs by process index.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from . import images
+from .batch import BatchSolver, bucket_shape, finish_image, terms_batch
+from .config import MIN_SIDE, StyleConfig
+from .engine import ImageLike
+from .errors import StyleJaxError
+
+MANIFEST = "manifest.jsonl"
+CHECKPOINTS = ".checkpoints"
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    source: Path  # where the input is read from
+    name: str  # its path relative to the input root: the output mirrors it
+
+
+@dataclasses.dataclass
+class JobSummary:
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def collect_inputs(source: str | os.PathLike, outdir: Path) -> list[Item]:
+    """Images under a directory (recursively, outdir excluded), or the paths listed in a text file."""
+    source = Path(source)
+    if source.is_dir():
+        extensions = set(Image.registered_extensions())
+        out = outdir.resolve()
+        paths = [p for p in sorted(source.rglob("*")) if p.is_file() and p.suffix.lower() in extensions
+                 and out not in p.resolve().parents]
+        return [Item(p, p.relative_to(source).as_posix()) for p in paths]
+    if not source.is_file():
+        raise StyleJaxError(f"{source}: no such directory or list file")
+    try:
+        lines = source.read_text().splitlines()
+    except (UnicodeDecodeError, OSError) as e:
+        raise StyleJaxError(f"{source}: not a text file with one image path per line ({e})") from None
+    paths = [Path(line.strip()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    paths = [p if p.is_absolute() else source.parent / p for p in paths]
+    if not paths:
+        return []
+    root = Path(os.path.commonpath([p.parent.absolute() for p in paths]))
+    return [Item(p, p.absolute().relative_to(root).as_posix()) for p in paths]
+
+
+def my_share(items: Sequence[Item], process_index: int, process_count: int) -> list[Item]:
+    """This process's disjoint share: every process_count-th input of the sorted list."""
+    return sorted(items, key=lambda item: item.name)[process_index::process_count]
+
+
+class Manifest:
+    """The job's JSON-lines record. One write() per line with O_APPEND, so concurrent hosts don't interleave."""
+
+    def __init__(self, outdir: Path):
+        self.path = outdir / MANIFEST
+
+    def latest(self) -> dict[str, dict]:
+        records = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut off by a crash: the input is simply redone
+                records[record["input"]] = record
+        return records
+
+    def add(self, **record) -> None:
+        line = (json.dumps(record | {"time": time.time(), "process": jax.process_index()}) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+
+def _image_shape(path: Path) -> tuple[int, int]:
+    """(h, w) from the file header, without decoding pixels (EXIF rotation applied)."""
+    try:
+        with Image.open(path) as image:
+            w, h = image.size
+            orientation = image.getexif().get(0x0112, 1)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise StyleJaxError(f"{path}: not an image file Pillow can read ({type(e).__name__})") from None
+    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+
+
+def device_memory_limit() -> int | None:
+    """Bytes one local device can use: from the runtime on GPU/TPU, available RAM shared out on CPU."""
+    device = jax.local_devices()[0]
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"])
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024 // jax.local_device_count()
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(solver: BatchSolver, shapes: Sequence[tuple[int, int]], batch_size: int,
+                 log: Callable[[str], None]) -> None:
+    """Says what a batch needs per device and refuses a batch size that cannot fit."""
+    limit = device_memory_limit()
+    for shape in sorted(set(shapes)):
+        need = solver.memory_needed(shape, batch_size)
+        per_image = max(1, need // max(1, solver.padded(batch_size) // solver.devices))
+        log(f"a batch of {batch_size} at {shape[1]}x{shape[0]} needs {need / 2**20:.0f} MiB per device"
+            + (f" (of {limit / 2**20:.0f} MiB)" if limit else ""))
+        if limit and need > limit:
+            fits = max(0, limit // per_image) * solver.devices
+            raise StyleJaxError(f"--batch-size {batch_size} at {shape[1]}x{shape[0]} needs {need / 2**30:.1f} GiB "
+                                f"per device but {limit / 2**30:.1f} GiB is available: use --batch-size {fits} "
+                                "or less, or a smaller --size")
+
+
+def _batch_key(config: StyleConfig, styles: Sequence[ImageLike], names: Sequence[str]) -> str:
+    text = json.dumps([repr(config), [str(s) for s in styles], list(names)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _checkpoint_manager(directory: Path):
+    import orbax.checkpoint as ocp
+
+    index = jax.process_index()
+    # Each host checkpoints its own batches: no barriers with other hosts.
+    directory.mkdir(parents=True, exist_ok=True)
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=1, enable_async_checkpointing=False, create=False,
+        multiprocessing_options=ocp.options.MultiprocessingOptions(
+            primary_host=index, active_processes={index}, barrier_sync_key_prefix=f"{directory.name}-{index}"))
+    return ocp.CheckpointManager(directory.absolute(), options=options)
+
+
+def _save_checkpoint(manager, state, history: np.ndarray) -> None:
+    import orbax.checkpoint as ocp
+
+    tree = jax.tree.map(np.asarray, state)  # host-local numpy: orbax accepts these on any host
+    manager.save(int(np.asarray(state.step)[0]), args=ocp.args.Composite(
+        state=ocp.args.StandardSave(tree), history=ocp.args.StandardSave({"losses": history})))
+    manager.wait_until_finished()
+
+
+def _restore_checkpoint(manager, state, steps_done_shape):
+    import orbax.checkpoint as ocp
+
+    step = manager.latest_step()
+    if step is None:
+        return None
+    target = jax.tree.map(np.asarray, state)
+    restored = manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(target),
+        history=ocp.args.StandardRestore({"losses": np.zeros((steps_done_shape, step), np.float32)})))
+    return restored["state"], restored["history"]["losses"]
+
+
+def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, config: StyleConfig, *,
+            batch_size: int = 8, progress: Callable[[int, int], None] | None = None,
+            log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> JobSummary:
+    """Stylizes `items` into `outdir`, resuming whatever an earlier run of the same job left.
+
+    Args:
+      items: this process's inputs (see `collect_inputs` and `my_share`).
+      style: style image(s), shared by every input.
+      outdir: where outputs (mirroring `Item.name`), the manifest and checkpoints live.
+      config: settings; `config.chunk_steps` is the checkpoint interval.
+      batch_size: images per batch across this process's devices.
+      progress: called with (images finished, images total) as the job advances.
+
+    Returns:
+      A JobSummary; failures are in the manifest too.
+    """
+    if batch_size <= 0:
+        raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
+    outdir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(outdir)
+    previous = manifest.latest()
+    summary = JobSummary()
+    pending: dict[tuple[int, int], list[Item]] = {}
+    for item in items:
+        output = outdir / item.name
+        if output.exists():
+            if previous.get(item.name, {}).get("status") not in ("done", "skipped-existing"):
+                manifest.add(input=item.name, status="skipped-existing", output=str(output))
+            summary.skipped += 1
+            continue
+        try:
+            shape = _image_shape(item.source)
+            if min(shape) < MIN_SIDE:
+                raise StyleJaxError(f"{item.source}: {shape[1]}x{shape[0]} is under {MIN_SIDE} px on a side")
+        except StyleJaxError as e:
+            manifest.add(input=item.name, status="failed", error=str(e))
+            summary.failed.append((item.name, str(e)))
+            continue
+        pending.setdefault(bucket_shape(shape, config.size), []).append(item)
+
+    total = len(items)
+    finished = summary.skipped + len(summary.failed)
+    if progress:
+        progress(finished, total)
+    if not pending:
+        return summary
+    solver = BatchSolver.create(list(style), config)
+    check_memory(solver, list(pending), batch_size, log)
+    for shape in sorted(pending):
+        members = pending[shape]
+        for first in range(0, len(members), batch_size):
+            batch = members[first:first + batch_size]
+            loaded = []
+            for item in batch:
+                try:
+                    loaded.append((item, images.load_image(item.source)))
+                except StyleJaxError as e:
+                    manifest.add(input=item.name, status="failed", error=str(e))
+                    summary.failed.append((item.name, str(e)))
+            if loaded:
+                _run_batch(solver, loaded, shape, style, outdir, manifest)
+                summary.done += len(loaded)
+            finished += len(batch)
+            if progress:
+                progress(finished, total)
+    try:
+        (outdir / CHECKPOINTS).rmdir()  # only when no batch is left in flight
+    except OSError:
+        pass
+    return summary
+
+
+def _run_batch(solver: BatchSolver, loaded: list[tuple[Item, np.ndarray]], shape: tuple[int, int],
+               style: Sequence[ImageLike], outdir: Path, manifest: Manifest) -> None:
+    config = solver.config
+    start = time.perf_counter()
+    pixels = [images.resize(image, shape) for _, image in loaded]
+    pixels += [pixels[-1]] * (solver.padded(len(pixels)) - len(pixels))  # padding, discarded below
+    state, args = solver.start(jnp.stack(pixels))
+    key = _batch_key(config, style, [item.name for item, _ in loaded])
+    manager = _checkpoint_manager(outdir / CHECKPOINTS / key)
+    history = np.zeros((len(pixels), 0), np.float32)
+    restored = _restore_checkpoint(manager, state, len(pixels))
+    if restored is not None:
+        state, history = restored
+    while history.shape[1] < config.steps:
+        state, losses = solver.run_chunk(state, args)
+        history = np.concatenate([history, losses], axis=1)
+        if history.shape[1] < config.steps:
+            _save_checkpoint(manager, state, history)
+    terms = terms_batch(solver.objective, state.image, args)
+    seconds = (time.perf_counter() - start) / len(loaded)
+    for row, (item, content) in enumerate(loaded):
+        output = outdir / item.name
+        output.parent.mkdir(parents=True, exist_ok=True)
+        images.save_image(finish_image(state.image[row], content, config), output)
+        manifest.add(input=item.name, status="done", output=str(output), losses=terms[row],
+                     steps=config.steps, evaluations=int(np.asarray(state.evaluations)[row]),
+                     seconds=round(seconds, 3))
+    manager.close()
+    shutil.rmtree(outdir / CHECKPOINTS / key, ignore_errors=True)

@@ -1,0 +1,204 @@
+"""Bulk jobs: broken inputs, kill and resume, checkpoints, two processes, memory refusal."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import smooth_image, stripes
+from PIL import Image
+
+from stylejax import cli, images, jobs
+from stylejax.config import StyleConfig
+
+FAST = ["--size", "40", "--steps", "4", "--optimizer", "adam", "--batch-size", "4", "--checkpoint-every", "2"]
+SHAPES = [(40, 50), (50, 40), (44, 44)]  # landscape, portrait, square: three buckets
+
+
+def make_inputs(root: Path, count: int = 18, broken: bool = True) -> Path:
+    source = root / "in"
+    for i in range(count):
+        h, w = SHAPES[i % 3]
+        path = source / ("nested" if i % 4 == 0 else "") / f"img{i:02d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        images.save_image(smooth_image(h + i % 5, w, seed=i), path)
+    if broken:
+        (source / "notes.png").write_text("not an image")
+        good = (source / "img01.png").read_bytes()
+        (source / "truncated.png").write_bytes(good[: len(good) // 2])
+    images.save_image(stripes(48, 48), root / "style.png")
+    return source
+
+
+def manifest(outdir: Path) -> list[dict]:
+    return [json.loads(line) for line in (outdir / "manifest.jsonl").read_text().splitlines()]
+
+
+def test_twenty_inputs_two_broken(tmp_path, capsys):
+    source = make_inputs(tmp_path)
+    out = tmp_path / "out"
+    code = cli.main(["batch", str(source), "--style", str(tmp_path / "style.png"), "-o", str(out), *FAST])
+    err = capsys.readouterr().err
+    assert code == 1  # some inputs failed, the rest completed
+    records = manifest(out)
+    statuses = Counter(r["status"] for r in records)
+    assert statuses == {"done": 18, "failed": 2}
+    failed = {r["input"]: r["error"] for r in records if r["status"] == "failed"}
+    assert set(failed) == {"notes.png", "truncated.png"}
+    assert "not an image" in failed["notes.png"] and "truncated" in failed["truncated.png"]
+    assert "failed: notes.png" in err and "failed: truncated.png" in err
+    for record in records:
+        if record["status"] == "done":
+            source_size = Image.open(source / record["input"]).size
+            output_size = Image.open(out / record["input"]).size
+            want = images.fit_size(source_size[::-1], 40)[::-1]
+            assert output_size == want, record["input"]  # nothing cropped: the content's aspect ratio
+            assert record["steps"] == 4 and record["evaluations"] == 4 and record["losses"]["total"] > 0
+    assert (out / "nested" / "img00.png").is_file()  # outputs mirror input paths
+    assert not (out / jobs.CHECKPOINTS).exists()
+
+
+def test_interrupted_job_resumes_without_redoing_finished_images(tmp_path, monkeypatch):
+    source = make_inputs(tmp_path, count=8, broken=False)
+    out = tmp_path / "out"
+    items = jobs.my_share(jobs.collect_inputs(source, out), 0, 1)
+    config = StyleConfig(size=40, steps=4, optimizer="adam", chunk_steps=2)
+    style = [tmp_path / "style.png"]
+
+    calls = []
+
+    def stop_after_first_batch(done, total):
+        calls.append(done)
+        if done >= 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        jobs.run_job(items, style, out, config, batch_size=4, progress=stop_after_first_batch)
+    first = {r["input"]: (out / r["input"]).stat().st_mtime_ns for r in manifest(out) if r["status"] == "done"}
+    assert 0 < len(first) < 8
+
+    summary = jobs.run_job(items, style, out, config, batch_size=4)
+    assert summary.skipped == len(first) and summary.done == 8 - len(first)
+    done = Counter(r["input"] for r in manifest(out) if r["status"] == "done")
+    assert set(done) == {i.name for i in items} and set(done.values()) == {1}  # each exactly once
+    for name, mtime in first.items():
+        assert (out / name).stat().st_mtime_ns == mtime  # never rewritten
+
+
+def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    source = make_inputs(tmp_path, count=2, broken=False)
+    items = jobs.collect_inputs(source, tmp_path / "x")
+    config = StyleConfig(size=40, steps=6, optimizer="lbfgs", chunk_steps=2)
+    style = [tmp_path / "style.png"]
+    jobs.run_job(items, style, tmp_path / "reference", config, batch_size=4)
+
+    save = jobs._save_checkpoint
+    saves = []
+
+    def save_then_die(manager, state, history):
+        save(manager, state, history)
+        saves.append(history.shape[1])
+        if len(saves) == 2:
+            raise KeyboardInterrupt  # preempted right after the step-4 checkpoint
+
+    monkeypatch.setattr(jobs, "_save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
+    assert not any((tmp_path / "out" / i.name).exists() for i in items)
+    monkeypatch.setattr(jobs, "_save_checkpoint", save)
+
+    restore = jobs._restore_checkpoint
+    restored_steps = []
+
+    def spy(manager, state, rows):
+        result = restore(manager, state, rows)
+        restored_steps.append(None if result is None else result[1].shape[1])
+        return result
+
+    monkeypatch.setattr(jobs, "_restore_checkpoint", spy)
+    jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
+    assert restored_steps == [4, None]  # the preempted batch resumes at step 4; the other never started
+    for item in items:
+        resumed = images.load_image(tmp_path / "out" / item.name)
+        reference = images.load_image(tmp_path / "reference" / item.name)
+        np.testing.assert_allclose(resumed, reference, atol=2 / 255)
+    records = {r["input"]: r for r in manifest(tmp_path / "out") if r["status"] == "done"}
+    reference = {r["input"]: r for r in manifest(tmp_path / "reference")}
+    for name, record in records.items():
+        assert record["evaluations"] == reference[name]["evaluations"]
+
+
+def _cli(*args, env=None):
+    return [sys.executable, "-m", "stylejax", *map(str, args)], dict(os.environ, **(env or {}))
+
+
+def test_sigterm_stops_cleanly_and_the_rerun_finishes(tmp_path):
+    source = make_inputs(tmp_path, count=12, broken=False)
+    out = tmp_path / "out"
+    argv, env = _cli("batch", source, "--style", tmp_path / "style.png", "-o", out, *FAST)
+    proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "manifest.jsonl").exists() and '"done"' in (out / "manifest.jsonl").read_text():
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode in (0, 130), err
+    leftovers = [p for p in out.rglob(".*") if p.is_file() and jobs.CHECKPOINTS not in p.parts]
+    assert leftovers == []  # no half-written outputs
+    rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    done = Counter(r["input"] for r in manifest(out) if r["status"] == "done")
+    assert len(done) + sum(r["status"] == "skipped-existing" for r in manifest(out)) >= 12
+    assert set(done.values()) == {1}
+    assert len(list(out.rglob("img*.png"))) == 12
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_share_the_inputs_exactly_once(tmp_path):
+    source = make_inputs(tmp_path, count=10, broken=False)
+    out = tmp_path / "out"
+    port = _free_port()
+    procs = []
+    for index in range(2):
+        argv, env = _cli("batch", source, "--style", tmp_path / "style.png", "-o", out, *FAST,
+                         "--coordinator-address", f"127.0.0.1:{port}", "--num-processes", "2",
+                         "--process-id", index, env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+                                                     "JAX_PLATFORMS": "cpu"})
+        procs.append(subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True))
+    for proc in procs:
+        _, err = proc.communicate(timeout=400)
+        assert proc.returncode == 0, err
+    records = [r for r in manifest(out) if r["status"] == "done"]
+    assert Counter(r["input"] for r in records) == Counter({f"{'nested/' if i % 4 == 0 else ''}img{i:02d}.png": 1
+                                                           for i in range(10)})
+    assert {r["process"] for r in records} == {0, 1}
+
+
+def test_a_batch_that_cannot_fit_is_refused_before_starting(tmp_path, capsys):
+    source = make_inputs(tmp_path, count=2, broken=False)
+    out = tmp_path / "out"
+    code = cli.main(["batch", str(source), "--style", str(tmp_path / "style.png"), "-o", str(out),
+                     "--size", "512", "--batch-size", "400000", "--steps", "2"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "use --batch-size" in err and err.strip().splitlines()[-1].startswith("stylejax: error:")
+    assert not list(out.rglob("*.png"))
+
+
+def test_missing_input_is_a_usage_error(tmp_path, capsys):
+    code = cli.main(["batch", str(tmp_path / "nope"), "--style", "s.png", "-o", str(tmp_path / "o")])
+    assert code == 2 and "no such file" in capsys.readouterr().err
