@@ -1,5 +1,7 @@
 """stylejax: optimisation-based neural style transfer (Gatys et al.) in JAX."""
 
+from .batch import BatchResult as BatchResult
+from .batch import stylize_batch as stylize_batch
 from .config import StyleConfig as StyleConfig
 from .engine import StyleResult as StyleResult
 from .engine import prepare as prepare

@@ -19,12 +19,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"stylejax: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _add_style_options(p: argparse.ArgumentParser) -> None:
+def _add_style_options(p: argparse.ArgumentParser, optimisation: bool = True) -> None:
     d = StyleConfig()
     p.add_argument("--size", type=int, default=d.size, help="longest side of the output in pixels (%(default)s)")
-    p.add_argument("--steps", type=int, default=d.steps, help="optimisation steps (%(default)s)")
-    p.add_argument("--optimizer", default=d.optimizer, help="adam, lbfgs, lbfgs-fixed or sgd (%(default)s)")
-    p.add_argument("--learning-rate", type=float, default=None, help="step size (optimizer's default)")
+    if optimisation:
+        p.add_argument("--steps", type=int, default=d.steps, help="optimisation steps (%(default)s)")
+        p.add_argument("--optimizer", default=d.optimizer, help="adam, lbfgs, lbfgs-fixed or sgd (%(default)s)")
+        p.add_argument("--learning-rate", type=float, default=None, help="step size (optimizer's default)")
     p.add_argument("--content-weight", type=float, default=d.content_weight, help="(%(default)s)")
     p.add_argument("--style-weight", type=float, default=d.style_weight, help="(%(default)s)")
     p.add_argument("--tv-weight", type=float, default=d.tv_weight, help="total-variation weight (%(default)s)")
@@ -51,8 +52,10 @@ def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
 
 def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
     """The StyleConfig the style flags describe (shared by every subcommand that stylizes)."""
+    d = StyleConfig()
     return StyleConfig(
-        size=args.size, steps=args.steps, optimizer=args.optimizer, learning_rate=args.learning_rate,
+        size=args.size, optimizer=getattr(args, "optimizer", d.optimizer), learning_rate=getattr(args, "learning_rate", None),
+        steps=args.steps if isinstance(getattr(args, "steps", None), int) else d.steps,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         content_layers=args.content_layers, style_layers=args.style_layers,
         style_layer_weights=_floats(args.style_layer_weights, "--style-layer-weights"),
@@ -168,6 +171,49 @@ def _run_batch(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def parse_optimizer_list(text: str) -> list:
+    """'adam,lbfgs,adabelief:learning_rate=0.05,b1=0.8' -> specs; a bare 'k=v' belongs to the one before."""
+    from .benchmark import parse_optimizer
+
+    groups: list[str] = []
+    for token in filter(None, (t.strip() for t in text.split(","))):
+        if "=" in token and ":" not in token and groups:
+            groups[-1] += "," + token
+        else:
+            groups.append(token)
+    if not groups:
+        raise StyleJaxError("--optimizers names no optimizer")
+    return [parse_optimizer(group) for group in groups]
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from .benchmark import Budget, benchmark, default_problems, problem_from_paths, with_learning_rates
+    from .report import write_report
+
+    budget = Budget(steps=args.steps, seconds=args.seconds, evaluations=args.evaluations)
+    if args.steps is None and args.seconds is None and args.evaluations is None:
+        budget = Budget(steps=100)
+    specs = with_learning_rates(parse_optimizer_list(args.optimizers),
+                                list(_floats(args.learning_rates, "--learning-rates") or ()))
+    for spec in specs:
+        spec.build()  # an unknown name or bad hyperparameter fails now, not after an hour of runs
+    out = Path(args.output)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise StyleJaxError(f"{out}: exists and is not empty: pass --overwrite or choose another -o")
+    if args.content:
+        if not args.style:
+            raise StyleJaxError("--content needs --style")
+        problems = [problem_from_paths(args.content, args.style, args.size)]
+    else:
+        problems = default_problems(args.size)
+    config = config_from_args(args)
+    runs = benchmark(problems, specs, budget, config=config, repeats=args.repeats,
+                     progress=lambda line: print(line, file=sys.stderr))
+    summary = write_report(runs, problems, budget, args.repeats, out)
+    print(summary)
+    return 0
+
+
 def _run_weights_list(args: argparse.Namespace) -> int:
     from .weights import list_weights, weights_dir
 
@@ -220,6 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--process-id", type=int, default=None)
     _add_style_options(p)
     p.set_defaults(run=_run_batch)
+
+    p = commands.add_parser("bench", help="compare optimizers on style-transfer problems")
+    p.add_argument("--optimizers", default="adam,lbfgs,lbfgs-fixed,sgd",
+                   help="comma-separated: adam, lbfgs, lbfgs-fixed, sgd, or optax names with options, e.g. "
+                        "adabelief:learning_rate=0.05,b1=0.8 (%(default)s)")
+    p.add_argument("--learning-rates", default=None, help="sweep: run each optimizer at each of these rates")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, default=None, help="steps per run (default budget: 100 steps)")
+    budget.add_argument("--seconds", type=float, default=None, help="timed seconds per run")
+    budget.add_argument("--evaluations", type=int, default=None, help="loss evaluations per run")
+    p.add_argument("--repeats", type=int, default=3, help="runs per pair for median and spread of time (%(default)s)")
+    p.add_argument("--content", default=None, help="a content image (default: the built-in problem set)")
+    p.add_argument("--style", nargs="+", default=None, help="style image(s) for --content")
+    p.add_argument("-o", "--output", default="bench-results", help="output directory (%(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty output directory")
+    _add_style_options(p, optimisation=False)  # the bench has its own budget and optimizers
+    p.set_defaults(size=128, run=_run_bench)
 
     weights = commands.add_parser("weights", help="list or port VGG weights")
     weight_commands = weights.add_subparsers(dest="weights_command", required=True, parser_class=_Parser)

@@ -33,6 +33,29 @@ def stained_glass(height: int = 256, width: int = 256, *, cells: int = 120, seed
     return np.clip(image, 0, 1).astype(np.float32)
 
 
+def swirls(height: int = 256, width: int = 256, *, seed: int = 0) -> np.ndarray:
+    """Swirling bands of ultramarine, cobalt and yellow brush strokes, in the manner of van Gogh's skies.
+
+    Returns (height, width, 3) float32 in [0, 1].
+    """
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32) / max(height, width)
+    angle = np.zeros_like(xs)
+    for cy, cx, strength in rng.uniform((0, 0, 1), (1, 1, 2.5), (4, 3)):  # a few vortices bend the bands
+        r = np.hypot(ys - cy, xs - cx)
+        angle += strength * np.exp(-(r / 0.25) ** 2)
+    u = xs * np.cos(angle) + ys * np.sin(angle)
+    bands = 0.5 + 0.5 * np.sin(2 * np.pi * 6 * u)
+    strokes = 0.5 + 0.5 * np.sin(2 * np.pi * 28 * (xs * np.sin(angle) - ys * np.cos(angle)) + rng.normal(0, 1))
+    dark, mid, light = np.array([0.05, 0.10, 0.35]), np.array([0.15, 0.35, 0.75]), np.array([0.95, 0.85, 0.30])
+    t = (0.7 * bands + 0.3 * strokes)[..., None]
+    image = np.where(t < 0.5, dark + (mid - dark) * (t / 0.5), mid + (light - mid) * ((t - 0.5) / 0.5))
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+STYLES = {"stained_glass": stained_glass, "swirls": swirls}
+
+
 def astronaut() -> np.ndarray:
     """scikit-image's public-domain NASA portrait (512x512), as float32 in [0, 1]."""
     try:
