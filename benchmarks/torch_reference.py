@@ -119,3 +119,62 @@ def optimise(objective: TorchObjective, start: np.ndarray, optimizer: str, steps
         with torch.no_grad():
             image.clamp_(0, 1)
     return image, losses, evaluations
+
+
+def resized_problem(problem, config: StyleConfig) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The content and style images exactly as stylejax resizes them for `problem`."""
+    from stylejax import images
+    from stylejax.config import MIN_SIDE
+    from stylejax.engine import _working_shape
+
+    shape = _working_shape(problem.content.shape[:2], problem.size, "content image")
+    style_size = max(MIN_SIDE, round(problem.size * config.style_scale))
+    styles = [np.asarray(images.resize(s, _working_shape(s.shape[:2], style_size, "style image")))
+              for s in problem.styles]
+    return np.asarray(images.resize(problem.content, shape)), styles
+
+
+def traced_run(problem, budget, optimizer: str, config: StyleConfig, lr: float = 0.02):
+    """A `stylejax.benchmark` runner for PyTorch's Adam or L-BFGS: (trace, compile seconds = 0, image)."""
+    import time
+
+    import stylejax
+
+    content, styles = resized_problem(problem, config)
+    objective = TorchObjective(TorchVGG(stylejax.load_vgg(config.model, pooling="avg")), content, styles, config)
+    image = to_torch(content).requires_grad_(True)
+    evaluations = 0
+
+    def row(step, seconds):
+        with torch.no_grad():
+            terms = {k: float(v) for k, v in objective.terms(image).items()}
+        return {"step": step, "seconds": seconds, "evaluations": evaluations, "loss": sum(terms.values())} | terms
+
+    if optimizer == "adam":
+        opt = torch.optim.Adam([image], lr=lr)
+    else:
+        opt = torch.optim.LBFGS([image], lr=1, max_iter=1, history_size=10, line_search_fn="strong_wolfe")
+
+    def closure():
+        nonlocal evaluations
+        evaluations += 1
+        opt.zero_grad()
+        loss = objective(image)
+        loss.backward()
+        return loss
+
+    seconds, trace = 0.0, [row(0, 0.0)]
+    while not budget.spent(len(trace) - 1, seconds, evaluations):
+        start = time.perf_counter()
+        opt.step(closure)
+        with torch.no_grad():
+            image.clamp_(0, 1)
+        seconds += time.perf_counter() - start
+        trace.append(row(len(trace), seconds))
+    return trace, 0.0, image.detach()[0].permute(1, 2, 0).numpy()
+
+
+def runners(config: StyleConfig) -> dict:
+    """{"torch-adam": ..., "torch-lbfgs": ...} for `stylejax.benchmark.benchmark(references=...)`."""
+    return {f"torch-{name}": (lambda problem, budget, name=name: traced_run(problem, budget, name, config))
+            for name in ("adam", "lbfgs")}

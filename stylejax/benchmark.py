@@ -163,6 +163,7 @@ StepRunner = Callable[[Problem, Budget], tuple[list[dict[str, float]], float, np
 def run_optimizer(problem: Problem, spec: OptimizerSpec, budget: Budget, config: StyleConfig,
                   max_steps: int = 100_000) -> tuple[list[dict[str, float]], float, np.ndarray]:
     """One timed run. Returns (trace, compile seconds, final image)."""
+    config = config.replace(size=problem.size)  # the style image is sized relative to this problem
     vgg = load_vgg(config.model, pooling=config.pooling)
     shape = _working_shape(problem.content.shape[:2], problem.size, "content image")
     objective, args, content = prepare(vgg, images.resize(problem.content, shape), list(problem.styles), config)
