@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # A CPU build of PyTorch for the porting tests and the benchmark reference; override for another build.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +23,11 @@ demo: $(VENV)/.demo
 	$(BIN)/stylejax demo -o demo-output --overwrite
 
 test: $(VENV)/.test
+	$(BIN)/ruff check stylejax tests benchmarks
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.test
-	$(BIN)/python benchmarks/speed.py
-
-lint: $(VENV)/.test
-	$(BIN)/pip install -q ruff
-	$(BIN)/ruff check stylejax tests benchmarks
+	cd benchmarks && ../$(BIN)/python speed.py && ../$(BIN)/python throughput.py
 
 clean:
 	rm -rf $(VENV) demo-output

@@ -31,7 +31,8 @@ def main() -> None:
     problems = default_problems(args.size)
     budget = Budget(steps=args.steps)
     runs = benchmark(problems, parse_optimizer_list(args.optimizers), budget, config=config,
-                     repeats=args.repeats, references=runners(config), progress=lambda line: print(line, file=sys.stderr))
+                     repeats=args.repeats, references=runners(config),
+                     progress=lambda line: print(line, file=sys.stderr))
     print(write_report(runs, problems, budget, args.repeats, args.output))
 
 

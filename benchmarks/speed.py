@@ -22,9 +22,9 @@ import numpy as np
 
 
 def problem(size: int):
-    from stylejax import demo, images
-
     from skimage import data
+
+    from stylejax import demo, images
 
     content = np.asarray(data.chelsea(), np.float32) / 255.0  # 451x300 cat, as in the README figure
     shape = images.fit_size(content.shape[:2], size)
@@ -103,7 +103,8 @@ def main() -> None:
             js, ts = j["seconds"] / steps, t["seconds"] / steps
             je, te = j["seconds"] / j["evaluations"], t["seconds"] / t["evaluations"]
             print(f"| {size} | {optimizer} | {js:.3f} | {ts:.3f} | {js / ts:.2f} | {je:.3f} | {te:.3f} | "
-                  f"{je / te:.2f} | {j['compile']:.1f} | {j['overhead']:.2f} | {j['peak_rss_mb']:.0f} / {t['peak_rss_mb']:.0f} |",
+                  f"{je / te:.2f} | {j['compile']:.1f} | {j['overhead']:.2f} | "
+                  f"{j['peak_rss_mb']:.0f} / {t['peak_rss_mb']:.0f} |",
                   flush=True)
 
 

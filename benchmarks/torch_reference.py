@@ -85,40 +85,42 @@ def to_torch(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(np.asarray(image, np.float32).transpose(2, 0, 1)[None]))
 
 
-def optimise(objective: TorchObjective, start: np.ndarray, optimizer: str, steps: int, lr: float = 0.02):
-    """Runs `steps` steps of torch Adam or L-BFGS (strong-Wolfe line search), clamping pixels to [0, 1].
+class TorchRun:
+    """One optimisation with torch Adam or L-BFGS (strong-Wolfe line search), pixels clamped to [0, 1]."""
 
-    Returns (image tensor, per-step losses, loss evaluations).
-    """
-    image = to_torch(start).requires_grad_(True)
-    evaluations, losses = 0, []
-    if optimizer == "adam":
-        opt = torch.optim.Adam([image], lr=lr)
-        for _ in range(steps):
-            opt.zero_grad()
-            loss = objective(image)
+    def __init__(self, objective: TorchObjective, start: np.ndarray, optimizer: str, lr: float = 0.02):
+        self.image = to_torch(start).requires_grad_(True)
+        self.evaluations = 0
+        if optimizer == "adam":
+            self.opt = torch.optim.Adam([self.image], lr=lr)
+        elif optimizer == "lbfgs":
+            self.opt = torch.optim.LBFGS([self.image], lr=1, max_iter=1, history_size=10,
+                                         line_search_fn="strong_wolfe")
+        else:
+            raise ValueError(f"no torch reference for {optimizer!r}")
+
+        def closure():
+            self.evaluations += 1
+            self.opt.zero_grad()
+            loss = objective(self.image)
             loss.backward()
-            opt.step()
-            with torch.no_grad():
-                image.clamp_(0, 1)
-            evaluations += 1
-            losses.append(loss.item())
-        return image, losses, evaluations
-    opt = torch.optim.LBFGS([image], lr=1, max_iter=1, history_size=10, line_search_fn="strong_wolfe")
+            return loss
 
-    def closure():
-        nonlocal evaluations
-        evaluations += 1
-        opt.zero_grad()
-        loss = objective(image)
-        loss.backward()
+        self.closure = closure
+
+    def step(self) -> float:
+        """One step; returns the loss at its start."""
+        loss = self.opt.step(self.closure).item()
+        with torch.no_grad():
+            self.image.clamp_(0, 1)
         return loss
 
-    for _ in range(steps):
-        losses.append(opt.step(closure).item())
-        with torch.no_grad():
-            image.clamp_(0, 1)
-    return image, losses, evaluations
+
+def optimise(objective: TorchObjective, start: np.ndarray, optimizer: str, steps: int, lr: float = 0.02):
+    """Runs `steps` steps. Returns (image tensor, per-step losses, loss evaluations)."""
+    run = TorchRun(objective, start, optimizer, lr)
+    losses = [run.step() for _ in range(steps)]
+    return run.image, losses, run.evaluations
 
 
 def resized_problem(problem, config: StyleConfig) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -142,36 +144,21 @@ def traced_run(problem, budget, optimizer: str, config: StyleConfig, lr: float =
 
     content, styles = resized_problem(problem, config)
     objective = TorchObjective(TorchVGG(stylejax.load_vgg(config.model, pooling="avg")), content, styles, config)
-    image = to_torch(content).requires_grad_(True)
-    evaluations = 0
+    run = TorchRun(objective, content, optimizer, lr)
 
     def row(step, seconds):
         with torch.no_grad():
-            terms = {k: float(v) for k, v in objective.terms(image).items()}
-        return {"step": step, "seconds": seconds, "evaluations": evaluations, "loss": sum(terms.values())} | terms
-
-    if optimizer == "adam":
-        opt = torch.optim.Adam([image], lr=lr)
-    else:
-        opt = torch.optim.LBFGS([image], lr=1, max_iter=1, history_size=10, line_search_fn="strong_wolfe")
-
-    def closure():
-        nonlocal evaluations
-        evaluations += 1
-        opt.zero_grad()
-        loss = objective(image)
-        loss.backward()
-        return loss
+            terms = {k: float(v) for k, v in objective.terms(run.image).items()}
+        return {"step": step, "seconds": seconds, "evaluations": run.evaluations,
+                "loss": sum(terms.values())} | terms
 
     seconds, trace = 0.0, [row(0, 0.0)]
-    while not budget.spent(len(trace) - 1, seconds, evaluations):
+    while not budget.spent(len(trace) - 1, seconds, run.evaluations):
         start = time.perf_counter()
-        opt.step(closure)
-        with torch.no_grad():
-            image.clamp_(0, 1)
+        run.step()
         seconds += time.perf_counter() - start
         trace.append(row(len(trace), seconds))
-    return trace, 0.0, image.detach()[0].permute(1, 2, 0).numpy()
+    return trace, 0.0, run.image.detach()[0].permute(1, 2, 0).numpy()
 
 
 def runners(config: StyleConfig) -> dict:

@@ -63,7 +63,7 @@ def local_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
 @functools.lru_cache(maxsize=16)
 def batch_programs(objective: Objective, optimizer: optax.GradientTransformationExtraArgs, mesh: Mesh,
                    length: int) -> tuple[Callable, Callable]:
-    """(init, run) compiled over `mesh`: init(images, args) -> RunState; run(state, stop, args) -> (state, losses).
+    """(init, run) compiled over `mesh`: init(images, args) -> RunState; run(state, remaining, args) -> (state, losses).
 
     Batched arrays are (b, ...) with b a multiple of the mesh size; losses are (b, length).
     """
@@ -72,9 +72,10 @@ def batch_programs(objective: Objective, optimizer: optax.GradientTransformation
     def init(pixels, args):
         return jax.vmap(lambda x, a: init_state(loss, optimizer, x, a), in_axes=(0, _ARG_AXES))(pixels, args)
 
-    def run(state, stop, args):
-        step = functools.partial(run_steps, loss, optimizer, length=length)
-        return jax.vmap(lambda s, a: step(s, stop=stop, args=a), in_axes=(0, _ARG_AXES))(state, args)
+    def run(state, remaining, args):
+        step = functools.partial(run_steps, loss, optimizer, length=length, axis_name="batch")
+        return jax.vmap(lambda s, a: step(s, remaining=remaining, args=a), in_axes=(0, _ARG_AXES),
+                        axis_name="batch")(state, args)
 
     # check_vma=False: optax's zoom line search fails shard_map's varying-axes check.
     init_sharded = jax.shard_map(init, mesh=mesh, in_specs=(P("data"), _ARG_SPECS), out_specs=P("data"),
@@ -151,7 +152,7 @@ class BatchSolver:
         """One chunk of `config.chunk_steps` steps (fewer at the end). Returns the state and (b, n) losses."""
         _, run = self.programs()
         done = int(state.step[0])
-        state, losses = run(state, jnp.int32(self.config.steps), args)
+        state, losses = run(state, jnp.int32(self.config.steps - done), args)
         losses = np.asarray(losses)[:, : self.config.steps - done]
         if not np.all(np.isfinite(losses)):
             raise StyleJaxError("the loss diverged: lower the learning rate (--learning-rate) "

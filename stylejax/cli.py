@@ -54,7 +54,8 @@ def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
     """The StyleConfig the style flags describe (shared by every subcommand that stylizes)."""
     d = StyleConfig()
     return StyleConfig(
-        size=args.size, optimizer=getattr(args, "optimizer", d.optimizer), learning_rate=getattr(args, "learning_rate", None),
+        size=args.size, optimizer=getattr(args, "optimizer", d.optimizer),
+        learning_rate=getattr(args, "learning_rate", None),
         steps=args.steps if isinstance(getattr(args, "steps", None), int) else d.steps,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         content_layers=args.content_layers, style_layers=args.style_layers,

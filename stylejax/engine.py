@@ -73,7 +73,8 @@ def _working_shape(shape: tuple[int, int], longest: int, what: str) -> tuple[int
 
 @jax.jit
 def _blend_grams(features: Sequence[dict[str, jax.Array]], blend: jax.Array) -> dict[str, jax.Array]:
-    return {name: sum(b * losses.gram(f[name][0]) for f, b in zip(features, blend, strict=True)) for name in features[0]}
+    pairs = list(zip(features, blend, strict=True))
+    return {name: sum(b * losses.gram(f[name][0]) for f, b in pairs) for name in features[0]}
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -183,9 +184,9 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
     optimizer = resolve_optimizer(config)
     state = init_state_jit(objective, optimizer, initial_image(config, content_resized, init_image), args)
     history = []
-    stop = jnp.int32(config.steps)
     while (done := sum(len(h) for h in history)) < config.steps:
-        state, chunk = run_steps_jit(objective, optimizer, state, stop, args, config.chunk_steps)
+        remaining = jnp.int32(config.steps - done)
+        state, chunk = run_steps_jit(objective, optimizer, state, remaining, args, config.chunk_steps)
         chunk = np.asarray(chunk)[: config.steps - done]
         history.append(chunk)
         if not np.all(np.isfinite(chunk)):

@@ -1,8 +1,13 @@
 """Optimising pixels with optax: optimizers by name and the compiled optimisation loop. Pure.
 
-The loop runs `length` steps per call inside one `lax.scan`; a call can stop early at `stop` (steps
-past it are skipped by a `lax.cond`, not recompiled), so any step count uses one compiled program.
+The loop runs `length` steps per call inside one `lax.scan`; a call can run fewer (`remaining`: the
+rest are skipped by a `lax.cond`, not recompiled), so any step count uses one compiled program.
 Pixels are projected onto [0, 1] after every step.
+
+Under `vmap` (a batch of images) every `lax.cond` predicate must stay unbatched: a batched predicate
+turns the cond into a select whose operands, the VGG weights included, all get batched, and the
+convolutions become per-image grouped convolutions (5x slower on CPU). Hence `remaining` is a shared
+scalar, and the projection test is reduced over the batch axis (`axis_name`).
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ def init_state(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, ima
 
 
 def _step(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, state: RunState,
-          args: Any) -> tuple[RunState, jax.Array]:
+          args: Any, axis_name: str | None = None) -> tuple[RunState, jax.Array]:
     image, opt_state, step, evaluations = state
     linesearch = _has_linesearch(opt_state)
     if linesearch:
@@ -93,8 +98,10 @@ def _step(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, state: R
         evaluations += otu.tree_get(opt_state, "num_linesearch_steps")
         # The line search stored value and gradient at `stepped`; re-evaluate where projection moved it.
         moved = jnp.any(projected != stepped)
+        # In a batch, re-evaluate every image if any moved (an unmoved one gets the same numbers back).
+        any_moved = moved if axis_name is None else jax.lax.pmax(moved.astype(jnp.int32), axis_name) > 0
         new_value, new_grad = jax.lax.cond(
-            moved, lambda: jax.value_and_grad(loss)(projected, args),
+            any_moved, lambda: jax.value_and_grad(loss)(projected, args),
             lambda: (otu.tree_get(opt_state, "value"), otu.tree_get(opt_state, "grad")))
         opt_state = otu.tree_set(opt_state, value=new_value, grad=new_grad)
         evaluations += moved.astype(jnp.int32)
@@ -102,19 +109,21 @@ def _step(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, state: R
 
 
 def run_steps(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, state: RunState,
-              stop: jax.Array, args: Any, length: int) -> tuple[RunState, jax.Array]:
-    """Up to `length` steps, none past step `stop`. Returns the state and (length,) losses, NaN where skipped.
+              remaining: jax.Array, args: Any, length: int,
+              axis_name: str | None = None) -> tuple[RunState, jax.Array]:
+    """min(length, remaining) steps. Returns the state and (length,) losses, NaN where skipped.
 
-    losses[i] is the loss at the start of that step. Not jitted: jit it, or vmap/shard_map it first.
+    losses[i] is the loss at the start of that step. `remaining` is a scalar shared by a whole batch;
+    `axis_name` names the vmapped batch axis, if any. Not jitted: jit it, or vmap/shard_map it first.
     """
 
-    def body(state, _):
-        return jax.lax.cond(state.step < stop,
-                            lambda s: _step(loss, optimizer, s, args),
+    def body(state, i):
+        return jax.lax.cond(i < remaining,
+                            lambda s: _step(loss, optimizer, s, args, axis_name),
                             lambda s: (s, jnp.full((), jnp.nan, jnp.float32)), state)
 
-    return jax.lax.scan(body, state, None, length=length)
+    return jax.lax.scan(body, state, jnp.arange(length))
 
 
 init_state_jit = jax.jit(init_state, static_argnums=(0, 1))
-run_steps_jit = jax.jit(run_steps, static_argnums=(0, 1, 5), donate_argnums=(2,))
+run_steps_jit = jax.jit(run_steps, static_argnums=(0, 1, 5, 6), donate_argnums=(2,))

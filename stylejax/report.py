@@ -28,6 +28,7 @@ import numpy as np
 
 from . import demo, images
 from .benchmark import Budget, Problem, Run
+from .errors import StyleJaxError
 
 SCHEMA = "stylejax.bench/1"
 TRACE_COLUMNS = ("step", "seconds", "evaluations", "loss", "content", "style", "tv")
@@ -100,8 +101,10 @@ def markdown(rows: Sequence[dict], document: dict) -> str:
              "compilation; 'to 2x' is the first time the loss fell to twice the best final loss of any optimizer "
              "on that problem ('—': never).\n"]
     for problem in dict.fromkeys(r["problem"] for r in rows):
-        lines += [f"\n## {problem}\n", "| optimizer | final loss | steps | evaluations | median s (spread) | "
-                  "s to 2x | s to 1.1x | evals to 2x | evals to 1.1x | compile s |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"\n## {problem}\n",
+                  "| optimizer | final loss | steps | evaluations | median s (spread) | "
+                  "s to 2x | s to 1.1x | evals to 2x | evals to 1.1x | compile s |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in (r for r in rows if r["problem"] == problem):
             lines.append(
                 f"| {r['optimizer']} | {r['final_loss']:.4g} | {r['steps']} | {r['evaluations']} | "
@@ -114,7 +117,10 @@ def markdown(rows: Sequence[dict], document: dict) -> str:
 
 
 def _plot(runs: Sequence[Run], problems: Sequence[Problem], outdir: Path) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise StyleJaxError("plotting needs matplotlib: pip install 'stylejax[bench]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

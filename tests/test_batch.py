@@ -35,6 +35,8 @@ def test_no_device_waits_for_another():
     text = run.lower(state, jnp.int32(4), args).compile().as_text()
     assert "while" in text  # the line search is really in there
     assert text.count("all-reduce(") == 0 and text.count("all-gather(") == 0
+    # A batched cond predicate would batch the VGG weights into per-image grouped convolutions.
+    assert "feature_group_count" not in text
 
 
 def test_mixed_shapes_keep_their_aspect_ratio_and_order():

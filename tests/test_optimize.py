@@ -19,6 +19,7 @@ def problem(vgg16):
 
 
 def run(problem, optimizer, steps=STEPS, length=STEPS):
+    """`steps` steps from the content image, in one call of a `length`-step program."""
     objective, args, content = problem
     state = optimize.init_state_jit(objective, optimizer, content, args)
     state, losses = optimize.run_steps_jit(objective, optimizer, state, jnp.int32(steps), args, length)
@@ -45,7 +46,7 @@ def test_line_search_evaluations_are_counted(problem):
     assert int(state.evaluations) > STEPS + 1  # the priming evaluation plus at least one per step, often more
 
 
-def test_steps_past_stop_are_skipped_not_taken(problem):
+def test_steps_past_remaining_are_skipped_not_taken(problem):
     state, losses = run(problem, optimize.make_optimizer("adam"), steps=4, length=STEPS)
     assert int(state.step) == 4 and int(state.evaluations) == 4
     assert np.all(np.isfinite(losses[:4])) and np.all(np.isnan(losses[4:]))
@@ -60,7 +61,7 @@ def test_second_run_with_same_shapes_does_not_recompile(problem):
     optimizer = optimize.make_optimizer("adam")
     run(problem, optimizer)
     before = optimize.run_steps_jit._cache_size()
-    run(problem, optimizer, steps=3)  # a different stop is an argument, not a new program
+    run(problem, optimizer, steps=3)  # a different step count is an argument, not a new program
     run(problem, optimize.make_optimizer("adam"))  # equal settings give the cached optimizer
     assert optimize.run_steps_jit._cache_size() == before
 
