@@ -139,6 +139,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .images import load_image
     from .jobs import collect_inputs, my_share, run_job
 
     if args.distributed or args.coordinator_address:
@@ -155,8 +156,6 @@ def _run_batch(args: argparse.Namespace) -> int:
         raise StyleJaxError(f"--checkpoint-every must be a positive number of steps, got {args.checkpoint_every}")
     config = config_from_args(args, chunk_steps=args.checkpoint_every)
     for style in args.style:  # a bad style image is a usage error, before any work
-        from .images import load_image
-
         load_image(style)
     outdir = Path(args.output)
     if outdir.exists() and not outdir.is_dir():
