@@ -144,9 +144,15 @@ def initial_image(config: StyleConfig, content: jax.Array, init_image: ImageLike
 
 
 def resolve_optimizer(config: StyleConfig) -> optax.GradientTransformationExtraArgs:
+    """The config's optimizer; the same object for the same settings, so programs are reused."""
     if isinstance(config.optimizer, str):
         return make_optimizer(config.optimizer, config.learning_rate)
-    return optax.with_extra_args_support(config.optimizer)
+    return _with_extra_args(config.optimizer)
+
+
+@functools.lru_cache(maxsize=32)
+def _with_extra_args(optimizer: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+    return optax.with_extra_args_support(optimizer)
 
 
 def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: StyleConfig | None = None, *,

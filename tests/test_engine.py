@@ -43,6 +43,18 @@ def test_a_second_call_with_the_same_shapes_does_not_recompile(images):
     assert (optimize.run_steps_jit._cache_size(), optimize.init_state_jit._cache_size()) == before
 
 
+def test_a_custom_optax_optimizer_is_compiled_once(images):
+    import optax
+
+    content, style = images
+    optimizer = optax.adabelief(0.02)
+    first = stylejax.stylize(content, style, **SMALL | {"optimizer": optimizer})
+    before = optimize.run_steps_jit._cache_size()
+    stylejax.stylize(content, style, **SMALL | {"optimizer": optimizer})
+    assert optimize.run_steps_jit._cache_size() == before
+    assert first.losses["total"] < first.loss_history[0]
+
+
 def test_style_loss_falls_more_than_tenfold(images):
     content, style = images
     result = stylejax.stylize(content, style, size=48, steps=40, optimizer="adam", chunk_steps=40)
