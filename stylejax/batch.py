@@ -31,6 +31,7 @@ from .engine import (
     initial_image,
     prepare_shared,
     resolve_optimizer,
+    style_list,
     terms_of,
     with_content,
 )
@@ -120,12 +121,8 @@ class BatchSolver:
     @classmethod
     def create(cls, style: ImageLike | Sequence[ImageLike], config: StyleConfig,
                mesh: Mesh | None = None) -> BatchSolver:
-        styles = [style] if isinstance(style, (str, np.ndarray, jax.Array)) or hasattr(style, "__fspath__") \
-            else list(style)
-        if not styles:
-            raise StyleJaxError("give at least one style image")
         vgg = load_vgg(config.model, pooling=config.pooling)
-        objective, shared = prepare_shared(vgg, [as_image(s, "style image") for s in styles], config)
+        objective, shared = prepare_shared(vgg, style_list(style), config)
         return cls(config, objective, shared, mesh or local_mesh())
 
     @property
@@ -158,6 +155,32 @@ class BatchSolver:
             raise StyleJaxError("the loss diverged: lower the learning rate (--learning-rate) "
                                 "or the style weight (--style-weight)")
         return state, losses
+
+    def solve(self, pixels: Sequence[jax.Array], *,
+              resume: Callable[[RunState], tuple[RunState, np.ndarray] | None] | None = None,
+              on_chunk: Callable[[RunState, np.ndarray], None] | None = None
+              ) -> tuple[RunState, np.ndarray, list[dict[str, float]]]:
+        """Optimises same-shape images (h, w, 3) to the end; pads them to the device count.
+
+        Args:
+          pixels: the content images, already at the bucket shape.
+          resume: given the fresh state, returns a (state, loss history) to continue from, or None.
+          on_chunk: called after every chunk but the last with the state and history (checkpointing).
+
+        Returns:
+          (state, (b, steps) loss history, final loss terms per image), padded rows included.
+        """
+        padded = list(pixels) + [pixels[-1]] * (self.padded(len(pixels)) - len(pixels))
+        state, args = self.start(jnp.stack(padded))
+        history = np.zeros((len(padded), 0), np.float32)
+        if resume is not None and (resumed := resume(state)) is not None:
+            state, history = resumed
+        while history.shape[1] < self.config.steps:
+            state, losses = self.run_chunk(state, args)
+            history = np.concatenate([history, losses], axis=1)
+            if on_chunk is not None and history.shape[1] < self.config.steps:
+                on_chunk(state, history)
+        return state, history, terms_batch(self.objective, state.image, args)
 
     def memory_needed(self, shape: tuple[int, int], batch: int) -> int:
         """Bytes of device memory one device needs for a batch of `batch` images of `shape` (from XLA)."""
@@ -225,16 +248,8 @@ def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[Ima
     for shape, members in buckets.items():
         for first in range(0, len(members), batch_size):
             batch = members[first:first + batch_size]
-            pixels = [images.resize(content_images[i], shape) for i in batch]
-            pixels += [pixels[-1]] * (solver.padded(len(batch)) - len(batch))  # padding, discarded below
-            state, args = solver.start(jnp.stack(pixels))
-            history = []
-            while sum(h.shape[1] for h in history) < config.steps:
-                state, losses = solver.run_chunk(state, args)
-                history.append(losses)
-            history = np.concatenate(history, axis=1)
-            terms = terms_batch(solver.objective, state.image, args)
-            for row, i in enumerate(batch):
+            state, history, terms = solver.solve([images.resize(content_images[i], shape) for i in batch])
+            for row, i in enumerate(batch):  # rows past the batch are padding
                 results[i] = (finish_image(state.image[row], content_images[i], config), history[row],
                               int(state.evaluations[row]), terms[row])
             if callback is not None:

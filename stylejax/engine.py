@@ -63,6 +63,14 @@ def as_image(source: ImageLike, what: str) -> np.ndarray:
     return array
 
 
+def style_list(style: ImageLike | Sequence[ImageLike]) -> list[np.ndarray]:
+    """One style image or several -> a non-empty list of (h, w, 3) float32 arrays."""
+    styles = [style] if isinstance(style, (str, os.PathLike, np.ndarray, jax.Array)) else list(style)
+    if not styles:
+        raise StyleJaxError("give at least one style image")
+    return [as_image(s, "style image") for s in styles]
+
+
 def _working_shape(shape: tuple[int, int], longest: int, what: str) -> tuple[int, int]:
     size = images.fit_size(shape, longest)
     if min(size) < MIN_SIDE or min(shape) < MIN_SIDE:  # upscaling a thumbnail invents no detail either
@@ -177,11 +185,8 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
       >>> result = stylejax.stylize("cat.jpg", "starry_night.jpg", steps=150, optimizer="adam", size=256)
     """
     config = (config or StyleConfig()).replace(**overrides)
-    styles = [style] if isinstance(style, (str, os.PathLike, np.ndarray, jax.Array)) else list(style)
-    if not styles:
-        raise StyleJaxError("give at least one style image")
     content_image = as_image(content, "content image")
-    style_images = [as_image(s, "style image") for s in styles]
+    style_images = style_list(style)
     vgg = load_vgg(config.model, pooling=config.pooling)
 
     start = time.perf_counter()

@@ -19,12 +19,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
 from . import images
-from .batch import BatchSolver, bucket_shape, finish_image, terms_batch
+from .batch import BatchSolver, bucket_shape, finish_image
 from .config import MIN_SIDE, StyleConfig
 from .engine import ImageLike
 from .errors import StyleJaxError
@@ -258,21 +257,13 @@ def _run_batch(solver: BatchSolver, loaded: list[tuple[Item, np.ndarray]], shape
                style: Sequence[ImageLike], outdir: Path, manifest: Manifest) -> None:
     config = solver.config
     start = time.perf_counter()
-    pixels = [images.resize(image, shape) for _, image in loaded]
-    pixels += [pixels[-1]] * (solver.padded(len(pixels)) - len(pixels))  # padding, discarded below
-    state, args = solver.start(jnp.stack(pixels))
     key = _batch_key(config, style, [item.name for item, _ in loaded])
     manager = _checkpoint_manager(outdir / CHECKPOINTS / key)
-    history = np.zeros((len(pixels), 0), np.float32)
-    restored = _restore_checkpoint(manager, state, len(pixels))
-    if restored is not None:
-        state, history = restored
-    while history.shape[1] < config.steps:
-        state, losses = solver.run_chunk(state, args)
-        history = np.concatenate([history, losses], axis=1)
-        if history.shape[1] < config.steps:
-            _save_checkpoint(manager, state, history)
-    terms = terms_batch(solver.objective, state.image, args)
+    rows = solver.padded(len(loaded))
+    state, _, terms = solver.solve(
+        [images.resize(image, shape) for _, image in loaded],
+        resume=lambda fresh: _restore_checkpoint(manager, fresh, rows),
+        on_chunk=lambda state, history: _save_checkpoint(manager, state, history))
     seconds = (time.perf_counter() - start) / len(loaded)
     for row, (item, content) in enumerate(loaded):
         output = outdir / item.name
