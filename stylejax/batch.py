@@ -28,6 +28,7 @@ from .engine import (
     _finish,
     _working_shape,
     as_image,
+    check_finite,
     initial_image,
     prepare_shared,
     resolve_optimizer,
@@ -151,9 +152,7 @@ class BatchSolver:
         done = int(state.step[0])
         state, losses = run(state, jnp.int32(self.config.steps - done), args)
         losses = np.asarray(losses)[:, : self.config.steps - done]
-        if not np.all(np.isfinite(losses)):
-            raise StyleJaxError("the loss diverged: lower the learning rate (--learning-rate) "
-                                "or the style weight (--style-weight)")
+        check_finite(losses, done)
         return state, losses
 
     def solve(self, pixels: Sequence[jax.Array], *,

@@ -137,20 +137,18 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
+    import jax
     from tqdm import tqdm
 
     from .images import load_image
     from .jobs import collect_inputs, my_share, run_job
 
     if args.distributed or args.coordinator_address:
-        import jax
-
         # No arguments on Cloud TPU, Slurm and Open MPI: JAX finds its peers itself.
         kwargs = {k: v for k, v in dict(coordinator_address=args.coordinator_address,
                                         num_processes=args.num_processes, process_id=args.process_id).items()
                   if v is not None}
         jax.distributed.initialize(**kwargs)
-    import jax
 
     if args.checkpoint_every <= 0:
         raise StyleJaxError(f"--checkpoint-every must be a positive number of steps, got {args.checkpoint_every}")
@@ -190,9 +188,9 @@ def _run_bench(args: argparse.Namespace) -> int:
     from .benchmark import Budget, benchmark, default_problems, problem_from_paths, with_learning_rates
     from .report import write_report
 
-    budget = Budget(steps=args.steps, seconds=args.seconds, evaluations=args.evaluations)
     if args.steps is None and args.seconds is None and args.evaluations is None:
-        budget = Budget(steps=100)
+        args.steps = 100  # the default budget
+    budget = Budget(steps=args.steps, seconds=args.seconds, evaluations=args.evaluations)
     specs = with_learning_rates(parse_optimizer_list(args.optimizers),
                                 list(_floats(args.learning_rates, "--learning-rates") or ()))
     for spec in specs:
@@ -303,8 +301,9 @@ def _raise_interrupt(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     import signal
+    import threading
 
-    if threading_is_main():
+    if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)  # preemption stops like Ctrl-C: outputs stay whole
     try:
         args = build_parser().parse_args(argv)
@@ -321,12 +320,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # disk full, permission changed mid-run: say so in one line
         print(f"stylejax: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_USAGE
-
-
-def threading_is_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

@@ -63,6 +63,14 @@ def as_image(source: ImageLike, what: str) -> np.ndarray:
     return array
 
 
+def check_finite(losses: np.ndarray, done: int) -> None:
+    """Raises StyleJaxError naming the first step whose loss is not finite. losses: (..., steps)."""
+    bad = ~np.isfinite(losses).reshape(-1, losses.shape[-1]).all(axis=0)
+    if bad.any():
+        raise StyleJaxError(f"the loss diverged (not finite at step {done + int(np.argmax(bad))}): lower the "
+                            "learning rate (--learning-rate) or the style weight (--style-weight)")
+
+
 def style_list(style: ImageLike | Sequence[ImageLike]) -> list[np.ndarray]:
     """One style image or several -> a non-empty list of (h, w, 3) float32 arrays."""
     styles = [style] if isinstance(style, (str, os.PathLike, np.ndarray, jax.Array)) else list(style)
@@ -200,10 +208,7 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
         state, chunk = run_steps_jit(objective, optimizer, state, remaining, args, config.chunk_steps)
         chunk = np.asarray(chunk)[: config.steps - done]
         history.append(chunk)
-        if not np.all(np.isfinite(chunk)):
-            step = done + int(np.argmin(np.isfinite(chunk)))
-            raise StyleJaxError(f"the loss diverged (not finite at step {step}): lower the learning rate "
-                                "(--learning-rate) or the style weight (--style-weight)")
+        check_finite(chunk, done)
         if callback is not None:
             callback(done + len(chunk), _finish(state.image, content_resized, config), np.concatenate(history))
     terms = {k: float(v) for k, v in terms_of(objective, state.image, args).items()}

@@ -168,7 +168,7 @@ def _save_checkpoint(manager, state, history: np.ndarray) -> None:
     manager.wait_until_finished()
 
 
-def _restore_checkpoint(manager, state, steps_done_shape):
+def _restore_checkpoint(manager, state, rows: int):
     import orbax.checkpoint as ocp
 
     step = manager.latest_step()
@@ -177,7 +177,7 @@ def _restore_checkpoint(manager, state, steps_done_shape):
     target = jax.tree.map(np.asarray, state)
     restored = manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(target),
-        history=ocp.args.StandardRestore({"losses": np.zeros((steps_done_shape, step), np.float32)})))
+        history=ocp.args.StandardRestore({"losses": np.zeros((rows, step), np.float32)})))
     return restored["state"], restored["history"]["losses"]
 
 

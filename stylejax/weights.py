@@ -149,6 +149,7 @@ def store(name: str, params: porting.Params, *, arch: str, preprocessing: str, s
         staging.mkdir()
     except OSError as e:
         raise StyleJaxError(f"cannot write weights to {directory} ({e.strerror}): set STYLEJAX_WEIGHTS_DIR") from None
+    old = directory / f".old-{name}-{uuid.uuid4().hex[:8]}"
     try:
         checkpointer = ocp.StandardCheckpointer()
         checkpointer.save(staging / "params", params)
@@ -159,15 +160,19 @@ def store(name: str, params: porting.Params, *, arch: str, preprocessing: str, s
             "layers": {n: {k: list(v.shape) for k, v in p.items()} for n, p in params.items()},
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if target.exists():  # overwrite: move the old one aside only once the new one is complete
-            shutil.rmtree(target)
+        if target.exists():  # overwrite: the old weights stay on disk until the new ones are in place
+            target.rename(old)
         try:
             staging.rename(target)
         except OSError:
             if not (target / "manifest.json").is_file():  # lost a race only if the winner finished
+                if old.exists():
+                    old.rename(target)  # put the previous weights back
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if (target / "manifest.json").is_file():
+            shutil.rmtree(old, ignore_errors=True)
     return target
 
 

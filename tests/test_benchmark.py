@@ -122,3 +122,5 @@ def test_bench_command_writes_every_output(tmp_path, capsys):
     assert code == 2 and "--overwrite" in capsys.readouterr().err
     code = cli.main(["bench", "--optimizers", "adam,nope", "--steps", "2", "-o", str(tmp_path / "x")])
     assert code == 2 and "unknown optimizer 'nope'" in capsys.readouterr().err
+    code = cli.main(["bench", "--repeats", "0", "-o", str(tmp_path / "y")])  # no budget: 100 steps
+    assert code == 2 and "repeats must be positive" in capsys.readouterr().err

@@ -43,10 +43,6 @@ def test_save_every_writes_intermediate_images(files, capsys):
     assert (files / "out_00002.png").is_file() and out.is_file()
 
 
-def _files_after(files):
-    return sorted(p.name for p in files.iterdir())
-
-
 @pytest.mark.parametrize("argv, message", [
     (["stylize", "missing.png", "style.png", "-o", "out.png"], "missing.png: no such file"),
     (["stylize", ".", "style.png", "-o", "out.png"], "is a directory"),

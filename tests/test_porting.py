@@ -136,3 +136,14 @@ def test_lpips_checkpoint_is_read_and_recorded(vgg16, weights_cache):
 def test_missing_vgg19_says_how_to_port():
     with pytest.raises(stylejax.StyleJaxError, match="stylejax weights port FILE --arch vgg19"):
         stylejax.load_vgg("vgg19")
+
+
+def test_overwriting_replaces_the_weights_and_leaves_no_staging_folders(tmp_path):
+    first, second = torchvision_like_vgg("vgg16", seed=0), torchvision_like_vgg("vgg16", seed=1)
+    for i, net in enumerate((first, second)):
+        torch.save({f"features.{k}": v for k, v in net.state_dict().items()}, tmp_path / f"{i}.pth")
+    stored = stylejax.port_file(tmp_path / "0.pth", "vgg16", name="replaced")
+    stylejax.port_file(tmp_path / "1.pth", "vgg16", name="replaced", overwrite=True)
+    manifest = (stored / "manifest.json").read_text()
+    assert weights.sha256(tmp_path / "1.pth") in manifest
+    assert not [p for p in stored.parent.iterdir() if p.name.startswith((".tmp-replaced", ".old-replaced"))]
