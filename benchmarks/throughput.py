@@ -2,9 +2,15 @@
 
 At 128 px and 256 px, batch sizes 1/2/4/8, on the CPU with 1 and 4 simulated devices (each device
 count in its own process, as XLA fixes it at start-up) and on a GPU when one is present. Compilation
-is excluded: every configuration runs once to compile, then is timed. Prints a Markdown table.
+is excluded: every configuration runs once to compile, then is timed `--repeats` times, the loop and
+the batches interleaved so that a slow spell of the machine hits both. Prints a Markdown table of
+medians; the speed-up column also gives the range of the per-repeat ratios.
 
-    python benchmarks/throughput.py [--images 8] [--steps 10] [--sizes 128,256] [--devices 1,4]
+    python benchmarks/throughput.py [--images 8] [--steps 10] [--sizes 128,256] [--devices 1,4] [--repeats 3]
+                                    [--vmap-sizes auto,all]
+
+--vmap-sizes: stylize_batch's vmap_size per row: auto (1 on CPU: a device's images one after the
+other), all (a device's images in lockstep) or a number.
 """
 
 from __future__ import annotations
@@ -34,28 +40,50 @@ def problem(count: int):
     return crops, demo.stained_glass(256, 256)
 
 
-def worker(sizes: list[int], batches: list[int], images: int, steps: int) -> None:
+def timed(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def vmap_size(name: str) -> int | str | None:
+    return {"auto": "auto", "all": None}.get(name, name if not name.isdigit() else int(name))
+
+
+def worker(sizes: list[int], batches: list[int], vmap_sizes: list[str], images: int, steps: int,
+           repeats: int) -> None:
     import jax
 
     import stylejax
 
     contents, style = problem(images)
+    device = f"{jax.local_device_count()}x {jax.devices()[0].device_kind}"
     rows = []
     for size in sizes:
         config = stylejax.StyleConfig(size=size, steps=steps, optimizer="adam", chunk_steps=steps)
-        stylejax.stylize(contents[0], style, config)  # compile
-        start = time.perf_counter()
-        for content in contents:
-            stylejax.stylize(content, style, config)
-        loop = time.perf_counter() - start
-        for batch in batches:
-            stylejax.stylize_batch(contents[:batch], style, config, batch_size=batch)  # compile
-            start = time.perf_counter()
-            stylejax.stylize_batch(contents, style, config, batch_size=batch)
-            seconds = time.perf_counter() - start
-            rows.append({"device": f"{jax.local_device_count()}x {jax.devices()[0].device_kind}", "size": size,
-                         "batch": batch, "batch_s_per_image": seconds / images,
-                         "loop_s_per_image": loop / images})
+
+        def loop(contents, config=config):
+            for content in contents:
+                stylejax.stylize(content, style, config)
+
+        def batched(contents, batch, vmap, config=config):
+            stylejax.stylize_batch(contents, style, config, batch_size=batch, vmap_size=vmap_size(vmap))
+
+        runs = [(b, v) for v in vmap_sizes for b in batches]
+        loop(contents[:1])  # compile
+        for batch, vmap in runs:
+            batched(contents[:batch], batch, vmap)  # compile
+        loop_s, batch_s = [], {run: [] for run in runs}
+        for _ in range(repeats):
+            loop_s.append(timed(lambda: loop(contents)) / images)
+            for run in runs:
+                batch_s[run].append(timed(lambda run=run: batched(contents, *run)) / images)
+        for (batch, vmap), seconds in batch_s.items():
+            ratios = np.array(loop_s) / np.array(seconds)
+            rows.append({"device": device, "size": size, "batch": batch, "vmap_size": vmap,
+                         "batch_s_per_image": float(np.median(seconds)),
+                         "loop_s_per_image": float(np.median(loop_s)),
+                         "speedup_min": float(ratios.min()), "speedup_max": float(ratios.max())})
     print(json.dumps(rows))
 
 
@@ -66,27 +94,33 @@ def main() -> None:
     parser.add_argument("--sizes", default="128,256")
     parser.add_argument("--batches", default="1,2,4,8")
     parser.add_argument("--devices", default="1,4", help="simulated CPU device counts")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--vmap-sizes", default="auto", help="comma-separated: auto, all, or numbers")
     parser.add_argument("--gpu", action="store_true", help="run once on the default (GPU) backend instead")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     batches = [int(b) for b in args.batches.split(",")]
     if args.worker:
-        return worker(sizes, batches, args.images, args.steps)
+        return worker(sizes, batches, args.vmap_sizes.split(","), args.images, args.steps, args.repeats)
     runs = [{}] if args.gpu else [
         {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
         for n in (int(d) for d in args.devices.split(","))]
-    print(f"{args.images} images, {args.steps} Adam steps each; seconds per image (lower is better)\n")
-    print("| devices | size | batch | stylize_batch s/img | img/s | loop over stylize s/img | speed-up |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"{args.images} images, {args.steps} Adam steps each, median of {args.repeats} repeats; "
+          "seconds per image (lower is better)\n")
+    print("| devices | size | batch | vmap_size | stylize_batch s/img | img/s | loop over stylize s/img "
+          "| speed-up (range) |")
+    print("|---|---|---|---|---|---|---|---|")
     for env in runs:
         cmd = [sys.executable, __file__, "--worker", "--images", str(args.images), "--steps", str(args.steps),
-               "--sizes", args.sizes, "--batches", args.batches]
+               "--sizes", args.sizes, "--batches", args.batches, "--repeats", str(args.repeats),
+               "--vmap-sizes", args.vmap_sizes]
         out = subprocess.run(cmd, env=dict(os.environ, **env), capture_output=True, text=True, check=True).stdout
         for r in json.loads(out.strip().splitlines()[-1]):
-            print(f"| {r['device']} | {r['size']} | {r['batch']} | {r['batch_s_per_image']:.3f} | "
+            print(f"| {r['device']} | {r['size']} | {r['batch']} | {r['vmap_size']} | {r['batch_s_per_image']:.3f} | "
                   f"{1 / r['batch_s_per_image']:.2f} | {r['loop_s_per_image']:.3f} | "
-                  f"{r['loop_s_per_image'] / r['batch_s_per_image']:.2f}x |", flush=True)
+                  f"{r['loop_s_per_image'] / r['batch_s_per_image']:.2f}x "
+                  f"({r['speedup_min']:.2f}-{r['speedup_max']:.2f}) |", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +34,6 @@ from .engine import (
     prepare_shared,
     resolve_optimizer,
     style_list,
-    terms_of,
     with_content,
 )
 from .errors import StyleJaxError
@@ -43,8 +43,7 @@ from .weights import load_vgg
 
 BUCKET = 16  # the short side is rounded to a multiple of this, so similar aspect ratios share a program
 
-# Which parts of ObjectiveArgs differ per image (mapped) and which are shared (replicated).
-_ARG_AXES = ObjectiveArgs(vgg=None, backward_kernels=None, targets=Targets(content=0, style=None), weights=None)
+# Content targets differ per image (split over devices); everything else is shared (replicated).
 _ARG_SPECS = ObjectiveArgs(vgg=P(), backward_kernels=P(), targets=Targets(content=P("data"), style=P()),
                            weights=P())
 
@@ -52,9 +51,11 @@ _ARG_SPECS = ObjectiveArgs(vgg=P(), backward_kernels=P(), targets=Targets(conten
 def bucket_shape(shape: tuple[int, int], size: int) -> tuple[int, int]:
     """The (h, w) an image of `shape` is optimised at: longest side `size`, short side rounded to BUCKET."""
     h, w = images.fit_size(shape, size)
-    if h >= w:
-        return h, max(MIN_SIDE, round(w / BUCKET) * BUCKET)
-    return max(MIN_SIDE, round(h / BUCKET) * BUCKET), w
+
+    def rounded(side: int) -> int:  # halves round up (Python's round() would send 40 to 32, not 48)
+        return max(MIN_SIDE, (side + BUCKET // 2) // BUCKET * BUCKET)
+
+    return (h, rounded(w)) if h >= w else (rounded(h), w)
 
 
 def local_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
@@ -62,29 +63,104 @@ def local_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     return Mesh(np.array(devices if devices is not None else jax.local_devices()), ("data",))
 
 
+def default_vmap_size(mesh: Mesh) -> int | None:
+    """1 on CPU, else None (a device's whole share in lockstep).
+
+    A CPU gains nothing from wider convolutions once an image fills its cores, and one image's
+    activations stay in cache: at 256 px, images one after the other in one program ran ~6% faster
+    per image than 4 in lockstep (benchmarks/throughput.py). Accelerators want the wide batch.
+    """
+    return 1 if mesh.devices.flat[0].platform == "cpu" else None
+
+
+def _on_device(solve: Callable, size: int | None, *batched):
+    """solve(*rows, axis_name=...) over a device's share of arrays (n, ...).
+
+    Groups of `size` images run in lockstep under vmap (axis "batch"), one group after another;
+    size 1 runs each image alone, with no vmap at all; None puts all n in one group.
+    """
+    n = jax.tree.leaves(batched)[0].shape[0]
+    if size == 1:
+        return jax.lax.map(lambda rows: solve(*rows, axis_name=None), batched)
+    lockstep = jax.vmap(functools.partial(solve, axis_name="batch"), axis_name="batch")
+    if size is None or size >= n:
+        return lockstep(*batched)
+    grouped = jax.tree.map(lambda x: x.reshape(n // size, size, *x.shape[1:]), batched)
+    out = jax.lax.map(lambda rows: lockstep(*rows), grouped)
+    return jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), out)
+
+
+def _with_contents(args: ObjectiveArgs, content: dict[str, jax.Array]) -> ObjectiveArgs:
+    return args._replace(targets=args.targets._replace(content=content))
+
+
+@jax.custom_batching.custom_vmap
+def _same_in_every_row(x: jax.Array) -> jax.Array:
+    return x
+
+
+@_same_in_every_row.def_vmap
+def _(axis_size, in_batched, x):
+    return (x[0] if in_batched[0] else x), False
+
+
+def _unbatch_shared(args: ObjectiveArgs) -> ObjectiveArgs:
+    """Marks the arguments every image shares as unbatched again, even where JAX has batched them.
+
+    Optax's zoom line search branches on per-image conditions. Under vmap JAX turns such a cond into
+    a select and batches everything its branches read, the VGG weights too, and every convolution
+    becomes a per-image grouped one. Only content targets are ever mapped, so the rows of
+    everything else are all equal and row 0 is exact.
+    """
+    content = args.targets.content
+    shared = jax.tree.map(_same_in_every_row, _with_contents(args, {}))
+    return _with_contents(shared, content)
+
+
+class BatchPrograms(NamedTuple):
+    """Compiled over a mesh; batched arrays are (b, ...), b a multiple of the device count."""
+
+    init: Callable  # (images, args) -> RunState
+    run: Callable  # (state, remaining, args) -> (state, (b, length) losses); donates the state
+    terms: Callable  # (images, args) -> {"content", "style", "tv"}: (b,) each
+
+
 @functools.lru_cache(maxsize=16)
 def batch_programs(objective: Objective, optimizer: optax.GradientTransformationExtraArgs, mesh: Mesh,
-                   length: int) -> tuple[Callable, Callable]:
-    """(init, run) compiled over `mesh`: init(images, args) -> RunState; run(state, remaining, args) -> (state, losses).
+                   length: int, vmap_size: int | None = None) -> BatchPrograms:
+    """The batch's programs. On each device, groups of `vmap_size` images (None: all of them) run in
+    lockstep, the groups in sequence."""
 
-    Batched arrays are (b, ...) with b a multiple of the mesh size; losses are (b, length).
-    """
-    loss = objective
+    def loss(image, args):
+        return objective(image, _unbatch_shared(args))
 
     def init(pixels, args):
-        return jax.vmap(lambda x, a: init_state(loss, optimizer, x, a), in_axes=(0, _ARG_AXES))(pixels, args)
+        def solve(image, content, axis_name):
+            return init_state(loss, optimizer, image, _with_contents(args, content))
+
+        return _on_device(solve, vmap_size, pixels, args.targets.content)
 
     def run(state, remaining, args):
-        step = functools.partial(run_steps, loss, optimizer, length=length, axis_name="batch")
-        return jax.vmap(lambda s, a: step(s, remaining=remaining, args=a), in_axes=(0, _ARG_AXES),
-                        axis_name="batch")(state, args)
+        def solve(state, content, axis_name):
+            return run_steps(loss, optimizer, state, remaining, _with_contents(args, content), length, axis_name)
 
-    # check_vma=False: optax's zoom line search fails shard_map's varying-axes check.
-    init_sharded = jax.shard_map(init, mesh=mesh, in_specs=(P("data"), _ARG_SPECS), out_specs=P("data"),
-                                 check_vma=False)
-    run_sharded = jax.shard_map(run, mesh=mesh, in_specs=(P("data"), P(), _ARG_SPECS),
-                                out_specs=(P("data"), P("data")), check_vma=False)
-    return jax.jit(init_sharded), jax.jit(run_sharded, donate_argnums=0)
+        return _on_device(solve, vmap_size, state, args.targets.content)
+
+    def terms(pixels, args):
+        def solve(image, content, axis_name):
+            return objective.terms(image, _with_contents(args, content))
+
+        return _on_device(solve, vmap_size, pixels, args.targets.content)
+
+    def sharded(fn, in_specs, out_specs):
+        # check_vma=False: optax's zoom line search fails shard_map's varying-axes check.
+        return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
+
+    return BatchPrograms(
+        init=jax.jit(sharded(init, (P("data"), _ARG_SPECS), P("data"))),
+        run=jax.jit(sharded(run, (P("data"), P(), _ARG_SPECS), (P("data"), P("data"))), donate_argnums=0),
+        terms=jax.jit(sharded(terms, (P("data"), _ARG_SPECS), P("data"))),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,46 +187,51 @@ class BatchSolver:
     """Optimises batches of same-shape content images against one set of style targets.
 
     Holds what all batches share (weights, style targets, compiled programs). Used by `stylize_batch`
-    and by resumable jobs, which checkpoint `RunState` between chunks.
+    and by resumable jobs, which checkpoint `RunState` between chunks. `vmap_size` images per device
+    run in lockstep (None: all of a device's share); see `default_vmap_size`.
     """
 
     config: StyleConfig
     objective: Objective
     shared: ObjectiveArgs
     mesh: Mesh
+    vmap_size: int | None = None
 
     @classmethod
-    def create(cls, style: ImageLike | Sequence[ImageLike], config: StyleConfig,
-               mesh: Mesh | None = None) -> BatchSolver:
+    def create(cls, style: ImageLike | Sequence[ImageLike], config: StyleConfig, mesh: Mesh | None = None,
+               vmap_size: int | str | None = "auto") -> BatchSolver:
+        if vmap_size is not None and vmap_size != "auto" and vmap_size <= 0:
+            raise StyleJaxError(f"vmap_size must be positive, got {vmap_size}")
+        mesh = mesh or local_mesh()
         vgg = load_vgg(config.model, pooling=config.pooling)
         objective, shared = prepare_shared(vgg, style_list(style), config)
-        return cls(config, objective, shared, mesh or local_mesh())
+        return cls(config, objective, shared, mesh, default_vmap_size(mesh) if vmap_size == "auto" else vmap_size)
 
     @property
     def devices(self) -> int:
         return self.mesh.devices.size
 
     def padded(self, count: int) -> int:
-        """The batch size actually run: `count` rounded up to a multiple of the device count."""
-        return -(-count // self.devices) * self.devices
+        """The batch size actually run: `count` padded so each device gets whole groups of vmap_size."""
+        per_device = -(-count // self.devices)
+        group = min(self.vmap_size or per_device, per_device)
+        return -(-per_device // group) * group * self.devices
 
-    def programs(self) -> tuple[Callable, Callable]:
+    def programs(self, mesh: Mesh | None = None) -> BatchPrograms:
         optimizer = resolve_optimizer(self.config)
-        return batch_programs(self.objective, optimizer, self.mesh, self.config.chunk_steps)
+        return batch_programs(self.objective, optimizer, mesh or self.mesh, self.config.chunk_steps, self.vmap_size)
 
     def start(self, contents: jax.Array, init_images: jax.Array | None = None) -> tuple[RunState, ObjectiveArgs]:
         """contents: (b, h, w, 3), b a multiple of the device count -> (initial state, per-batch args)."""
         args = with_content(self.objective, self.shared, contents)
         if init_images is None:
             init_images = jnp.stack([initial_image(self.config, c) for c in contents])
-        init, _ = self.programs()
-        return init(init_images, args), args
+        return self.programs().init(init_images, args), args
 
     def run_chunk(self, state: RunState, args: ObjectiveArgs) -> tuple[RunState, np.ndarray]:
         """One chunk of `config.chunk_steps` steps (fewer at the end). Returns the state and (b, n) losses."""
-        _, run = self.programs()
         done = int(state.step[0])
-        state, losses = run(state, jnp.int32(self.config.steps - done), args)
+        state, losses = self.programs().run(state, jnp.int32(self.config.steps - done), args)
         losses = np.asarray(losses)[:, : self.config.steps - done]
         check_finite(losses, done)
         return state, losses
@@ -179,30 +260,26 @@ class BatchSolver:
             history = np.concatenate([history, losses], axis=1)
             if on_chunk is not None and history.shape[1] < self.config.steps:
                 on_chunk(state, history)
-        return state, history, terms_batch(self.objective, state.image, args)
+        return state, history, self.final_terms(state.image, args)
+
+    def final_terms(self, pixels: jax.Array, args: ObjectiveArgs) -> list[dict[str, float]]:
+        """The loss terms of each image of a batch (b, h, w, 3), with their "total"."""
+        terms = {k: np.asarray(v) for k, v in self.programs().terms(pixels, args).items()}
+        return [{k: float(v[i]) for k, v in terms.items()} | {"total": float(sum(v[i] for v in terms.values()))}
+                for i in range(len(pixels))]
 
     def memory_needed(self, shape: tuple[int, int], batch: int) -> int:
         """Bytes of device memory one device needs for a batch of `batch` images of `shape` (from XLA)."""
         per_device = self.padded(batch) // self.devices
         contents = jax.ShapeDtypeStruct((per_device, *shape, 3), jnp.float32)
         args = jax.eval_shape(lambda c: with_content(self.objective, self.shared, c), contents)
-        state = jax.eval_shape(lambda x, a: jax.vmap(lambda x1, a1: init_state(
-            self.objective, resolve_optimizer(self.config), x1, a1), in_axes=(0, _ARG_AXES))(x, a), contents, args)
-        single = batch_programs(self.objective, resolve_optimizer(self.config), local_mesh(self.mesh.devices.flat[:1]),
-                                self.config.chunk_steps)[1]
-        stats = single.lower(state, jnp.int32(1), args).compile().memory_analysis()
+        programs = self.programs(local_mesh(self.mesh.devices.flat[:1]))
+        state = jax.eval_shape(programs.init, contents, args)
+        stats = programs.run.lower(state, jnp.int32(1), args).compile().memory_analysis()
         if stats is None:
             return 0
         return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
                    - stats.alias_size_in_bytes)
-
-
-def terms_batch(objective: Objective, states: jax.Array, args: ObjectiveArgs) -> list[dict[str, float]]:
-    """Final loss terms of each image of a batch."""
-    terms = jax.vmap(lambda x, a: terms_of(objective, x, a), in_axes=(0, _ARG_AXES))(states, args)
-    terms = {k: np.asarray(v) for k, v in terms.items()}
-    return [{k: float(v[i]) for k, v in terms.items()} | {"total": float(sum(v[i] for v in terms.values()))}
-            for i in range(len(states))]
 
 
 def finish_image(image: jax.Array, content: np.ndarray, config: StyleConfig) -> np.ndarray:
@@ -213,7 +290,8 @@ def finish_image(image: jax.Array, content: np.ndarray, config: StyleConfig) -> 
 
 def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[ImageLike],
                   config: StyleConfig | None = None, *, batch_size: int = 8, mesh: Mesh | None = None,
-                  callback: Callable[[int], None] | None = None, **overrides) -> BatchResult:
+                  vmap_size: int | str | None = "auto", callback: Callable[[int], None] | None = None,
+                  **overrides) -> BatchResult:
     """Stylizes many content images, each independently, in parallel over this process's devices.
 
     Images are resized to `config.size` and grouped by `bucket_shape`; each group runs in batches of
@@ -227,6 +305,9 @@ def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[Ima
       config: settings; `**overrides` change its fields.
       batch_size: images per compiled batch, across all devices.
       mesh: a 1-D ("data",) mesh; default: all local devices.
+      vmap_size: images per device optimised in lockstep with vmap, the rest of a device's share in
+        sequence within the same program; None: all of them. "auto": `default_vmap_size` (1 on CPU,
+        None on GPU/TPU). Smaller needs less device memory.
       callback: called with the number of images finished so far, after each batch.
 
     Returns:
@@ -237,7 +318,7 @@ def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[Ima
         raise StyleJaxError(f"batch_size must be positive, got {batch_size}")
     start = time.perf_counter()
     content_images = [as_image(c, f"content image {i}") for i, c in enumerate(contents)]
-    solver = BatchSolver.create(style, config, mesh)
+    solver = BatchSolver.create(style, config, mesh, vmap_size)
     buckets: dict[tuple[int, int], list[int]] = {}
     for i, image in enumerate(content_images):
         _working_shape(image.shape[:2], config.size, f"content image {i}")

@@ -161,6 +161,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     items = my_share(collect_inputs(args.input, outdir), jax.process_index(), jax.process_count())
     with tqdm(total=len(items), unit="img", desc="batch", disable=None, dynamic_ncols=True) as bar:
         summary = run_job(items, args.style, outdir, config, batch_size=args.batch_size,
+                          vmap_size="auto" if args.vmap_size is None else args.vmap_size,
                           progress=lambda done, total: bar.update(done - bar.n))
     print(f"{summary.done} done, {summary.skipped} already there, {len(summary.failed)} failed "
           f"(manifest: {outdir / 'manifest.jsonl'})", file=sys.stderr)
@@ -256,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", nargs="+", required=True, help="style image(s)")
     p.add_argument("-o", "--output", required=True, help="output directory (mirrors the input's layout)")
     p.add_argument("--batch-size", type=int, default=8, help="images per batch across local devices (%(default)s)")
+    p.add_argument("--vmap-size", type=int, default=None,
+                   help="images per device optimised in lockstep (default: 1 on CPU, the whole batch on GPU/TPU); "
+                        "smaller needs less device memory")
     p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (%(default)s)")
     p.add_argument("--distributed", action="store_true",
                    help="call jax.distributed.initialize() (TPU pods, Slurm, Open MPI)")

@@ -182,7 +182,8 @@ def _restore_checkpoint(manager, state, rows: int):
 
 
 def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, config: StyleConfig, *,
-            batch_size: int = 8, progress: Callable[[int, int], None] | None = None,
+            batch_size: int = 8, vmap_size: int | str | None = "auto",
+            progress: Callable[[int, int], None] | None = None,
             log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> JobSummary:
     """Stylizes `items` into `outdir`, resuming whatever an earlier run of the same job left.
 
@@ -192,6 +193,7 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
       outdir: where outputs (mirroring `Item.name`), the manifest and checkpoints live.
       config: settings; `config.chunk_steps` is the checkpoint interval.
       batch_size: images per batch across this process's devices.
+      vmap_size: images per device in lockstep (see `stylize_batch`).
       progress: called with (images finished, images total) as the job advances.
 
     Returns:
@@ -199,6 +201,8 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
     """
     if batch_size <= 0:
         raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
+    if isinstance(vmap_size, int) and vmap_size <= 0:
+        raise StyleJaxError(f"--vmap-size must be positive, got {vmap_size}")
     outdir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(outdir)
     previous = manifest.latest()
@@ -227,7 +231,7 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
         progress(finished, total)
     if not pending:
         return summary
-    solver = BatchSolver.create(list(style), config)
+    solver = BatchSolver.create(list(style), config, vmap_size=vmap_size)
     check_memory(solver, list(pending), batch_size, log)
     for shape in sorted(pending):
         members = pending[shape]

@@ -7,7 +7,7 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax.batch import BatchSolver, bucket_shape, stylize_batch
+from stylejax.batch import BatchSolver, bucket_shape, default_vmap_size, local_mesh, stylize_batch
 
 SETTINGS = dict(size=48, steps=4, chunk_steps=2)
 
@@ -16,11 +16,12 @@ def test_four_simulated_devices():
     assert jax.local_device_count() == 4
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
-def test_each_image_matches_stylize_alone(optimizer):
+# vmap_size: "auto" is 1 on CPU (images in sequence on a device); None runs a device's images in lockstep.
+@pytest.mark.parametrize(("optimizer", "vmap_size"), [("adam", "auto"), ("lbfgs", "auto"), ("lbfgs", None)])
+def test_each_image_matches_stylize_alone(optimizer, vmap_size):
     contents = [smooth_image(32, 48, seed=i) for i in range(5)]  # bucket-aligned; 5 pads a second batch
     style = stripes(48, 48)
-    batch = stylize_batch(contents, style, batch_size=4, optimizer=optimizer, **SETTINGS)
+    batch = stylize_batch(contents, style, batch_size=8, optimizer=optimizer, vmap_size=vmap_size, **SETTINGS)
     for i in (0, 4):
         alone = stylejax.stylize(contents[i], style, optimizer=optimizer, **SETTINGS)
         np.testing.assert_allclose(batch.images[i], alone.image, atol=2e-4)
@@ -28,15 +29,26 @@ def test_each_image_matches_stylize_alone(optimizer):
         assert batch.evaluations[i] == alone.evaluations
 
 
-def test_no_device_waits_for_another():
-    solver = BatchSolver.create(stripes(48, 48), stylejax.StyleConfig(optimizer="lbfgs", **SETTINGS))
-    state, args = solver.start(jnp.stack([jnp.asarray(smooth_image(36, 48, seed=i)) for i in range(4)]))
-    _, run = solver.programs()
-    text = run.lower(state, jnp.int32(4), args).compile().as_text()
+@pytest.mark.parametrize("vmap_size", [1, None])
+def test_no_device_waits_for_another(vmap_size):
+    config = stylejax.StyleConfig(optimizer="lbfgs", **SETTINGS)
+    solver = BatchSolver.create(stripes(48, 48), config, vmap_size=vmap_size)
+    state, args = solver.start(jnp.stack([jnp.asarray(smooth_image(36, 48, seed=i)) for i in range(8)]))
+    text = solver.programs().run.lower(state, jnp.int32(4), args).compile().as_text()
     assert "while" in text  # the line search is really in there
     assert text.count("all-reduce(") == 0 and text.count("all-gather(") == 0
     # A batched cond predicate would batch the VGG weights into per-image grouped convolutions.
     assert "feature_group_count" not in text
+
+
+def test_padding_gives_each_device_whole_lockstep_groups():
+    def padded(count, vmap_size):
+        return BatchSolver(None, None, None, local_mesh(), vmap_size).padded(count)
+
+    assert [padded(n, 1) for n in (1, 4, 5, 9)] == [4, 4, 8, 12]
+    assert [padded(n, 2) for n in (1, 5, 9, 13)] == [4, 8, 16, 16]
+    assert padded(5, None) == padded(5, 64) == 8  # a group never outgrows a device's share
+    assert default_vmap_size(local_mesh()) == 1  # CPU
 
 
 def test_mixed_shapes_keep_their_aspect_ratio_and_order():
@@ -50,3 +62,5 @@ def test_bucket_shapes_round_the_short_side():
     assert bucket_shape((300, 451), 256) == (176, 256)
     assert bucket_shape((451, 300), 256) == (256, 176)
     assert bucket_shape((100, 1000), 256) == (32, 256)  # never below the network's minimum
+    assert bucket_shape((40, 64), 64) == (48, 64)  # a half rounds up
+    assert bucket_shape((39, 64), 64) == (32, 64)

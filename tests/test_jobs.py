@@ -202,3 +202,13 @@ def test_a_batch_that_cannot_fit_is_refused_before_starting(tmp_path, capsys):
 def test_missing_input_is_a_usage_error(tmp_path, capsys):
     code = cli.main(["batch", str(tmp_path / "nope"), "--style", "s.png", "-o", str(tmp_path / "o")])
     assert code == 2 and "no such file" in capsys.readouterr().err
+
+
+def test_bad_vmap_size_is_a_usage_error_before_any_output(tmp_path, capsys):
+    source = make_inputs(tmp_path, count=1, broken=False)
+    out = tmp_path / "out"
+    code = cli.main(["batch", str(source), "--style", str(tmp_path / "style.png"), "-o", str(out), *FAST,
+                     "--vmap-size", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1] == "stylejax: error: --vmap-size must be positive, got 0"
+    assert not out.exists()
