@@ -66,9 +66,10 @@ def local_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
 def default_vmap_size(mesh: Mesh) -> int | None:
     """1 on CPU, else None (a device's whole share in lockstep).
 
-    A CPU gains nothing from wider convolutions once an image fills its cores, and one image's
-    activations stay in cache: at 256 px, images one after the other in one program ran ~6% faster
-    per image than 4 in lockstep (benchmarks/throughput.py). Accelerators want the wide batch.
+    A CPU gains nothing from wider convolutions once one image runs it at its matrix-multiply peak,
+    and one image's activations stay in cache: at 256 px on a 2-core CPU, batches of 4 and 8 ran 8%
+    and 14% faster one after another than in lockstep (benchmarks/throughput.py). Accelerators want
+    the wide batch.
     """
     return 1 if mesh.devices.flat[0].platform == "cpu" else None
 
@@ -222,7 +223,7 @@ class BatchSolver:
         return batch_programs(self.objective, optimizer, mesh or self.mesh, self.config.chunk_steps, self.vmap_size)
 
     def start(self, contents: jax.Array, init_images: jax.Array | None = None) -> tuple[RunState, ObjectiveArgs]:
-        """contents: (b, h, w, 3), b a multiple of the device count -> (initial state, per-batch args)."""
+        """contents: (b, h, w, 3), b = `padded(b)` -> (initial state, per-batch args)."""
         args = with_content(self.objective, self.shared, contents)
         if init_images is None:
             init_images = jnp.stack([initial_image(self.config, c) for c in contents])

@@ -131,14 +131,33 @@ def check_memory(solver: BatchSolver, shapes: Sequence[tuple[int, int]], batch_s
     limit = device_memory_limit()
     for shape in sorted(set(shapes)):
         need = solver.memory_needed(shape, batch_size)
-        per_image = max(1, need // max(1, solver.padded(batch_size) // solver.devices))
         log(f"a batch of {batch_size} at {shape[1]}x{shape[0]} needs {need / 2**20:.0f} MiB per device"
             + (f" (of {limit / 2**20:.0f} MiB)" if limit else ""))
         if limit and need > limit:
-            fits = max(0, limit // per_image) * solver.devices
+            fits = _largest_batch(solver, shape, batch_size, need, limit)
+            advice = (f"use --batch-size {fits} or less, or a smaller --size" if fits
+                      else "even one image per device does not fit: use a smaller --size")
             raise StyleJaxError(f"--batch-size {batch_size} at {shape[1]}x{shape[0]} needs {need / 2**30:.1f} GiB "
-                                f"per device but {limit / 2**30:.1f} GiB is available: use --batch-size {fits} "
-                                "or less, or a smaller --size")
+                                f"per device but {limit / 2**30:.1f} GiB is available: {advice}")
+
+
+def _largest_batch(solver: BatchSolver, shape: tuple[int, int], batch_size: int, need: int, limit: int) -> int:
+    """The largest batch size whose memory fits, from a line through the smallest batch's need and `need`.
+
+    Memory grows about linearly with a device's rows (states, and activations of each lockstep group) on
+    top of a fixed part (weights, one group's activations when groups run in sequence).
+    """
+    smallest = solver.padded(1)
+    rows, smallest_rows = solver.padded(batch_size) // solver.devices, smallest // solver.devices
+    smallest_need = solver.memory_needed(shape, smallest)
+    if smallest_need > limit:
+        return 0
+    per_row = max(1, -(-(need - smallest_need) // max(1, rows - smallest_rows)))  # rounded up: err on fitting
+    headroom = limit // 20  # the line is close, not exact (XLA pads and aligns buffers)
+    fitting_rows = smallest_rows + max(0, limit - headroom - smallest_need) // per_row
+    if solver.vmap_size and fitting_rows > solver.vmap_size:  # whole lockstep groups, or padding adds rows
+        fitting_rows -= fitting_rows % solver.vmap_size
+    return max(smallest, min(batch_size - 1, fitting_rows * solver.devices))
 
 
 def _batch_key(config: StyleConfig, styles: Sequence[ImageLike], names: Sequence[str]) -> str:

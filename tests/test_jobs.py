@@ -212,3 +212,19 @@ def test_bad_vmap_size_is_a_usage_error_before_any_output(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1] == "stylejax: error: --vmap-size must be positive, got 0"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("vmap_size", [1, None])
+def test_the_batch_size_a_refusal_suggests_fits(monkeypatch, vmap_size):
+    from stylejax.batch import BatchSolver
+
+    config = StyleConfig(size=48, steps=2, optimizer="adam")
+    solver = BatchSolver.create(stripes(48, 48), config, vmap_size=vmap_size)
+    shape = (32, 48)
+    limit = (solver.memory_needed(shape, 4) + solver.memory_needed(shape, 64)) // 2
+    monkeypatch.setattr(jobs, "device_memory_limit", lambda: limit)
+    with pytest.raises(jobs.StyleJaxError, match="use --batch-size") as refusal:
+        jobs.check_memory(solver, [shape], 64, log=lambda line: None)
+    suggested = int(str(refusal.value).split("use --batch-size ")[1].split()[0])
+    assert 4 <= suggested < 64
+    assert solver.memory_needed(shape, suggested) <= limit
