@@ -49,7 +49,7 @@ def timed(run) -> float:
 
 
 def vmap_size(name: str) -> int | str | None:
-    return {"auto": "auto", "all": None}.get(name, name if not name.isdigit() else int(name))
+    return {"auto": "auto", "all": None}[name] if name in ("auto", "all") else int(name)
 
 
 def worker(sizes: list[int], batches: list[int], vmap_sizes: list[str], images: int, steps: int,

@@ -286,7 +286,7 @@ class BatchSolver:
 def finish_image(image: jax.Array, content: np.ndarray, config: StyleConfig) -> np.ndarray:
     """Undo the bucketing: the optimised image resized to the content's own aspect ratio, colours applied."""
     shape = images.fit_size(content.shape[:2], config.size)
-    return _finish(images.resize(np.asarray(image), shape), images.resize(content, shape), config)
+    return _finish(images.resize(np.asarray(image), shape), content, config)
 
 
 def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[ImageLike],

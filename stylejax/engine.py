@@ -224,7 +224,8 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
     )
 
 
-def _finish(image: jax.Array, content: jax.Array, config: StyleConfig) -> np.ndarray:
+def _finish(image: jax.Array, content: np.ndarray | jax.Array, config: StyleConfig) -> np.ndarray:
+    """The output image; with original colours, the content (any size) lends its colours."""
     if config.original_colors:
-        image = color.keep_colors(image, content)
+        image = color.keep_colors(image, images.resize(content, image.shape[:2]))
     return np.asarray(image, np.float32)
