@@ -127,11 +127,11 @@ def resized_problem(problem, config: StyleConfig) -> tuple[np.ndarray, list[np.n
     """The content and style images exactly as stylejax resizes them for `problem`."""
     from stylejax import images
     from stylejax.config import MIN_SIDE
-    from stylejax.engine import _working_shape
+    from stylejax.engine import working_shape
 
-    shape = _working_shape(problem.content.shape[:2], problem.size, "content image")
+    shape = working_shape(problem.content.shape[:2], problem.size, "content image")
     style_size = max(MIN_SIDE, round(problem.size * config.style_scale))
-    styles = [np.asarray(images.resize(s, _working_shape(s.shape[:2], style_size, "style image")))
+    styles = [np.asarray(images.resize(s, working_shape(s.shape[:2], style_size, "style image")))
               for s in problem.styles]
     return np.asarray(images.resize(problem.content, shape)), styles
 

@@ -1,7 +1,7 @@
 """stylejax: optimisation-based neural style transfer (Gatys et al.) in JAX."""
 
-from .batch import BatchResult as BatchResult
-from .batch import stylize_batch as stylize_batch
+from .batch_schedule import BatchResult as BatchResult
+from .batch_schedule import stylize_batch as stylize_batch
 from .config import StyleConfig as StyleConfig
 from .engine import StyleResult as StyleResult
 from .engine import prepare as prepare
@@ -15,7 +15,10 @@ from .losses import style_loss as style_loss
 from .losses import total_variation as total_variation
 from .objective import Objective as Objective
 from .optimize import RunState as RunState
+from .optimize import averaged_image as averaged_image
 from .optimize import make_optimizer as make_optimizer
+from .schedule import Scale as Scale
+from .schedule import plan_scales as plan_scales
 from .vgg import VGG as VGG
 from .vgg import layer_names as layer_names
 from .weights import load_vgg as load_vgg

@@ -1,4 +1,4 @@
-"""`stylize_batch`: many content images optimised independently and in parallel.
+"""`BatchSolver`: many same-shape problems optimised independently and in parallel, at one scale.
 
 Inside a device the images are `vmap`ped; across the local devices they are split over a 1-D
 `"data"` mesh with `jax.shard_map`. This replaces `jax.pmap` (in maintenance mode since JAX 0.4.3x,
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -22,13 +21,10 @@ import optax
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
-from . import images
+from . import images, memory, schedule
 from .config import MIN_SIDE, StyleConfig
 from .engine import (
     ImageLike,
-    _finish,
-    _working_shape,
-    as_image,
     check_finite,
     initial_image,
     prepare_shared,
@@ -38,7 +34,7 @@ from .engine import (
 )
 from .errors import StyleJaxError
 from .objective import Objective, ObjectiveArgs, Targets
-from .optimize import RunState, init_state, run_steps
+from .optimize import RunState, averaged_image, init_state, run_steps
 from .weights import load_vgg
 
 BUCKET = 16  # the short side is rounded to a multiple of this, so similar aspect ratios share a program
@@ -122,7 +118,7 @@ class BatchPrograms(NamedTuple):
     """Compiled over a mesh; batched arrays are (b, ...), b a multiple of the device count."""
 
     init: Callable  # (images, args) -> RunState
-    run: Callable  # (state, remaining, args) -> (state, (b, length) losses); donates the state
+    run: Callable  # (state, remaining, ema_decay, args) -> (state, (b, length) losses); donates the state
     terms: Callable  # (images, args) -> {"content", "style", "tv"}: (b,) each
 
 
@@ -141,9 +137,10 @@ def batch_programs(objective: Objective, optimizer: optax.GradientTransformation
 
         return _on_device(solve, vmap_size, pixels, args.targets.content)
 
-    def run(state, remaining, args):
+    def run(state, remaining, ema_decay, args):
         def solve(state, content, axis_name):
-            return run_steps(loss, optimizer, state, remaining, _with_contents(args, content), length, axis_name)
+            return run_steps(loss, optimizer, state, remaining, _with_contents(args, content), length, axis_name,
+                             ema_decay)
 
         return _on_device(solve, vmap_size, state, args.targets.content)
 
@@ -159,37 +156,19 @@ def batch_programs(objective: Objective, optimizer: optax.GradientTransformation
 
     return BatchPrograms(
         init=jax.jit(sharded(init, (P("data"), _ARG_SPECS), P("data"))),
-        run=jax.jit(sharded(run, (P("data"), P(), _ARG_SPECS), (P("data"), P("data"))), donate_argnums=0),
+        run=jax.jit(sharded(run, (P("data"), P(), P(), _ARG_SPECS), (P("data"), P("data"))), donate_argnums=0),
         terms=jax.jit(sharded(terms, (P("data"), _ARG_SPECS), P("data"))),
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class BatchResult:
-    """What `stylize_batch` returns, one entry per content image, in input order.
-
-    Attributes:
-      images: (h_i, w_i, 3) float32 in [0, 1], each with its content image's aspect ratio.
-      loss_histories: (n, steps) float32.
-      evaluations: (n,) int: loss evaluations per image.
-      losses: per image, {"content", "style", "tv", "total"} of the final image.
-      seconds: wall time, compilation included.
-    """
-
-    images: list[np.ndarray]
-    loss_histories: np.ndarray
-    evaluations: np.ndarray
-    losses: list[dict[str, float]]
-    seconds: float
 
 
 @dataclasses.dataclass
 class BatchSolver:
     """Optimises batches of same-shape content images against one set of style targets.
 
-    Holds what all batches share (weights, style targets, compiled programs). Used by `stylize_batch`
-    and by resumable jobs, which checkpoint `RunState` between chunks. `vmap_size` images per device
-    run in lockstep (None: all of a device's share); see `default_vmap_size`.
+    Holds what all batches share (weights, style targets, compiled programs). Each scale of the
+    batches of `stylize_batch` and resumable jobs (which checkpoint `RunState` between chunks) has one,
+    and so does each pass of tiles. `vmap_size` images per device run in lockstep (None: all of a
+    device's share); see `default_vmap_size`.
     """
 
     config: StyleConfig
@@ -222,9 +201,14 @@ class BatchSolver:
         optimizer = resolve_optimizer(self.config)
         return batch_programs(self.objective, optimizer, mesh or self.mesh, self.config.chunk_steps, self.vmap_size)
 
-    def start(self, contents: jax.Array, init_images: jax.Array | None = None) -> tuple[RunState, ObjectiveArgs]:
-        """contents: (b, h, w, 3), b = `padded(b)` -> (initial state, per-batch args)."""
-        args = with_content(self.objective, self.shared, contents)
+    def start(self, contents: jax.Array, init_images: jax.Array | None = None,
+              content_targets: dict[str, jax.Array] | None = None) -> tuple[RunState, ObjectiveArgs]:
+        """contents: (b, h, w, 3), b = `padded(b)` -> (initial state, per-batch args).
+
+        `content_targets` ({layer: (b, 1, h', w', c)}) replaces the targets computed from `contents`.
+        """
+        args = (with_content(self.objective, self.shared, contents) if content_targets is None
+                else _with_contents(self.shared, content_targets))
         if init_images is None:
             init_images = jnp.stack([initial_image(self.config, c) for c in contents])
         return self.programs().init(init_images, args), args
@@ -232,12 +216,14 @@ class BatchSolver:
     def run_chunk(self, state: RunState, args: ObjectiveArgs) -> tuple[RunState, np.ndarray]:
         """One chunk of `config.chunk_steps` steps (fewer at the end). Returns the state and (b, n) losses."""
         done = int(state.step[0])
-        state, losses = self.programs().run(state, jnp.int32(self.config.steps - done), args)
+        state, losses = self.programs().run(state, jnp.int32(self.config.steps - done),
+                                            jnp.float32(self.config.ema_decay), args)
         losses = np.asarray(losses)[:, : self.config.steps - done]
         check_finite(losses, done)
         return state, losses
 
-    def solve(self, pixels: Sequence[jax.Array], *,
+    def solve(self, pixels: Sequence[jax.Array], *, init_images: Sequence[jax.Array] | None = None,
+              content_targets: dict[str, jax.Array] | None = None, previous: RunState | None = None,
               resume: Callable[[RunState], tuple[RunState, np.ndarray] | None] | None = None,
               on_chunk: Callable[[RunState, np.ndarray], None] | None = None
               ) -> tuple[RunState, np.ndarray, list[dict[str, float]]]:
@@ -245,15 +231,27 @@ class BatchSolver:
 
         Args:
           pixels: the content images, already at the bucket shape.
+          init_images: where each image starts (default: `config.init`), e.g. the previous scale's result.
+          content_targets: {layer: (b, 1, h', w', c)} to use instead of the targets of `pixels`.
+          previous: the padded batch's state at the previous scale, whose optimizer state carries over.
           resume: given the fresh state, returns a (state, loss history) to continue from, or None.
           on_chunk: called after every chunk but the last with the state and history (checkpointing).
 
         Returns:
-          (state, (b, steps) loss history, final loss terms per image), padded rows included.
+          (state, (b, steps) loss history, final loss terms of each image's output), padded rows included.
         """
-        padded = list(pixels) + [pixels[-1]] * (self.padded(len(pixels)) - len(pixels))
-        state, args = self.start(jnp.stack(padded))
-        history = np.zeros((len(padded), 0), np.float32)
+        rows = self.padded(len(pixels))
+
+        def pad(items):
+            return jnp.stack(list(items) + [items[-1]] * (rows - len(items)))
+
+        if content_targets is not None:
+            content_targets = {k: jnp.concatenate([v, jnp.repeat(v[-1:], rows - len(v), axis=0)])
+                               for k, v in content_targets.items()}
+        state, args = self.start(pad(pixels), None if init_images is None else pad(init_images), content_targets)
+        if previous is not None:
+            state = schedule.carry_state(previous, state)
+        history = np.zeros((rows, 0), np.float32)
         if resume is not None and (resumed := resume(state)) is not None:
             state, history = resumed
         while history.shape[1] < self.config.steps:
@@ -261,7 +259,7 @@ class BatchSolver:
             history = np.concatenate([history, losses], axis=1)
             if on_chunk is not None and history.shape[1] < self.config.steps:
                 on_chunk(state, history)
-        return state, history, self.final_terms(state.image, args)
+        return state, history, self.final_terms(averaged_image(state, self.config.ema_decay), args)
 
     def final_terms(self, pixels: jax.Array, args: ObjectiveArgs) -> list[dict[str, float]]:
         """The loss terms of each image of a batch (b, h, w, 3), with their "total"."""
@@ -276,70 +274,4 @@ class BatchSolver:
         args = jax.eval_shape(lambda c: with_content(self.objective, self.shared, c), contents)
         programs = self.programs(local_mesh(self.mesh.devices.flat[:1]))
         state = jax.eval_shape(programs.init, contents, args)
-        stats = programs.run.lower(state, jnp.int32(1), args).compile().memory_analysis()
-        if stats is None:
-            return 0
-        return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
-                   - stats.alias_size_in_bytes)
-
-
-def finish_image(image: jax.Array, content: np.ndarray, config: StyleConfig) -> np.ndarray:
-    """Undo the bucketing: the optimised image resized to the content's own aspect ratio, colours applied."""
-    shape = images.fit_size(content.shape[:2], config.size)
-    return _finish(images.resize(np.asarray(image), shape), content, config)
-
-
-def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[ImageLike],
-                  config: StyleConfig | None = None, *, batch_size: int = 8, mesh: Mesh | None = None,
-                  vmap_size: int | str | None = "auto", callback: Callable[[int], None] | None = None,
-                  **overrides) -> BatchResult:
-    """Stylizes many content images, each independently, in parallel over this process's devices.
-
-    Images are resized to `config.size` and grouped by `bucket_shape`; each group runs in batches of
-    `batch_size` (padded to a multiple of the device count; the padding is discarded). Outputs keep each
-    content image's aspect ratio. Per image, the result matches `stylize` with the same config when the
-    image's shape is already a bucket shape.
-
-    Args:
-      contents: paths or (h, w, 3) arrays.
-      style: a path or array, or a sequence of them.
-      config: settings; `**overrides` change its fields.
-      batch_size: images per compiled batch, across all devices.
-      mesh: a 1-D ("data",) mesh; default: all local devices.
-      vmap_size: images per device optimised in lockstep with vmap, the rest of a device's share in
-        sequence within the same program; None: all of them. "auto": `default_vmap_size` (1 on CPU,
-        None on GPU/TPU). Smaller needs less device memory.
-      callback: called with the number of images finished so far, after each batch.
-
-    Returns:
-      A BatchResult in input order.
-    """
-    config = (config or StyleConfig()).replace(**overrides)
-    if batch_size <= 0:
-        raise StyleJaxError(f"batch_size must be positive, got {batch_size}")
-    start = time.perf_counter()
-    content_images = [as_image(c, f"content image {i}") for i, c in enumerate(contents)]
-    solver = BatchSolver.create(style, config, mesh, vmap_size)
-    buckets: dict[tuple[int, int], list[int]] = {}
-    for i, image in enumerate(content_images):
-        _working_shape(image.shape[:2], config.size, f"content image {i}")
-        buckets.setdefault(bucket_shape(image.shape[:2], config.size), []).append(i)
-
-    results: dict[int, tuple] = {}
-    for shape, members in buckets.items():
-        for first in range(0, len(members), batch_size):
-            batch = members[first:first + batch_size]
-            state, history, terms = solver.solve([images.resize(content_images[i], shape) for i in batch])
-            for row, i in enumerate(batch):  # rows past the batch are padding
-                results[i] = (finish_image(state.image[row], content_images[i], config), history[row],
-                              int(state.evaluations[row]), terms[row])
-            if callback is not None:
-                callback(len(results))
-    ordered = [results[i] for i in range(len(content_images))]
-    return BatchResult(
-        images=[r[0] for r in ordered],
-        loss_histories=np.stack([r[1] for r in ordered]).astype(np.float32),
-        evaluations=np.array([r[2] for r in ordered]),
-        losses=[r[3] for r in ordered],
-        seconds=time.perf_counter() - start,
-    )
+        return memory.compiled_bytes(programs.run.lower(state, jnp.int32(1), jnp.float32(0), args).compile())

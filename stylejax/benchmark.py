@@ -21,7 +21,7 @@ import optax
 
 from . import demo, images
 from .config import StyleConfig
-from .engine import _working_shape, as_image, initial_image, prepare, terms_of
+from .engine import as_image, initial_image, prepare, terms_of, working_shape
 from .errors import StyleJaxError
 from .optimize import OPTIMIZERS, init_state_jit, make_optimizer, run_steps_jit
 from .weights import load_vgg
@@ -165,7 +165,7 @@ def run_optimizer(problem: Problem, spec: OptimizerSpec, budget: Budget, config:
     """One timed run. Returns (trace, compile seconds, final image)."""
     config = config.replace(size=problem.size)  # the style image is sized relative to this problem
     vgg = load_vgg(config.model, pooling=config.pooling)
-    shape = _working_shape(problem.content.shape[:2], problem.size, "content image")
+    shape = working_shape(problem.content.shape[:2], problem.size, "content image")
     objective, args, content = prepare(vgg, images.resize(problem.content, shape), list(problem.styles), config)
     optimizer = spec.build()
     start_image = initial_image(config, content)

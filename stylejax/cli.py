@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .config import StyleConfig
+from .config import DEFAULT_MIN_SIZE, StyleConfig
 from .errors import StyleJaxError
 
 EXIT_USAGE = 2
@@ -23,7 +23,22 @@ def _add_style_options(p: argparse.ArgumentParser, optimisation: bool = True) ->
     d = StyleConfig()
     p.add_argument("--size", type=int, default=d.size, help="longest side of the output in pixels (%(default)s)")
     if optimisation:
-        p.add_argument("--steps", type=int, default=d.steps, help="optimisation steps (%(default)s)")
+        p.add_argument("--steps", default=",".join(map(str, _as_tuple(d.steps))),
+                       help="steps at each scale: N, or N1,N2,... coarsest first, the last repeating (%(default)s)")
+        p.add_argument("--min-size", type=int, default=None,
+                       help=f"longest side of the first scale (default {DEFAULT_MIN_SIZE}, or --size when smaller); "
+                            "equal to --size: one scale")
+        p.add_argument("--scale-factor", type=float, default=d.scale_factor,
+                       help="each scale over the one before (%(default).3f)")
+        p.add_argument("--ema-decay", type=float, default=d.ema_decay,
+                       help="output the moving average of the pixels with this decay; 0 outputs the last step "
+                            "(%(default)s)")
+        p.add_argument("--tile", default=None,
+                       help="optimise scales larger than PX px as overlapping tiles, or 'auto': only if the size "
+                            "does not fit in memory (default: never; a size that cannot fit is refused)")
+        p.add_argument("--remat", choices=("auto", "on", "off"), default="auto",
+                       help="recompute VGG activations in the backward pass: less memory, more time "
+                            "(auto: only when it makes the size fit)")
         p.add_argument("--optimizer", default=d.optimizer, help="adam, lbfgs, lbfgs-fixed or sgd (%(default)s)")
         p.add_argument("--learning-rate", type=float, default=None, help="step size (optimizer's default)")
     p.add_argument("--content-weight", type=float, default=d.content_weight, help="(%(default)s)")
@@ -41,6 +56,27 @@ def _add_style_options(p: argparse.ArgumentParser, optimisation: bool = True) ->
     p.add_argument("--seed", type=int, default=d.seed, help="seed of noise initialisation (%(default)s)")
 
 
+def _as_tuple(steps: int | tuple[int, ...]) -> tuple[int, ...]:
+    return steps if isinstance(steps, tuple) else (steps,)
+
+
+def _steps(text: str) -> int | tuple[int, ...]:
+    try:
+        steps = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise StyleJaxError(f"--steps takes a whole number or comma-separated whole numbers, got {text!r}") from None
+    return steps[0] if len(steps) == 1 else steps
+
+
+def _tile(text: str | None) -> int | str | None:
+    if text is None or text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise StyleJaxError(f"--tile takes a number of pixels or 'auto', got {text!r}") from None
+
+
 def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
     if text is None:
         return None
@@ -53,10 +89,14 @@ def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
 def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
     """The StyleConfig the style flags describe (shared by every subcommand that stylizes)."""
     d = StyleConfig()
+    schedule = {}
+    if hasattr(args, "min_size"):  # the commands that optimise; bench has its own budget
+        schedule = dict(steps=_steps(str(args.steps)), min_size=args.min_size, scale_factor=args.scale_factor,
+                        ema_decay=args.ema_decay, tile=_tile(args.tile),
+                        remat={"auto": None, "on": True, "off": False}[args.remat])
     return StyleConfig(
         size=args.size, optimizer=getattr(args, "optimizer", d.optimizer),
-        learning_rate=getattr(args, "learning_rate", None),
-        steps=args.steps if isinstance(getattr(args, "steps", None), int) else d.steps,
+        learning_rate=getattr(args, "learning_rate", None), **schedule,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         content_layers=args.content_layers, style_layers=args.style_layers,
         style_layer_weights=_floats(args.style_layer_weights, "--style-layer-weights"),
@@ -72,47 +112,67 @@ def _progress(total: int, what: str):
     return tqdm(total=total, unit="step", desc=what, disable=None, dynamic_ncols=True)
 
 
+def _snapshot_steps(config: StyleConfig, every: int) -> list[int]:
+    """The overall steps at which `--save-every` writes: every N steps within a scale, and each scale's end."""
+    from .schedule import plan_scales
+
+    steps, offset = [], 0
+    for scale in plan_scales(config):
+        steps += [offset + s for s in range(every, scale.steps, every)] + [offset + scale.steps]
+        offset += scale.steps
+    return steps[:-1]  # the last is the output itself
+
+
 def _run_stylize(args: argparse.Namespace) -> int:
     from . import images
     from .engine import stylize
+    from .schedule import total_steps
 
     if args.save_every is not None and args.save_every <= 0:
         raise StyleJaxError(f"--save-every must be a positive number of steps, got {args.save_every}")
     config = config_from_args(args, **({"chunk_steps": args.save_every} if args.save_every else {}))
     inputs = (args.content, *args.style) + ((args.init,) if Path(args.init).suffix else ())
     output = images.check_output(args.output, inputs=inputs, overwrite=args.overwrite)
+    images.check_bit_depth(output, args.bit_depth)
     snapshots = []
     if args.save_every:
-        steps = range(args.save_every, config.steps, args.save_every)
-        snapshots = [output.with_name(f"{output.stem}_{s:05d}{output.suffix}") for s in steps]
+        snapshots = [output.with_name(f"{output.stem}_{s:05d}{output.suffix}")
+                     for s in _snapshot_steps(config, args.save_every)]
         for path in snapshots:
             images.check_output(path, inputs=inputs, overwrite=args.overwrite)
     written = []
 
-    with _progress(config.steps, "stylize") as bar:
+    with _progress(total_steps(config), "stylize") as bar:
         def report(step, image, history):
             bar.update(step - bar.n)
             bar.set_postfix(loss=f"{history[-1]:.4g}")
             snapshot = output.with_name(f"{output.stem}_{step:05d}{output.suffix}")
             if snapshot in snapshots:
-                written.append(images.save_image(image, snapshot))
+                written.append(images.save_image(image, snapshot, bit_depth=args.bit_depth))
+
+        def log(line):  # on a terminal, like the bar: logs and pipes get only errors
+            if sys.stderr.isatty():
+                bar.write(f"stylejax: {line}", file=sys.stderr)
 
         try:
-            result = stylize(args.content, args.style, config, callback=report)
+            result = stylize(args.content, args.style, config, callback=report, log=log,
+                             on_scale=lambda scale: bar.set_description(scale.label))
         except StyleJaxError:
             for path in written:  # a failed run leaves nothing behind
                 path.unlink(missing_ok=True)
             raise
-    images.save_image(result.image, output)
+    images.save_image(result.image, output, bit_depth=args.bit_depth)
     if sys.stderr.isatty():
-        print(f"wrote {output} ({config.steps} steps, {result.evaluations} loss evaluations, "
-              f"{result.seconds:.1f} s, loss {result.losses['total']:.4g})", file=sys.stderr)
+        print(f"wrote {output} ({len(result.loss_history)} steps over {len(result.scales)} scales, "
+              f"{result.evaluations} loss evaluations, {result.seconds:.1f} s, loss {result.losses['total']:.4g})",
+              file=sys.stderr)
     return 0
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from . import demo, images
     from .engine import stylize
+    from .schedule import total_steps
 
     out = Path(args.output)
     names = {"style": out / "stained_glass.png", "result": out / "astronaut_stained_glass.png",
@@ -125,7 +185,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     content = demo.astronaut()
     style = demo.stained_glass(args.size, args.size)
     config = config_from_args(args)
-    with _progress(config.steps, "demo") as bar:
+    with _progress(total_steps(config), "demo") as bar:
         result = stylize(content, style, config,
                          callback=lambda step, image, history: bar.update(step - bar.n))
     images.save_image(style, names["style"])
@@ -241,7 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("style", nargs="+", help="style image(s)")
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
     _add_style_options(p)
-    p.add_argument("--save-every", type=int, default=None, help="also save the image every N steps")
+    p.add_argument("--save-every", type=int, default=None,
+                   help="also save the image every N steps of a scale and at the end of each scale")
+    p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8,
+                   help="bits per channel of the output; 16 needs a .png (%(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(run=_run_stylize)
 

@@ -11,6 +11,8 @@ from .errors import StyleJaxError
 from .optimize import OPTIMIZERS
 
 MIN_SIDE = 32  # VGG pools four times before relu5_1: smaller images leave it a 1-pixel map.
+MIN_TILE = 128  # a tile narrower than this gives VGG's deep layers too little of the picture
+DEFAULT_MIN_SIZE = 128  # the first scale of a multi-scale run (see `stylejax.schedule`)
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
@@ -20,7 +22,17 @@ class StyleConfig:
 
     Attributes:
       size: longest side of the output, in pixels (the content image is resized to it).
-      steps: optimisation steps (an L-BFGS step may use several loss evaluations).
+      steps: optimisation steps at each scale: one number for every scale, or one per scale, coarsest
+        first, the last repeating for the scales after it (an L-BFGS step may use several evaluations).
+      min_size: longest side of the first (coarsest) scale; None picks `DEFAULT_MIN_SIZE`, or `size`
+        when that is smaller. `min_size == size` optimises at one scale only.
+      scale_factor: each scale's longest side over the one before (> 1).
+      ema_decay: decay of the bias-corrected moving average of the pixels that is output (0: the last
+        iterate is output).
+      tile: None (never tile), a tile side in pixels (scales larger than it are optimised as
+        overlapping tiles), or "auto" (tile only when the size does not fit in memory).
+      remat: recompute VGG activations block by block in the backward pass (less memory, more time);
+        None decides by the memory check.
       optimizer: "adam", "lbfgs", "lbfgs-fixed", "sgd", or any optax GradientTransformation.
       learning_rate: step size; None picks the optimizer's default (lbfgs takes none: it line-searches).
       content_weight, style_weight, tv_weight: weights of the three loss terms (>= 0).
@@ -37,8 +49,13 @@ class StyleConfig:
     """
 
     size: int = 512
-    steps: int = 500
-    optimizer: str | optax.GradientTransformation = "lbfgs"
+    steps: int | tuple[int, ...] = (200, 50)
+    min_size: int | None = None
+    scale_factor: float = 2 ** 0.5
+    ema_decay: float = 0.0
+    tile: int | str | None = None
+    remat: bool | None = None
+    optimizer: str | optax.GradientTransformation = "lbfgs-fixed"
     learning_rate: float | None = None
     content_weight: float = 1.0
     style_weight: float = 1.0e3
@@ -64,8 +81,19 @@ class StyleConfig:
                 object.__setattr__(self, name, tuple(value))
         _check(isinstance(self.size, int) and self.size >= MIN_SIDE,
                f"size must be a whole number of pixels >= {MIN_SIDE}, got {self.size}")
-        _check(isinstance(self.steps, int) and self.steps > 0,
-               f"steps must be a positive whole number, got {self.steps}")
+        if isinstance(self.steps, (list, tuple)):
+            object.__setattr__(self, "steps", tuple(self.steps))
+        steps = self.steps if isinstance(self.steps, tuple) else (self.steps,)
+        _check(len(steps) > 0 and all(isinstance(s, int) and s > 0 for s in steps),
+               f"steps must be a positive whole number (or one per scale), got {self.steps}")
+        _check(self.min_size is None or (isinstance(self.min_size, int) and MIN_SIDE <= self.min_size <= self.size),
+               f"min_size must be a whole number of pixels from {MIN_SIDE} to size ({self.size}), got {self.min_size}")
+        _check(isinstance(self.scale_factor, (int, float)) and 1 < self.scale_factor <= 4,
+               f"scale_factor must be above 1 and at most 4, got {self.scale_factor}")
+        _check(isinstance(self.ema_decay, (int, float)) and 0 <= self.ema_decay < 1,
+               f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        _check_tile(self.tile, self.size)
+        _check(self.remat in (None, True, False), f"remat must be True, False or None, got {self.remat!r}")
         _check(isinstance(self.chunk_steps, int) and self.chunk_steps > 0,
                f"chunk_steps must be a positive whole number, got {self.chunk_steps}")
         if isinstance(self.optimizer, str):
@@ -99,6 +127,14 @@ class StyleConfig:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise StyleJaxError(message)
+
+
+def _check_tile(tile: int | str | None, size: int) -> None:
+    if tile is None or tile == "auto":
+        return
+    _check(isinstance(tile, int) and not isinstance(tile, bool) and tile >= MIN_TILE,
+           f"tile must be 'auto' or a whole number of pixels >= {MIN_TILE}, got {tile!r}")
+    _check(tile < size, f"a tile of {tile} px is not smaller than the size ({size} px): drop the tile or lower it")
 
 
 def _check_non_negative(name: str, value: float) -> None:

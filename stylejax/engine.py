@@ -14,11 +14,12 @@ import numpy as np
 import optax
 from flax import nnx
 
-from . import color, images, losses
+from . import color, images, losses, memory, schedule, sizing
 from .config import MIN_SIDE, StyleConfig, normalised
 from .errors import StyleJaxError
 from .objective import LossWeights, Objective, ObjectiveArgs, Targets
-from .optimize import init_state_jit, make_optimizer, run_steps_jit
+from .optimize import RunState, averaged_image, init_state_jit, make_optimizer, run_steps_jit
+from .schedule import Scale
 from .vgg import VGG, check_layers, extract_features
 from .weights import load_vgg
 
@@ -33,10 +34,15 @@ class StyleResult:
 
     Attributes:
       image: (h, w, 3) float32 in [0, 1], the content image's aspect ratio, longest side = config.size.
-      loss_history: (steps,) float32, the total loss at the start of each step.
+      loss_history: (total steps,) float32, the total loss at the start of each step, every scale's in turn
+        (each scale has its own objective: losses of different scales are not comparable).
+      scale_histories: each scale's part of `loss_history`, coarsest first.
+      scales: the longest side of each scale, coarsest first.
       evaluations: loss-and-gradient evaluations used (line-search evaluations included).
-      losses: {"content", "style", "tv", "total"}: weighted terms of the final image.
+      losses: {"content", "style", "tv", "total"}: weighted terms of the final image at full size.
       seconds: wall time of the optimisation, compilation included.
+      remat: whether VGG activations were recomputed in the backward pass (chosen by the memory check).
+      tile: the tile side the largest scales were optimised in, or None.
     """
 
     image: np.ndarray
@@ -44,6 +50,10 @@ class StyleResult:
     evaluations: int
     losses: dict[str, float]
     seconds: float
+    scale_histories: tuple[np.ndarray, ...] = ()
+    scales: tuple[int, ...] = ()
+    remat: bool = False
+    tile: int | None = None
 
 
 def as_image(source: ImageLike, what: str) -> np.ndarray:
@@ -79,7 +89,7 @@ def style_list(style: ImageLike | Sequence[ImageLike]) -> list[np.ndarray]:
     return [as_image(s, "style image") for s in styles]
 
 
-def _working_shape(shape: tuple[int, int], longest: int, what: str) -> tuple[int, int]:
+def working_shape(shape: tuple[int, int], longest: int, what: str) -> tuple[int, int]:
     size = images.fit_size(shape, longest)
     if min(size) < MIN_SIDE or min(shape) < MIN_SIDE:  # upscaling a thumbnail invents no detail either
         raise StyleJaxError(f"{what} is too small: {shape[1]}x{shape[0]} becomes {size[1]}x{size[0]}, and VGG needs "
@@ -124,7 +134,7 @@ def prepare_shared(vgg: VGG, styles: Sequence[np.ndarray], config: StyleConfig) 
     if len(blend) != len(styles):
         raise StyleJaxError(f"style_blend has {len(blend)} weights for {len(styles)} style images: give one per style")
     style_size = max(MIN_SIDE, round(config.size * config.style_scale))
-    resized_styles = [images.resize(s, _working_shape(s.shape[:2], style_size, "style image")) for s in styles]
+    resized_styles = [images.resize(s, working_shape(s.shape[:2], style_size, "style image")) for s in styles]
     style_features = [extract_features(graphdef, state, s[None], config.style_layers) for s in resized_styles]
     layer_weights = normalised(config.style_layer_weights, len(config.style_layers))
     weights = LossWeights(
@@ -133,7 +143,7 @@ def prepare_shared(vgg: VGG, styles: Sequence[np.ndarray], config: StyleConfig) 
                for n, w in zip(config.style_layers, layer_weights, strict=True)},
         tv=jnp.float32(config.tv_weight),
     )
-    objective = Objective(graphdef, tuple(config.content_layers), tuple(config.style_layers))
+    objective = Objective(graphdef, tuple(config.content_layers), tuple(config.style_layers), remat=bool(config.remat))
     targets = Targets(content={}, style=_blend_grams(style_features, jnp.asarray(blend)))
     return objective, ObjectiveArgs(state, vgg.backward_kernels(), targets, weights)
 
@@ -172,22 +182,27 @@ def _with_extra_args(optimizer: optax.GradientTransformation) -> optax.GradientT
 
 
 def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: StyleConfig | None = None, *,
-            init_image: ImageLike | None = None, callback: Callback | None = None, **overrides) -> StyleResult:
-    """Renders `content` in the style of `style` by optimising pixels (Gatys, Ecker & Bethge).
+            init_image: ImageLike | None = None, callback: Callback | None = None,
+            on_scale: Callable[[Scale], None] | None = None, log: Callable[[str], None] | None = None,
+            **overrides) -> StyleResult:
+    """Renders `content` in the style of `style` by optimising pixels (Gatys, Ecker & Bethge), coarse to fine.
 
     Args:
       content: a path or an (h, w, 3) array (float in [0, 1] or uint8).
       style: a path or array, or a sequence of them (blended by `config.style_blend`).
       config: settings; defaults to `StyleConfig()`.
       init_image: a starting image (path or array), overriding `config.init`.
-      callback: called between compiled chunks with (steps done, image, loss history so far).
+      callback: called between compiled chunks with (steps done over all scales, image, loss history so far).
+      on_scale: called with each `Scale` as the run reaches it.
+      log: receives one line on what the largest scale needs in memory and how it was made to fit.
       **overrides: StyleConfig fields, e.g. `stylize(c, s, steps=30, size=256)`.
 
     Returns:
-      A StyleResult with the image, the loss history and the number of loss evaluations.
+      A StyleResult with the image, the loss history (per scale too) and the loss evaluations used.
 
     Raises:
-      StyleJaxError: on unreadable images, invalid settings, or a diverging optimisation.
+      StyleJaxError: on unreadable images, invalid settings, a size that cannot fit in memory, or a
+        diverging optimisation.
 
     Example:
       >>> result = stylejax.stylize("cat.jpg", "starry_night.jpg", steps=150, optimizer="adam", size=256)
@@ -198,33 +213,104 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
     vgg = load_vgg(config.model, pooling=config.pooling)
 
     start = time.perf_counter()
-    shape = _working_shape(content_image.shape[:2], config.size, "content image")
-    objective, args, content_resized = prepare(vgg, images.resize(content_image, shape), style_images, config)
+    scales = schedule.plan_scales(config)
+    shapes = [working_shape(content_image.shape[:2], scale.size, "content image") for scale in scales]
+    fit = sizing.fit(lambda shape, remat: step_bytes(vgg, style_images, config.replace(remat=remat), shape),
+                     shapes[-1], config, log=log)
+    config = config.replace(remat=fit.remat)
     optimizer = resolve_optimizer(config)
-    state = init_state_jit(objective, optimizer, initial_image(config, content_resized, init_image), args)
-    history = []
-    while (done := sum(len(h) for h in history)) < config.steps:
-        remaining = jnp.int32(config.steps - done)
-        state, chunk = run_steps_jit(objective, optimizer, state, remaining, args, config.chunk_steps)
-        chunk = np.asarray(chunk)[: config.steps - done]
-        history.append(chunk)
-        check_finite(chunk, done)
+    image, state, histories, evaluations, done, terms = None, None, [], 0, 0, {}
+    for scale, shape in zip(scales, shapes, strict=True):
+        if on_scale is not None:
+            on_scale(scale)
+        scale_config = schedule.at_scale(config, scale)
+        content_resized = images.resize(content_image, shape)
+        if fit.tile is not None and max(shape) > fit.tile:
+            from . import tiles  # tiles run as batches, a layer above this module
+
+            tiled = tiles.stylize_tiles(content_resized, image, style_images, scale_config, fit.tile)
+            image, history = jnp.asarray(tiled.image), tiled.loss_history
+            terms = {k: v for k, v in tiled.losses.items() if k != "total"}
+            evaluations += tiled.evaluations
+            state = None  # tiles keep no whole-image optimizer state to carry
+        else:
+            objective, args, content_resized = prepare(vgg, content_resized, style_images, scale_config)
+            start_image = (initial_image(config, content_resized, init_image) if image is None
+                           else schedule.upsample(image, shape))
+            fresh = init_state_jit(objective, optimizer, start_image, args)
+            state = fresh if state is None else schedule.carry_state(state, fresh)
+
+            def report(step, pixels, losses, done=done, content=content_resized):
+                callback(done + step, finish(pixels, content, config), np.concatenate(histories + [losses]))
+
+            state, history = _run_scale(objective, optimizer, state, args, scale_config,
+                                        report if callback is not None else None)
+            image = averaged_image(state, config.ema_decay)
+            evaluations += int(state.evaluations)
+            if scale.last:
+                terms = {k: float(v) for k, v in terms_of(objective, image, args).items()}
+        histories.append(history)
+        done += scale.steps
         if callback is not None:
-            callback(done + len(chunk), _finish(state.image, content_resized, config), np.concatenate(history))
-    terms = {k: float(v) for k, v in terms_of(objective, state.image, args).items()}
+            callback(done, finish(image, content_resized, config), np.concatenate(histories))
     terms["total"] = sum(terms.values())
     if not np.isfinite(terms["total"]):
         raise StyleJaxError("the loss diverged on the last step: lower the learning rate or the style weight")
     return StyleResult(
-        image=_finish(state.image, content_resized, config),
-        loss_history=np.concatenate(history).astype(np.float32),
-        evaluations=int(state.evaluations),
+        image=finish(image, content_resized, config),
+        loss_history=np.concatenate(histories).astype(np.float32),
+        scale_histories=tuple(h.astype(np.float32) for h in histories),
+        scales=tuple(scale.size for scale in scales),
+        evaluations=evaluations,
         losses=terms,
         seconds=time.perf_counter() - start,
+        remat=fit.remat,
+        tile=fit.tile,
     )
 
 
-def _finish(image: jax.Array, content: np.ndarray | jax.Array, config: StyleConfig) -> np.ndarray:
+def step_bytes(vgg: VGG, styles: Sequence[np.ndarray], config: StyleConfig, shape: tuple[int, int]) -> int:
+    """Bytes of memory optimising an image of `shape` needs, from XLA's analysis of the compiled chunk.
+
+    Compiled with abstract arguments: nothing is computed. The run reuses the compiled program from
+    JAX's cache, so the check costs no second compile at the largest scale.
+    """
+    built = {}
+
+    def build(content):
+        built["objective"], args, content = prepare(vgg, content, styles, config)
+        return args, content
+
+    args, content = jax.eval_shape(build, jax.ShapeDtypeStruct((*shape, 3), jnp.float32))
+    objective, optimizer = built["objective"], resolve_optimizer(config)
+    state = jax.eval_shape(lambda c, a: init_state_jit(objective, optimizer, c, a), content, args)
+    compiled = run_steps_jit.lower(objective, optimizer, state, jnp.int32(1), args, config.chunk_steps, None,
+                                   jnp.float32(config.ema_decay)).compile()
+    return memory.compiled_bytes(compiled)
+
+
+def _run_scale(objective: Objective, optimizer: optax.GradientTransformationExtraArgs, state: RunState,
+               args: ObjectiveArgs, config: StyleConfig,
+               callback: Callable[[int, jax.Array, np.ndarray], None] | None) -> tuple[RunState, np.ndarray]:
+    """One scale's `config.steps` steps, chunk by chunk. Returns the state and this scale's loss history.
+
+    `callback` gets (steps done in this scale, current output, this scale's history) after every chunk
+    but the last.
+    """
+    history = []
+    ema_decay = jnp.float32(config.ema_decay)
+    while (done := sum(len(h) for h in history)) < config.steps:
+        remaining = jnp.int32(config.steps - done)
+        state, chunk = run_steps_jit(objective, optimizer, state, remaining, args, config.chunk_steps, None, ema_decay)
+        chunk = np.asarray(chunk)[: config.steps - done]
+        history.append(chunk)
+        check_finite(chunk, done)
+        if callback is not None and done + len(chunk) < config.steps:
+            callback(done + len(chunk), averaged_image(state, config.ema_decay), np.concatenate(history))
+    return state, np.concatenate(history)
+
+
+def finish(image: jax.Array, content: np.ndarray | jax.Array, config: StyleConfig) -> np.ndarray:
     """The output image; with original colours, the content (any size) lends its colours."""
     if config.original_colors:
         image = color.keep_colors(image, images.resize(content, image.shape[:2]))

@@ -23,10 +23,14 @@ import numpy as np
 from PIL import Image
 
 from . import images
-from .batch import BatchSolver, bucket_shape, finish_image
+from .batch import BatchSolver, bucket_shape
+from .batch_schedule import ScheduledSolver, finish_image
 from .config import MIN_SIDE, StyleConfig
 from .engine import ImageLike
 from .errors import StyleJaxError
+from .memory import available_bytes
+from .optimize import RunState
+from .schedule import Scale
 
 MANIFEST = "manifest.jsonl"
 CHECKPOINTS = ".checkpoints"
@@ -110,25 +114,10 @@ def _image_shape(path: Path) -> tuple[int, int]:
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
 
 
-def device_memory_limit() -> int | None:
-    """Bytes one local device can use: from the runtime on GPU/TPU, available RAM shared out on CPU."""
-    device = jax.local_devices()[0]
-    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-    if stats and "bytes_limit" in stats:
-        return int(stats["bytes_limit"])
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024 // jax.local_device_count()
-    except OSError:
-        pass
-    return None
-
-
 def check_memory(solver: BatchSolver, shapes: Sequence[tuple[int, int]], batch_size: int,
                  log: Callable[[str], None]) -> None:
     """Says what a batch needs per device and refuses a batch size that cannot fit."""
-    limit = device_memory_limit()
+    limit = available_bytes()
     for shape in sorted(set(shapes)):
         need = solver.memory_needed(shape, batch_size)
         log(f"a batch of {batch_size} at {shape[1]}x{shape[0]} needs {need / 2**20:.0f} MiB per device"
@@ -160,8 +149,9 @@ def _largest_batch(solver: BatchSolver, shape: tuple[int, int], batch_size: int,
     return max(smallest, min(batch_size - 1, fitting_rows * solver.devices))
 
 
-def _batch_key(config: StyleConfig, styles: Sequence[ImageLike], names: Sequence[str]) -> str:
-    text = json.dumps([repr(config), [str(s) for s in styles], list(names)])
+def _batch_key(config: StyleConfig, styles: Sequence[ImageLike], names: Sequence[str], rows: int) -> str:
+    # The padded row count (devices x vmap groups) shapes the checkpoint: a different one starts afresh.
+    text = json.dumps([repr(config), [str(s) for s in styles], list(names), rows])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -178,26 +168,50 @@ def _checkpoint_manager(directory: Path):
     return ocp.CheckpointManager(directory.absolute(), options=options)
 
 
-def _save_checkpoint(manager, state, history: np.ndarray) -> None:
+def _save_checkpoint(manager, step: int, state: RunState, progress: dict[str, np.ndarray]) -> None:
     import orbax.checkpoint as ocp
 
     tree = jax.tree.map(np.asarray, state)  # host-local numpy: orbax accepts these on any host
-    manager.save(int(np.asarray(state.step)[0]), args=ocp.args.Composite(
-        state=ocp.args.StandardSave(tree), history=ocp.args.StandardSave({"losses": history})))
+    manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                                               progress=ocp.args.StandardSave(progress)))
     manager.wait_until_finished()
 
 
-def _restore_checkpoint(manager, state, rows: int):
+def _restore_checkpoint(manager, state: RunState, progress: dict[str, np.ndarray]
+                        ) -> tuple[RunState, dict[str, np.ndarray]]:
     import orbax.checkpoint as ocp
 
-    step = manager.latest_step()
-    if step is None:
-        return None
-    target = jax.tree.map(np.asarray, state)
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(target),
-        history=ocp.args.StandardRestore({"losses": np.zeros((rows, step), np.float32)})))
-    return restored["state"], restored["history"]["losses"]
+    restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(jax.tree.map(np.asarray, state)),
+        progress=ocp.args.StandardRestore(progress)))
+    return restored["state"], restored["progress"]
+
+
+class _OrbaxCheckpoints:
+    """A batch's checkpoints, numbered by steps over the whole schedule, so the number gives the scale.
+
+    Saves happen strictly inside a scale (after a chunk that is not the scale's last), so step numbers
+    of different scales never meet.
+    """
+
+    def __init__(self, manager, scales: Sequence[Scale]):
+        self.manager = manager
+        self.offsets = np.cumsum([0] + [scale.steps for scale in scales])[:-1]
+
+    def latest(self) -> int | None:
+        step = self.manager.latest_step()
+        return None if step is None else int(np.searchsorted(self.offsets, step, side="left")) - 1
+
+    def restore(self, scale: Scale, fresh: RunState) -> tuple[RunState, dict[str, np.ndarray]]:
+        rows, offset = fresh.image.shape[0], int(self.offsets[scale.index])
+        done = self.manager.latest_step() - offset
+        target = {"losses": np.zeros((rows, offset + done), np.float32),
+                  "earlier_evaluations": np.zeros(rows, np.int64)}
+        return _restore_checkpoint(self.manager, fresh, target)
+
+    def save(self, scale: Scale, state: RunState, progress: dict[str, np.ndarray]) -> None:
+        step = int(self.offsets[scale.index]) + int(np.asarray(state.step)[0])
+        _save_checkpoint(self.manager, step, state, progress)
 
 
 def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, config: StyleConfig, *,
@@ -250,8 +264,8 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
         progress(finished, total)
     if not pending:
         return summary
-    solver = BatchSolver.create(list(style), config, vmap_size=vmap_size)
-    check_memory(solver, list(pending), batch_size, log)
+    solver = ScheduledSolver(list(style), config, vmap_size=vmap_size)
+    check_memory(solver.final, list(pending), batch_size, log)
     for shape in sorted(pending):
         members = pending[shape]
         for first in range(0, len(members), batch_size):
@@ -276,24 +290,21 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
     return summary
 
 
-def _run_batch(solver: BatchSolver, loaded: list[tuple[Item, np.ndarray]], shape: tuple[int, int],
+def _run_batch(solver: ScheduledSolver, loaded: list[tuple[Item, np.ndarray]], shape: tuple[int, int],
                style: Sequence[ImageLike], outdir: Path, manifest: Manifest) -> None:
     config = solver.config
     start = time.perf_counter()
-    key = _batch_key(config, style, [item.name for item, _ in loaded])
+    key = _batch_key(config, style, [item.name for item, _ in loaded], solver.final.padded(len(loaded)))
     manager = _checkpoint_manager(outdir / CHECKPOINTS / key)
-    rows = solver.padded(len(loaded))
-    state, _, terms = solver.solve(
-        [images.resize(image, shape) for _, image in loaded],
-        resume=lambda fresh: _restore_checkpoint(manager, fresh, rows),
-        on_chunk=lambda state, history: _save_checkpoint(manager, state, history))
+    outcome = solver.solve([image for _, image in loaded], shape,
+                           checkpoints=_OrbaxCheckpoints(manager, solver.scales))
     seconds = (time.perf_counter() - start) / len(loaded)
     for row, (item, content) in enumerate(loaded):
         output = outdir / item.name
         output.parent.mkdir(parents=True, exist_ok=True)
-        images.save_image(finish_image(state.image[row], content, config), output)
-        manifest.add(input=item.name, status="done", output=str(output), losses=terms[row],
-                     steps=config.steps, evaluations=int(np.asarray(state.evaluations)[row]),
+        images.save_image(finish_image(outcome.images[row], content, config), output)
+        manifest.add(input=item.name, status="done", output=str(output), losses=outcome.losses[row],
+                     steps=int(outcome.loss_history.shape[1]), evaluations=int(outcome.evaluations[row]),
                      seconds=round(seconds, 3))
     manager.close()
     shutil.rmtree(outdir / CHECKPOINTS / key, ignore_errors=True)

@@ -6,15 +6,32 @@ import jax
 import jax.numpy as jnp
 
 
+@jax.custom_vjp
 def gram(features: jax.Array) -> jax.Array:
     """features: (..., h, w, c) -> (..., c, c) Gram matrix normalised by the number of positions h*w.
 
     Normalising by position count makes a layer's Gram independent of image size, so a style image
-    of any size gives a usable target, and per-layer losses stay on comparable scales.
+    of any size gives a usable target, and per-layer losses stay on comparable scales. Its gradient is
+    one matmul, F @ (dG + dG^T) / (h*w), where autodiff would make two plus transposed copies of F.
     """
+    *lead, h, w, c = features.shape
+    # Positions as one contracting axis: contracting h and w separately makes XLA copy F transposed.
+    flat = features.reshape(*lead, h * w, c)
+    return jnp.einsum("...pc,...pd->...cd", flat, flat, preferred_element_type=jnp.float32) / (h * w)
+
+
+def _gram_fwd(features: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return gram(features), features
+
+
+def _gram_bwd(features: jax.Array, cotangent: jax.Array) -> tuple[jax.Array]:
     h, w = features.shape[-3], features.shape[-2]
-    return jnp.einsum("...hwc,...hwd->...cd", features, features,
-                      preferred_element_type=jnp.float32) / (h * w)
+    sym = ((cotangent + jnp.swapaxes(cotangent, -1, -2)) / (h * w)).astype(features.dtype)
+    grad = jnp.einsum("...hwc,...cd->...hwd", features, sym, preferred_element_type=jnp.float32)
+    return (grad.astype(features.dtype),)
+
+
+gram.defvjp(_gram_fwd, _gram_bwd)
 
 
 def content_loss(features: dict[str, jax.Array], targets: dict[str, jax.Array],

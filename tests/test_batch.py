@@ -7,7 +7,8 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax.batch import BatchSolver, bucket_shape, default_vmap_size, local_mesh, stylize_batch
+from stylejax.batch import BatchSolver, bucket_shape, default_vmap_size, local_mesh
+from stylejax.batch_schedule import stylize_batch
 
 SETTINGS = dict(size=48, steps=4, chunk_steps=2)
 
@@ -34,7 +35,7 @@ def test_no_device_waits_for_another(vmap_size):
     config = stylejax.StyleConfig(optimizer="lbfgs", **SETTINGS)
     solver = BatchSolver.create(stripes(48, 48), config, vmap_size=vmap_size)
     state, args = solver.start(jnp.stack([jnp.asarray(smooth_image(36, 48, seed=i)) for i in range(8)]))
-    text = solver.programs().run.lower(state, jnp.int32(4), args).compile().as_text()
+    text = solver.programs().run.lower(state, jnp.int32(4), jnp.float32(0), args).compile().as_text()
     assert "while" in text  # the line search is really in there
     assert text.count("all-reduce(") == 0 and text.count("all-gather(") == 0
     # A batched cond predicate would batch the VGG weights into per-image grouped convolutions.

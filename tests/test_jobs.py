@@ -102,9 +102,9 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     save = jobs._save_checkpoint
     saves = []
 
-    def save_then_die(manager, state, history):
-        save(manager, state, history)
-        saves.append(history.shape[1])
+    def save_then_die(manager, step, state, progress):
+        save(manager, step, state, progress)
+        saves.append(progress["losses"].shape[1])
         if len(saves) == 2:
             raise KeyboardInterrupt  # preempted right after the step-4 checkpoint
 
@@ -117,14 +117,14 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     restore = jobs._restore_checkpoint
     restored_steps = []
 
-    def spy(manager, state, rows):
-        result = restore(manager, state, rows)
-        restored_steps.append(None if result is None else result[1].shape[1])
+    def spy(manager, state, progress):
+        result = restore(manager, state, progress)
+        restored_steps.append(result[1]["losses"].shape[1])  # every scale's steps so far
         return result
 
     monkeypatch.setattr(jobs, "_restore_checkpoint", spy)
     jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
-    assert restored_steps == [4, None]  # the preempted batch resumes at step 4; the other never started
+    assert restored_steps == [4]  # the preempted batch resumes at step 4; the other never started
     for item in items:
         resumed = images.load_image(tmp_path / "out" / item.name)
         reference = images.load_image(tmp_path / "reference" / item.name)
@@ -222,7 +222,7 @@ def test_the_batch_size_a_refusal_suggests_fits(monkeypatch, vmap_size):
     solver = BatchSolver.create(stripes(48, 48), config, vmap_size=vmap_size)
     shape = (32, 48)
     limit = (solver.memory_needed(shape, 4) + solver.memory_needed(shape, 64)) // 2
-    monkeypatch.setattr(jobs, "device_memory_limit", lambda: limit)
+    monkeypatch.setattr(jobs, "available_bytes", lambda: limit)
     with pytest.raises(jobs.StyleJaxError, match="use --batch-size") as refusal:
         jobs.check_memory(solver, [shape], 64, log=lambda line: None)
     suggested = int(str(refusal.value).split("use --batch-size ")[1].split()[0])

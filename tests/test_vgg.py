@@ -1,3 +1,6 @@
+import dataclasses
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -94,3 +97,51 @@ def test_pooling_choice_changes_deeper_layers_only(pooling):
 
 def test_vgg19_has_sixteen_relus():
     assert len(layer_names("vgg19")) == 16 and layer_names("vgg19")[-1] == "relu5_4"
+
+
+@pytest.mark.parametrize("fast_backward", [False, True])
+def test_remat_gives_the_same_features_and_image_gradient(vgg16, fast_backward):
+    from conftest import smooth_image
+
+    image = jnp.asarray(smooth_image(32, 40))[None]
+    layers = ("relu1_1", "relu2_2", "relu3_1", "relu4_2", "relu5_1")
+    kernels = vgg16.backward_kernels() if fast_backward else None
+    graphdef, state = nnx.split(vgg16)
+
+    @partial(jax.jit, static_argnums=2)
+    def features_and_grad(x, kernels, remat):
+        def loss(x):
+            features = nnx.merge(graphdef, state)(x, layers, kernels, remat=remat)
+            return sum(jnp.mean(f ** 2) for f in features.values()), features
+        return jax.value_and_grad(loss, has_aux=True)(x)
+
+    (value, features), grad = features_and_grad(image, kernels, True)
+    (want_value, want_features), want_grad = features_and_grad(image, kernels, False)
+    np.testing.assert_allclose(value, want_value, rtol=1e-5)
+    assert list(features) == list(want_features)
+    for name in layers:  # XLA fuses differently across checkpoint boundaries: float rounding only
+        ref = np.asarray(want_features[name])
+        np.testing.assert_allclose(features[name], ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max(), err_msg=name)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-5, atol=1e-5 * np.abs(want_grad).max())
+
+
+def test_remat_shrinks_the_compiled_step_and_keeps_its_losses(vgg16):
+    from conftest import smooth_image, stripes
+
+    from stylejax import engine, memory, optimize
+
+    config = stylejax.StyleConfig(size=64, optimizer="adam")
+    objective, args, content = engine.prepare(vgg16, smooth_image(64, 64), [stripes(48, 48)], config)
+    optimizer = optimize.make_optimizer("adam")
+    needs, histories = {}, {}
+    for remat in (False, True):
+        remat_objective = dataclasses.replace(objective, remat=remat)
+        state = optimize.init_state_jit(remat_objective, optimizer, content, args)
+        compiled = optimize.run_steps_jit.lower(remat_objective, optimizer, state, jnp.int32(3), args, 3).compile()
+        needs[remat] = memory.compiled_bytes(compiled)
+        _, histories[remat] = compiled(state, jnp.int32(3), args)
+        print(f"64x64 run_steps_jit, remat={remat}: {needs[remat]:,} bytes "
+              f"(temp {compiled.memory_analysis().temp_size_in_bytes:,})")
+    assert needs[True] < needs[False]
+    np.testing.assert_allclose(histories[True], histories[False], rtol=1e-4)
+    assert np.all(np.diff(np.asarray(histories[True])) < 0)  # it does optimise

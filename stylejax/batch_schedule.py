@@ -1,0 +1,205 @@
+"""Batches through a schedule: many same-bucket images coarse to fine, and `stylize_batch`.
+
+Each scale has its own `BatchSolver` (the style image is sized relative to the scale, so its Gram
+targets differ); every solver shares the objective and, for one bucket, one compiled program per scale.
+A batch's images move through the scales together: each scale starts from the previous one's results
+upsampled, with Adam's moments carried over (L-BFGS restarts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+from jax.sharding import Mesh
+
+from . import images, schedule
+from .batch import BatchSolver, bucket_shape
+from .config import StyleConfig
+from .engine import ImageLike, as_image, finish, style_list, working_shape
+from .errors import StyleJaxError
+from .optimize import RunState, averaged_image
+from .schedule import Scale
+
+
+class Checkpoints(Protocol):
+    """Where a batch's progress is saved and found again (bulk jobs use orbax)."""
+
+    def latest(self) -> int | None:
+        """The index of the scale the newest checkpoint is in, or None."""
+
+    def restore(self, scale: Scale, fresh: RunState) -> tuple[RunState, dict[str, np.ndarray]]:
+        """The checkpointed state (shaped like `fresh`) and the progress saved with it."""
+
+    def save(self, scale: Scale, state: RunState, progress: dict[str, np.ndarray]) -> None:
+        """Saves a state within `scale` with the progress so far: {"losses": (rows, steps over every scale
+        so far), "earlier_evaluations": (rows,) evaluations of the scales before}."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchOutcome:
+    """A batch's end: rows past the batch's images are padding.
+
+    Attributes:
+      images: (rows, h, w, 3) the outputs at the final bucket shape (the moving average, if any).
+      loss_history: (rows, total steps) every scale's losses in turn.
+      evaluations: (rows,) loss evaluations over all scales.
+      losses: per row, {"content", "style", "tv", "total"} of the output at the final scale.
+    """
+
+    images: np.ndarray
+    loss_history: np.ndarray
+    evaluations: np.ndarray
+    losses: list[dict[str, float]]
+
+
+class ScheduledSolver:
+    """Optimises batches of same-bucket images through every scale of `config`'s schedule."""
+
+    def __init__(self, style: ImageLike | Sequence[ImageLike], config: StyleConfig, mesh: Mesh | None = None,
+                 vmap_size: int | str | None = "auto"):
+        self.config = config
+        self.styles = style_list(style)
+        self.scales = schedule.plan_scales(config)
+        self.mesh, self.vmap_size = mesh, vmap_size
+        self._solvers: dict[int, BatchSolver] = {}
+
+    def solver(self, scale: Scale) -> BatchSolver:
+        """The scale's solver (style targets at that scale), made once."""
+        if scale.index not in self._solvers:
+            self._solvers[scale.index] = BatchSolver.create(self.styles, schedule.at_scale(self.config, scale),
+                                                            self.mesh, self.vmap_size)
+        return self._solvers[scale.index]
+
+    @property
+    def final(self) -> BatchSolver:
+        """The last scale's solver: its padding and memory are the batch's."""
+        return self.solver(self.scales[-1])
+
+    def solve(self, contents: Sequence[np.ndarray], shape: tuple[int, int], *,
+              checkpoints: Checkpoints | None = None) -> BatchOutcome:
+        """Optimises `contents` (any size, all in the bucket `shape` at full size) through every scale."""
+        start = checkpoints.latest() if checkpoints is not None else None
+        image, state = None, None
+        progress = {"losses": np.zeros((0, 0), np.float32), "evaluations": np.zeros(0, np.int64)}
+        for scale in self.scales:
+            if start is not None and scale.index < start:
+                continue  # finished before an interruption: the checkpoint holds what came of it
+            solver = self.solver(scale)
+            scale_shape = bucket_shape(shape, scale.size)
+            pixels = [images.resize(c, scale_shape) for c in contents]
+            starts = None if image is None else list(schedule.upsample(image, scale_shape))[:len(contents)]
+            earlier = dict(progress)
+
+            offset = sum(earlier_scale.steps for earlier_scale in self.scales[:scale.index])
+
+            def resume(fresh, scale=scale, earlier=earlier, offset=offset):
+                state, saved = checkpoints.restore(scale, fresh)
+                earlier.update(losses=saved["losses"][:, :offset], evaluations=saved["earlier_evaluations"])
+                return state, saved["losses"][:, offset:]
+
+            def save(state, history, scale=scale, earlier=earlier):
+                losses = np.concatenate([_rows(earlier["losses"], state), history], axis=1)
+                checkpoints.save(scale, state, {"losses": losses,
+                                                "earlier_evaluations": _rows(earlier["evaluations"], state)})
+
+            state, history, terms = solver.solve(
+                pixels, init_images=starts, previous=state,
+                resume=resume if scale.index == start else None, on_chunk=save if checkpoints else None)
+            image = averaged_image(state, self.config.ema_decay)
+            progress = {"losses": np.concatenate([_rows(earlier["losses"], state), history], axis=1),
+                        "evaluations": _rows(earlier["evaluations"], state) + np.asarray(state.evaluations)}
+        return BatchOutcome(np.asarray(image), progress["losses"], progress["evaluations"], terms)
+
+
+def _rows(array: np.ndarray, state: RunState) -> np.ndarray:
+    """Progress of earlier scales for the batch's rows (none yet: zeros of the right row count)."""
+    rows = state.image.shape[0]
+    if len(array) == rows:
+        return array
+    return np.zeros((rows, *array.shape[1:]), array.dtype)
+
+
+def finish_image(image: np.ndarray, content: np.ndarray, config: StyleConfig) -> np.ndarray:
+    """Undo the bucketing: the optimised image resized to the content's own aspect ratio, colours applied."""
+    shape = images.fit_size(content.shape[:2], config.size)
+    return finish(images.resize(np.asarray(image), shape), content, config)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchResult:
+    """What `stylize_batch` returns, one entry per content image, in input order.
+
+    Attributes:
+      images: (h_i, w_i, 3) float32 in [0, 1], each with its content image's aspect ratio.
+      loss_histories: (n, total steps) float32, every scale's in turn.
+      evaluations: (n,) int: loss evaluations per image.
+      losses: per image, {"content", "style", "tv", "total"} of the final image.
+      seconds: wall time, compilation included.
+    """
+
+    images: list[np.ndarray]
+    loss_histories: np.ndarray
+    evaluations: np.ndarray
+    losses: list[dict[str, float]]
+    seconds: float
+
+
+def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[ImageLike],
+                  config: StyleConfig | None = None, *, batch_size: int = 8, mesh: Mesh | None = None,
+                  vmap_size: int | str | None = "auto", callback: Callable[[int], None] | None = None,
+                  **overrides) -> BatchResult:
+    """Stylizes many content images, each independently, in parallel over this process's devices.
+
+    Images are resized to `config.size` and grouped by `bucket_shape`; each group runs in batches of
+    `batch_size` (padded to a multiple of the device count; the padding is discarded), coarse to fine
+    through `config`'s schedule. Outputs keep each content image's aspect ratio. Per image, the result
+    matches `stylize` with the same config when the image's shape is a bucket shape at every scale.
+
+    Args:
+      contents: paths or (h, w, 3) arrays.
+      style: a path or array, or a sequence of them.
+      config: settings; `**overrides` change its fields.
+      batch_size: images per compiled batch, across all devices.
+      mesh: a 1-D ("data",) mesh; default: all local devices.
+      vmap_size: images per device optimised in lockstep with vmap, the rest of a device's share in
+        sequence within the same program; None: all of them. "auto": `default_vmap_size` (1 on CPU,
+        None on GPU/TPU). Smaller needs less device memory.
+      callback: called with the number of images finished so far, after each batch.
+
+    Returns:
+      A BatchResult in input order.
+    """
+    config = (config or StyleConfig()).replace(**overrides)
+    if batch_size <= 0:
+        raise StyleJaxError(f"batch_size must be positive, got {batch_size}")
+    start = time.perf_counter()
+    content_images = [as_image(c, f"content image {i}") for i, c in enumerate(contents)]
+    solver = ScheduledSolver(style, config, mesh, vmap_size)
+    buckets: dict[tuple[int, int], list[int]] = {}
+    for i, image in enumerate(content_images):
+        for scale in solver.scales:
+            working_shape(image.shape[:2], scale.size, f"content image {i}")
+        buckets.setdefault(bucket_shape(image.shape[:2], config.size), []).append(i)
+
+    results: dict[int, tuple] = {}
+    for shape, members in buckets.items():
+        for first in range(0, len(members), batch_size):
+            batch = members[first:first + batch_size]
+            outcome = solver.solve([content_images[i] for i in batch], shape)
+            for row, i in enumerate(batch):  # rows past the batch are padding
+                results[i] = (finish_image(outcome.images[row], content_images[i], config),
+                              outcome.loss_history[row], int(outcome.evaluations[row]), outcome.losses[row])
+            if callback is not None:
+                callback(len(results))
+    ordered = [results[i] for i in range(len(content_images))]
+    return BatchResult(
+        images=[r[0] for r in ordered],
+        loss_histories=np.stack([r[1] for r in ordered]).astype(np.float32),
+        evaluations=np.array([r[2] for r in ordered]),
+        losses=[r[3] for r in ordered],
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,110 @@
+"""Will a size fit in memory? What to do when it does not: remat, tiles, or one clear refusal.
+
+Checked before the long work starts, against what one device can use (`memory.available_bytes`): a
+cheap lower bound first, so an absurd size is refused without compiling anything, then XLA's memory
+analysis of the compiled step program. Remat (recomputing VGG activations in the backward pass) is
+tried before tiling because it keeps the whole-image objective; tiles are the way past any memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from . import memory
+from .config import StyleConfig
+from .errors import StyleJaxError
+
+# Tile sides `tile="auto"` tries, largest first: bigger tiles see more of the picture at once.
+AUTO_TILES = (1024, 768, 512, 384, 256)
+
+# The whole-scale arrays a tiled run still holds: content, image, blend sums and copies of each, f32 RGB.
+IMAGE_BYTES_PER_PIXEL = 8 * 3 * 4
+
+# measure(shape, remat) -> bytes one optimisation of an image of that (h, w) needs.
+Measure = Callable[[tuple[int, int], bool], int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Fit:
+    """How a run fits: with remat or not, in tiles of `tile` px or whole; `need` of `limit` bytes."""
+
+    remat: bool
+    tile: int | None
+    need: int | None
+    limit: int | None
+
+
+def _remat_choices(remat: bool | None) -> tuple[bool, ...]:
+    return (False, True) if remat is None else (remat,)
+
+
+def _first_fit(measure: Measure, shape: tuple[int, int], remat: bool | None, limit: int) -> tuple[bool, int]:
+    """(remat, need) for the first remat choice that fits, else the last one tried and its need."""
+    need = memory.lower_bound_bytes(shape)
+    choice = bool(remat)
+    if need > limit:
+        return choice, need
+    for choice in _remat_choices(remat):
+        need = measure(shape, choice)
+        if need <= limit:
+            break
+    return choice, need
+
+
+def tile_shape(shape: tuple[int, int], tile: int) -> tuple[int, int]:
+    """The (h, w) of every tile of an image of `shape`: `tile` square, or the whole side where it is shorter."""
+    return min(tile, shape[0]), min(tile, shape[1])
+
+
+def fit(measure: Measure, shape: tuple[int, int], config: StyleConfig, *,
+        log: Callable[[str], None] | None = None) -> Fit:
+    """How an image of `shape` (its largest scale) is optimised within memory.
+
+    Raises:
+      StyleJaxError: when neither remat nor tiles (as the config allows them) make it fit; the message
+        says what it needs, what is available, and which option to use.
+    """
+    say = log or (lambda line: None)
+    limit = memory.available_bytes()
+    side = f"{shape[1]}x{shape[0]}"
+    if limit is None:  # nothing to check against: run as configured
+        return Fit(bool(config.remat), config.tile if isinstance(config.tile, int) else None, None, None)
+    whole = shape[0] * shape[1] * IMAGE_BYTES_PER_PIXEL
+    if whole > limit:  # tiles cannot help: the picture itself does not fit
+        raise StyleJaxError(f"--size {config.size} ({side}) is too large: its images alone need "
+                            f"{memory.describe(whole)} but {memory.describe(limit)} is available: use a smaller --size")
+    if isinstance(config.tile, int) and max(shape) > config.tile:
+        return _fit_tiles(measure, shape, config.tile, config, limit, say, explicit=True)
+    remat, need = _first_fit(measure, shape, config.remat, limit)
+    if need <= limit:
+        say(f"{side} needs {memory.describe(need)} of {memory.describe(limit)} available"
+            + (" (with remat)" if remat else ""))
+        return Fit(remat, None, need, limit)
+    if config.tile == "auto":
+        for tile in AUTO_TILES:
+            if tile < max(shape):
+                tiled = _fit_tiles(measure, shape, tile, config, limit, say, explicit=False)
+                if tiled is not None:
+                    return tiled
+    what = "with remat " if remat else ""
+    options = ("--tile auto or a smaller --size" if config.remat is None or remat
+               else "--remat, --tile auto, or a smaller --size")
+    if config.tile == "auto":
+        options = "a smaller --size (even 256 px tiles do not fit)"
+    raise StyleJaxError(f"--size {config.size} ({side}) needs {what}{memory.describe(need)} but "
+                        f"{memory.describe(limit)} is available: use {options}")
+
+
+def _fit_tiles(measure: Measure, shape: tuple[int, int], tile: int, config: StyleConfig, limit: int,
+               say: Callable[[str], None], *, explicit: bool) -> Fit | None:
+    piece = tile_shape(shape, tile)
+    remat, need = _first_fit(measure, piece, config.remat, limit)
+    if need <= limit:
+        say(f"{shape[1]}x{shape[0]} runs in {tile} px tiles: each needs {memory.describe(need)} of "
+            f"{memory.describe(limit)} available" + (" (with remat)" if remat else ""))
+        return Fit(remat, tile, need, limit)
+    if explicit:
+        raise StyleJaxError(f"a {tile} px tile needs {memory.describe(need)} but {memory.describe(limit)} is "
+                            "available: use a smaller --tile, or --tile auto")
+    return None

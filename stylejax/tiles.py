@@ -1,0 +1,169 @@
+"""Tiling beyond memory: a scale too large for one device is optimised as overlapping tiles.
+
+Tiles of one shape are independent problems, so a pass hands them to `BatchSolver` as one batch (in
+parallel on an accelerator, split across devices). Every tile pulls towards the whole image's style
+targets: the style image is sized relative to the whole scale, not to the tile. Its content targets are
+computed on a crop with a margin and then cut to the tile, so features at a tile's border come from the
+real picture around it rather than from zero padding. Tiles are blended with weights that fall smoothly
+to the tile's inner edges, and each pass shifts the grid by half a stride, so no seam stays in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .batch import BatchSolver
+from .config import StyleConfig
+from .engine import initial_image
+from .optimize import averaged_image
+from .schedule import upsample
+from .vgg import extract_features
+
+PASSES = 2  # the grid, then the grid shifted by half a stride
+OVERLAP = 0.25  # of a tile's side, blended between neighbours
+MARGIN = 64  # px of real picture around a tile when its content targets are computed (a multiple of 16)
+TILES_PER_DEVICE = 2  # tiles optimised per device in one batch call: their states are what memory holds
+
+
+@dataclasses.dataclass(frozen=True)
+class TiledResult:
+    """One scale optimised in tiles.
+
+    Attributes:
+      image: (h, w, 3) float32 in [0, 1], the blended tiles.
+      loss_history: (steps,) float32, the mean loss over tiles at the start of each step, pass after pass.
+      evaluations: loss evaluations of the busiest tile, summed over passes.
+      losses: {"content", "style", "tv", "total"}: each term's mean over the last pass's tiles.
+    """
+
+    image: np.ndarray
+    loss_history: np.ndarray
+    evaluations: int
+    losses: dict[str, float]
+
+
+def starts(length: int, tile: int, overlap: int, shift: float = 0.0) -> list[int]:
+    """Where tiles of side `tile` begin along an axis of `length`, covering it with at least `overlap`.
+
+    `shift` in [0, 1) moves the inner tiles by that fraction of a stride; the first and last tiles stay
+    at the ends, so the axis stays covered.
+    """
+    if length <= tile:
+        return [0]
+    count = math.ceil((length - overlap) / (tile - overlap))
+    count = max(count, 2)
+    stride = (length - tile) / (count - 1)
+    if not shift:
+        return [round(i * stride) for i in range(count)]
+    inner = [round((i + shift) * stride) for i in range(count - 1)]
+    return sorted({0, *inner, length - tile})
+
+
+def window(length: int, start: int, tile: int, total: int, overlap: int) -> np.ndarray:
+    """(tile,) blending weights: a raised cosine over `overlap` px at edges inside the image, 1 elsewhere."""
+    position = np.arange(tile, dtype=np.float32) + 0.5
+    weight = np.ones(tile, np.float32)
+    ramp = lambda d: 0.5 - 0.5 * np.cos(np.pi * np.clip(d / overlap, 0.0, 1.0))  # noqa: E731
+    if start > 0:
+        weight *= ramp(position)
+    if start + tile < total:
+        weight *= ramp(tile - position)
+    return np.maximum(weight, 1e-3)  # never 0: every pixel keeps a defined average
+
+
+def grid(shape: tuple[int, int], tile: int, shift: float = 0.0) -> list[tuple[int, int]]:
+    """Top-left corners of the tiles covering an image of `shape`."""
+    overlap = max(16, round(tile * OVERLAP))
+    return [(y, x) for y in starts(shape[0], tile, overlap, shift) for x in starts(shape[1], tile, overlap, shift)]
+
+
+def blend(pieces: Sequence[np.ndarray], corners: Sequence[tuple[int, int]], shape: tuple[int, int],
+          tile: int) -> np.ndarray:
+    """Tiles (th, tw, 3) at `corners` blended into one (h, w, 3) image with smooth weights."""
+    overlap = max(16, round(tile * OVERLAP))
+    total = np.zeros((*shape, 3), np.float32)
+    weights = np.zeros((*shape, 1), np.float32)
+    for piece, (y, x) in zip(pieces, corners, strict=True):
+        th, tw = piece.shape[:2]
+        w = np.outer(window(th, y, th, shape[0], overlap), window(tw, x, tw, shape[1], overlap))[..., None]
+        total[y:y + th, x:x + tw] += w * piece
+        weights[y:y + th, x:x + tw] += w
+    return total / weights
+
+
+def content_targets(solver: BatchSolver, content: np.ndarray, corners: Sequence[tuple[int, int]],
+                    size: tuple[int, int]) -> dict[str, jax.Array]:
+    """Each tile's content targets {layer: (n, 1, h', w', c)}, from crops with MARGIN px of context.
+
+    The content is mirrored at the image's edges, where there is no more picture to show.
+    """
+    padded = np.pad(content, ((MARGIN, MARGIN), (MARGIN, MARGIN), (0, 0)), mode="reflect")
+    th, tw = size
+    crops = jnp.stack([padded[y:y + th + 2 * MARGIN, x:x + tw + 2 * MARGIN] for y, x in corners])
+    layers = solver.objective.content_layers
+    features = extract_features(solver.objective.graphdef, solver.shared.vgg, crops, layers)
+    targets = {}
+    for name, f in features.items():
+        stride = (th + 2 * MARGIN) // f.shape[1]  # 1, 2, 4, 8 or 16: the layer's downsampling
+        m = MARGIN // stride
+        targets[name] = f[:, m:m + th // stride, m:m + tw // stride][:, None]
+    return targets
+
+
+def stylize_tiles(content: jax.Array, start: jax.Array | None, styles: Sequence[np.ndarray], config: StyleConfig,
+                  tile: int) -> TiledResult:
+    """Optimises one scale of `config.size` in overlapping tiles of `tile` px, `config.steps` steps in all.
+
+    Args:
+      content: (h, w, 3) the content image at this scale.
+      start: the previous scale's result (any size: it is resized), or None to start from `config.init`.
+      styles: the style images; their Gram targets are the whole scale's.
+      config: the one-scale config (`schedule.at_scale`).
+      tile: the tile side in px.
+    """
+    shape = tuple(content.shape[:2])
+    content = np.asarray(content, np.float32)
+    if start is None:
+        image = np.asarray(initial_image(config, jnp.asarray(content)), np.float32)
+    else:
+        image = np.asarray(upsample(jnp.asarray(start), shape), np.float32)
+    pass_steps = [config.steps // PASSES + (i < config.steps % PASSES) for i in range(PASSES)]
+    history, evaluations = [], 0
+    for i, steps in enumerate(s for s in pass_steps if s > 0):
+        solver = BatchSolver.create(styles, config.replace(steps=steps))
+        image, losses, tile_evaluations, terms = _tile_pass(solver, content, image, grid(shape, tile, shift=0.5 * i),
+                                                           tile)
+        history.append(losses)
+        evaluations += tile_evaluations
+    mean_terms = {k: float(np.mean([t[k] for t in terms])) for k in terms[0]}
+    return TiledResult(np.clip(image, 0.0, 1.0), np.concatenate(history).astype(np.float32), evaluations, mean_terms)
+
+
+def _tile_pass(solver: BatchSolver, content: np.ndarray, image: np.ndarray, corners: list[tuple[int, int]],
+               tile: int) -> tuple[np.ndarray, np.ndarray, int, list[dict[str, float]]]:
+    """One pass over a grid: every tile optimised from `image`, then blended.
+
+    Returns (blended image, (steps,) mean loss over tiles, evaluations of the busiest tile, tile terms).
+    """
+    shape = content.shape[:2]
+    size = (min(tile, shape[0]), min(tile, shape[1]))
+    targets = content_targets(solver, content, corners, size)
+    pieces, losses, evaluations, terms = [], [], [], []
+    batch = solver.devices * TILES_PER_DEVICE
+    for first in range(0, len(corners), batch):
+        rows = corners[first:first + batch]
+        state, history, tile_terms = solver.solve(
+            [content[y:y + size[0], x:x + size[1]] for y, x in rows],
+            init_images=[image[y:y + size[0], x:x + size[1]] for y, x in rows],
+            content_targets={name: t[first:first + batch] for name, t in targets.items()})
+        pieces += list(np.asarray(averaged_image(state, solver.config.ema_decay))[:len(rows)])
+        losses.append(history[:len(rows)])
+        evaluations += list(np.asarray(state.evaluations)[:len(rows)])
+        terms += tile_terms[:len(rows)]
+    return blend(pieces, corners, shape, tile), np.concatenate(losses).mean(axis=0), int(max(evaluations)), terms
