@@ -24,10 +24,16 @@ def available_bytes() -> int | None:
     stats = device.memory_stats() if hasattr(device, "memory_stats") else None
     if stats and "bytes_limit" in stats:
         return int(stats["bytes_limit"])
+    host = host_available_bytes()
+    return None if host is None else host // jax.local_device_count()
+
+
+def host_available_bytes() -> int | None:
+    """Bytes of RAM this process can still take (MemAvailable), or None where /proc/meminfo is missing."""
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024 // jax.local_device_count()
+                return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return None

@@ -12,13 +12,13 @@ import dataclasses
 from collections.abc import Callable
 
 from . import memory
-from .config import StyleConfig
+from .config import MIN_TILE, StyleConfig
 from .errors import StyleJaxError
 
 # Tile sides `tile="auto"` tries, largest first: bigger tiles see more of the picture at once.
-AUTO_TILES = (1024, 768, 512, 384, 256)
+AUTO_TILES = (1024, 768, 512, 384, 256, 192, MIN_TILE)
 
-# The whole-scale arrays a tiled run still holds: content, image, blend sums and copies of each, f32 RGB.
+# The whole-scale arrays a tiled run still holds in RAM: content, image, blend sums and copies, f32 RGB.
 IMAGE_BYTES_PER_PIXEL = 8 * 3 * 4
 
 # measure(shape, remat) -> bytes one optimisation of an image of that (h, w) needs.
@@ -70,10 +70,11 @@ def fit(measure: Measure, shape: tuple[int, int], config: StyleConfig, *,
     side = f"{shape[1]}x{shape[0]}"
     if limit is None:  # nothing to check against: run as configured
         return Fit(bool(config.remat), config.tile if isinstance(config.tile, int) else None, None, None)
-    whole = shape[0] * shape[1] * IMAGE_BYTES_PER_PIXEL
-    if whole > limit:  # tiles cannot help: the picture itself does not fit
+    whole, host = shape[0] * shape[1] * IMAGE_BYTES_PER_PIXEL, memory.host_available_bytes()
+    if host is not None and whole > host:  # tiles cannot help: the picture itself does not fit in RAM
         raise StyleJaxError(f"--size {config.size} ({side}) is too large: its images alone need "
-                            f"{memory.describe(whole)} but {memory.describe(limit)} is available: use a smaller --size")
+                            f"{memory.describe(whole)} of RAM but {memory.describe(host)} is available: "
+                            "use a smaller --size")
     if isinstance(config.tile, int) and max(shape) > config.tile:
         return _fit_tiles(measure, shape, config.tile, config, limit, say, explicit=True)
     remat, need = _first_fit(measure, shape, config.remat, limit)
@@ -91,7 +92,7 @@ def fit(measure: Measure, shape: tuple[int, int], config: StyleConfig, *,
     options = ("--tile auto or a smaller --size" if config.remat is None or remat
                else "--remat, --tile auto, or a smaller --size")
     if config.tile == "auto":
-        options = "a smaller --size (even 256 px tiles do not fit)"
+        options = f"a smaller --size (even {MIN_TILE} px tiles do not fit)"
     raise StyleJaxError(f"--size {config.size} ({side}) needs {what}{memory.describe(need)} but "
                         f"{memory.describe(limit)} is available: use {options}")
 

@@ -167,3 +167,23 @@ def _tile_pass(solver: BatchSolver, content: np.ndarray, image: np.ndarray, corn
         evaluations += list(np.asarray(state.evaluations)[:len(rows)])
         terms += tile_terms[:len(rows)]
     return blend(pieces, corners, shape, tile), np.concatenate(losses).mean(axis=0), int(max(evaluations)), terms
+
+
+def seam_ratio(image: np.ndarray, tile: int) -> float:
+    """Mean |gradient| across tile borders over the mean elsewhere: near 1 where no seam shows.
+
+    The borders are the inner edges of the tiles of every pass's grid; across a vertical border the
+    gradient is the difference between the pixels either side of it. The worse direction counts.
+    """
+    overlap = max(16, round(tile * OVERLAP))
+    ratios = []
+    for axis in (0, 1):
+        length = image.shape[axis]
+        diffs = np.abs(np.diff(image, axis=axis)).mean(axis=(1 - axis, 2))  # one value per line between pixels
+        edges = {edge - 1 for i in range(PASSES) for s in starts(length, tile, overlap, 0.5 * i)
+                 for edge in (s, s + tile) if 0 < edge < length}
+        if edges:
+            inner = np.ones(len(diffs), bool)
+            inner[sorted(edges)] = False
+            ratios.append(float(diffs[sorted(edges)].mean() / diffs[inner].mean()))
+    return max(ratios, default=1.0)

@@ -1,5 +1,7 @@
+import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -27,6 +29,41 @@ def test_gram_does_not_depend_on_image_size():
 def test_gram_batches_over_leading_axes():
     f = np.random.default_rng(0).random((2, 5, 7, 4), np.float32)
     np.testing.assert_allclose(losses.gram(f)[1], losses.gram(f[1]), rtol=1e-6)
+
+
+def einsum_gram(f):
+    """The plain einsum Gram that `losses.gram` (custom gradient) must match."""
+    return jnp.einsum("...hwc,...hwd->...cd", f, f, preferred_element_type=jnp.float32) / (f.shape[-3] * f.shape[-2])
+
+
+def value_and_grad_of_gram(gram_fn, f, r, vmap=False):
+    """Value and gradient of a nonlinear scalar of the Gram (r: weights shaped like it), optionally vmapped."""
+    fn = jax.value_and_grad(lambda f, r: jnp.sum(jnp.sin(gram_fn(f)) * r))
+    return jax.vmap(fn)(f, r) if vmap else fn(f, r)
+
+
+@pytest.mark.parametrize("shape", [(5, 7, 4), (2, 5, 7, 4), (2, 3, 4, 6, 5)])
+@pytest.mark.parametrize("vmap", [False, True])
+def test_gram_value_and_gradient_match_the_einsum(shape, vmap):
+    rng = np.random.default_rng(0)
+    f = jnp.asarray(rng.normal(size=shape), jnp.float32)
+    r = jnp.asarray(rng.normal(size=(*shape[:-3], shape[-1], shape[-1])), jnp.float32)  # not symmetric
+    if vmap:
+        f, r = jnp.stack([f, 2 * f]), jnp.stack([r, -r])
+    np.testing.assert_allclose(losses.gram(f), einsum_gram(f), rtol=1e-5, atol=1e-7)
+    ours = value_and_grad_of_gram(losses.gram, f, r, vmap)
+    theirs = value_and_grad_of_gram(einsum_gram, f, r, vmap)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_gram_keeps_dtypes():
+    f = jnp.asarray(np.random.default_rng(0).random((4, 5, 3)), jnp.bfloat16)
+    assert losses.gram(f).dtype == jnp.float32
+    ours = jax.grad(lambda f: jnp.sum(losses.gram(f)))(f)
+    theirs = jax.grad(lambda f: jnp.sum(einsum_gram(f)))(f)
+    assert ours.dtype == theirs.dtype == jnp.bfloat16
+    np.testing.assert_allclose(ours.astype(np.float32), theirs.astype(np.float32), rtol=2e-2)
 
 
 def test_content_and_style_losses_vanish_at_their_targets_only():

@@ -1,0 +1,71 @@
+"""Tiles: grids that cover, blending that is seamless, and a tiled run whose borders do not show."""
+
+import numpy as np
+import pytest
+from conftest import smooth_image, stripes
+
+import stylejax
+from stylejax import engine, tiles
+
+
+@pytest.mark.parametrize("length, tile", [(512, 128), (300, 128), (129, 128), (128, 128), (90, 128)])
+def test_tiles_cover_the_axis_with_overlap_in_both_passes(length, tile):
+    overlap = 32
+    for shift in (0.0, 0.5):
+        starts = tiles.starts(length, tile, overlap, shift)
+        covered = np.zeros(length, int)
+        for s in starts:
+            covered[s:s + min(tile, length)] += 1
+        assert covered.min() >= 1 and starts[0] == 0 and starts[-1] + min(tile, length) == length
+        inner_seams = [a + tile - b for a, b in zip(starts, starts[1:], strict=False)]
+        assert all(seam >= overlap for seam in inner_seams)  # neighbours overlap enough to blend
+    if length >= 2 * tile:  # room to move the inner tiles
+        assert tiles.starts(length, tile, overlap, 0.5) != tiles.starts(length, tile, overlap, 0.0)
+
+
+def test_blending_crops_of_one_image_gives_it_back():
+    image = smooth_image(200, 300)
+    corners = tiles.grid((200, 300), 128, shift=0.5)
+    pieces = [image[y:y + 128, x:x + 128] for y, x in corners]
+    np.testing.assert_allclose(tiles.blend(pieces, corners, (200, 300), 128), image, atol=1e-6)
+
+
+def test_the_seam_metric_sees_a_seam():
+    image = np.tile(smooth_image(256, 256)[:, :1], (1, 256, 1))  # smooth across x
+    assert tiles.seam_ratio(image, 128) == pytest.approx(1.0, abs=0.2)
+    seamed = image.copy()
+    for s in tiles.starts(256, 128, 32):  # a step at every tile edge of the first grid
+        seamed[:, s:] += 0.05
+    assert tiles.seam_ratio(np.clip(seamed, 0, 1), 128) > 1.2
+
+
+def test_content_targets_see_real_context_at_tile_borders():
+    from stylejax.batch import BatchSolver
+
+    content = smooth_image(192, 192)
+    solver = BatchSolver.create(stripes(48, 48), stylejax.StyleConfig(size=192, steps=1))
+    corners = [(32, 32)]
+    with_margin = tiles.content_targets(solver, content, corners, (128, 128))["relu4_2"][0, 0]
+    crop = content[32:160, 32:160]
+    alone = solver.objective.content_layers and stylejax.load_vgg().features(crop[None], ["relu4_2"])["relu4_2"][0]
+    assert with_margin.shape == alone.shape
+    centre = (slice(4, -4), slice(4, -4))
+    border = np.abs(np.asarray(with_margin - alone))
+    assert border[centre].mean() < border.mean()  # they differ most where the crop alone sees padding
+
+
+def test_a_tiled_run_has_no_seams_and_is_stylized():
+    content, style = smooth_image(256, 192, seed=4), stripes(64, 64)
+    config = dict(size=256, min_size=128, steps=(6, 4), optimizer="adam", chunk_steps=2)
+    result = stylejax.stylize(content, style, **config, tile=128)
+    assert result.tile == 128 and result.image.shape == (256, 192, 3)
+    assert tiles.seam_ratio(result.image, 128) <= 1.2
+    vgg = stylejax.load_vgg()
+    objective, args, start = engine.prepare(vgg, engine.images.resize(content, (256, 192)), [style],
+                                            stylejax.StyleConfig(size=256))
+    whole = stylejax.stylize(content, style, **config)
+
+    def style_loss(image):  # of the whole image, though each tile saw only its own part
+        return float(engine.terms_of(objective, image, args)["style"])
+
+    assert style_loss(result.image) < min(0.9 * style_loss(start), 1.15 * style_loss(whole.image))
