@@ -35,7 +35,7 @@ def run_jax(size: int, optimizer: str, steps: int) -> dict:
     import stylejax
 
     content, style = problem(size)
-    config = stylejax.StyleConfig(size=size, steps=steps, optimizer=optimizer, chunk_steps=steps)
+    config = stylejax.StyleConfig(size=size, min_size=size, steps=steps, optimizer=optimizer, chunk_steps=steps)
     stylejax.load_vgg()
     first = stylejax.stylize(content, style, config)  # compiles
     # The loop's time is the difference between runs of 2N and N steps: fixed costs (targets, final

@@ -62,7 +62,7 @@ def worker(sizes: list[int], batches: list[int], vmap_sizes: list[str], images: 
     device = f"{jax.local_device_count()}x {jax.devices()[0].device_kind}"
     rows = []
     for size in sizes:
-        config = stylejax.StyleConfig(size=size, steps=steps, optimizer=optimizer, chunk_steps=steps)
+        config = stylejax.StyleConfig(size=size, min_size=size, steps=steps, optimizer=optimizer, chunk_steps=steps)
 
         def loop(contents, config=config):
             for content in contents:

@@ -3,10 +3,10 @@
 from .batch_schedule import BatchResult as BatchResult
 from .batch_schedule import stylize_batch as stylize_batch
 from .config import StyleConfig as StyleConfig
-from .engine import StyleResult as StyleResult
 from .engine import prepare as prepare
-from .engine import stylize as stylize
 from .errors import StyleJaxError as StyleJaxError
+from .image_schedule import StyleResult as StyleResult
+from .image_schedule import stylize as stylize
 from .images import load_image as load_image
 from .images import save_image as save_image
 from .losses import content_loss as content_loss

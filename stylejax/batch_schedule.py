@@ -61,11 +61,19 @@ class ScheduledSolver:
 
     def __init__(self, style: ImageLike | Sequence[ImageLike], config: StyleConfig, mesh: Mesh | None = None,
                  vmap_size: int | str | None = "auto"):
+        self.check(config)
         self.config = config
         self.styles = style_list(style)
         self.scales = schedule.plan_scales(config)
         self.mesh, self.vmap_size = mesh, vmap_size
         self._solvers: dict[int, BatchSolver] = {}
+
+    @staticmethod
+    def check(config: StyleConfig) -> None:
+        """Raises StyleJaxError for what batches do not do: tiles (they are `stylize`'s way past memory)."""
+        if config.tile is not None:
+            raise StyleJaxError("tiles are for `stylejax stylize`; batches optimise whole images: lower --size, "
+                                "--batch-size or --vmap-size, or use --remat on")
 
     def solver(self, scale: Scale) -> BatchSolver:
         """The scale's solver (style targets at that scale), made once."""

@@ -125,7 +125,7 @@ def _snapshot_steps(config: StyleConfig, every: int) -> list[int]:
 
 def _run_stylize(args: argparse.Namespace) -> int:
     from . import images
-    from .engine import stylize
+    from .image_schedule import stylize
     from .schedule import total_steps
 
     if args.save_every is not None and args.save_every <= 0:
@@ -171,7 +171,7 @@ def _run_stylize(args: argparse.Namespace) -> int:
 
 def _run_demo(args: argparse.Namespace) -> int:
     from . import demo, images
-    from .engine import stylize
+    from .image_schedule import stylize
     from .schedule import total_steps
 
     out = Path(args.output)

@@ -12,7 +12,7 @@ from .optimize import OPTIMIZERS
 
 MIN_SIDE = 32  # VGG pools four times before relu5_1: smaller images leave it a 1-pixel map.
 MIN_TILE = 128  # a tile narrower than this gives VGG's deep layers too little of the picture
-DEFAULT_MIN_SIZE = 128  # the first scale of a multi-scale run (see `stylejax.schedule`)
+DEFAULT_MIN_SIZE = 256  # the first scale of a multi-scale run: measured in benchmarks/resolution.py
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
@@ -24,8 +24,9 @@ class StyleConfig:
       size: longest side of the output, in pixels (the content image is resized to it).
       steps: optimisation steps at each scale: one number for every scale, or one per scale, coarsest
         first, the last repeating for the scales after it (an L-BFGS step may use several evaluations).
-      min_size: longest side of the first (coarsest) scale; None picks `DEFAULT_MIN_SIZE`, or `size`
-        when that is smaller. `min_size == size` optimises at one scale only.
+      min_size: the smallest longest side a scale may have: scales go down from `size` by `scale_factor`
+        while they are at least this (so 1000 px from 256 starts at 354). None picks `DEFAULT_MIN_SIZE`,
+        or `size` when that is smaller. `min_size == size` optimises at one scale only.
       scale_factor: each scale's longest side over the one before (> 1).
       ema_decay: decay of the bias-corrected moving average of the pixels that is output (0: the last
         iterate is output).
@@ -39,7 +40,7 @@ class StyleConfig:
       content_layers, style_layers: VGG ReLU names, e.g. "relu4_2".
       style_layer_weights: one weight per style layer (default: equal); normalised to sum to 1.
       style_blend: one weight per style image (default: equal); normalised to sum to 1.
-      style_scale: style image's longest side relative to the output's (1.0 = same size).
+      style_scale: style image's longest side relative to each scale's (1.0 = same size).
       init: "content", "noise" (seeded uniform noise), or the path of a starting image.
       original_colors: keep the content image's colours (transfer luminance only).
       pooling: "avg" or "max".
@@ -49,7 +50,7 @@ class StyleConfig:
     """
 
     size: int = 512
-    steps: int | tuple[int, ...] = (200, 50)
+    steps: int | tuple[int, ...] = (100, 50)
     min_size: int | None = None
     scale_factor: float = 2 ** 0.5
     ema_decay: float = 0.0

@@ -1,11 +1,12 @@
-"""`stylize`: one content image, one or more style images, one compiled optimisation."""
+"""The engine under every driver: the objective of a content image and its styles, the start, one scale's run.
+
+`image_schedule.stylize` (one image), `batch_schedule` (batches) and `tiles` build on these pieces.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
-import time
 from collections.abc import Callable, Sequence
 
 import jax
@@ -14,46 +15,16 @@ import numpy as np
 import optax
 from flax import nnx
 
-from . import color, images, losses, memory, schedule, sizing
+from . import color, images, losses, memory
 from .config import MIN_SIDE, StyleConfig, normalised
 from .errors import StyleJaxError
 from .objective import LossWeights, Objective, ObjectiveArgs, Targets
 from .optimize import RunState, averaged_image, init_state_jit, make_optimizer, run_steps_jit
-from .schedule import Scale
 from .vgg import VGG, check_layers, extract_features
-from .weights import load_vgg
 
 ImageLike = str | os.PathLike | np.ndarray | jax.Array
 # Called between compiled chunks with (steps done, current image (h, w, 3), loss history so far).
 Callback = Callable[[int, np.ndarray, np.ndarray], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class StyleResult:
-    """What `stylize` returns.
-
-    Attributes:
-      image: (h, w, 3) float32 in [0, 1], the content image's aspect ratio, longest side = config.size.
-      loss_history: (total steps,) float32, the total loss at the start of each step, every scale's in turn
-        (each scale has its own objective: losses of different scales are not comparable).
-      scale_histories: each scale's part of `loss_history`, coarsest first.
-      scales: the longest side of each scale, coarsest first.
-      evaluations: loss-and-gradient evaluations used (line-search evaluations included).
-      losses: {"content", "style", "tv", "total"}: weighted terms of the final image at full size.
-      seconds: wall time of the optimisation, compilation included.
-      remat: whether VGG activations were recomputed in the backward pass (chosen by the memory check).
-      tile: the tile side the largest scales were optimised in, or None.
-    """
-
-    image: np.ndarray
-    loss_history: np.ndarray
-    evaluations: int
-    losses: dict[str, float]
-    seconds: float
-    scale_histories: tuple[np.ndarray, ...] = ()
-    scales: tuple[int, ...] = ()
-    remat: bool = False
-    tile: int | None = None
 
 
 def as_image(source: ImageLike, what: str) -> np.ndarray:
@@ -181,94 +152,6 @@ def _with_extra_args(optimizer: optax.GradientTransformation) -> optax.GradientT
     return optax.with_extra_args_support(optimizer)
 
 
-def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: StyleConfig | None = None, *,
-            init_image: ImageLike | None = None, callback: Callback | None = None,
-            on_scale: Callable[[Scale], None] | None = None, log: Callable[[str], None] | None = None,
-            **overrides) -> StyleResult:
-    """Renders `content` in the style of `style` by optimising pixels (Gatys, Ecker & Bethge), coarse to fine.
-
-    Args:
-      content: a path or an (h, w, 3) array (float in [0, 1] or uint8).
-      style: a path or array, or a sequence of them (blended by `config.style_blend`).
-      config: settings; defaults to `StyleConfig()`.
-      init_image: a starting image (path or array), overriding `config.init`.
-      callback: called between compiled chunks with (steps done over all scales, image, loss history so far).
-      on_scale: called with each `Scale` as the run reaches it.
-      log: receives one line on what the largest scale needs in memory and how it was made to fit.
-      **overrides: StyleConfig fields, e.g. `stylize(c, s, steps=30, size=256)`.
-
-    Returns:
-      A StyleResult with the image, the loss history (per scale too) and the loss evaluations used.
-
-    Raises:
-      StyleJaxError: on unreadable images, invalid settings, a size that cannot fit in memory, or a
-        diverging optimisation.
-
-    Example:
-      >>> result = stylejax.stylize("cat.jpg", "starry_night.jpg", steps=150, optimizer="adam", size=256)
-    """
-    config = (config or StyleConfig()).replace(**overrides)
-    content_image = as_image(content, "content image")
-    style_images = style_list(style)
-    vgg = load_vgg(config.model, pooling=config.pooling)
-
-    start = time.perf_counter()
-    scales = schedule.plan_scales(config)
-    shapes = [working_shape(content_image.shape[:2], scale.size, "content image") for scale in scales]
-    fit = sizing.fit(lambda shape, remat: step_bytes(vgg, style_images, config.replace(remat=remat), shape),
-                     shapes[-1], config, log=log)
-    config = config.replace(remat=fit.remat)
-    optimizer = resolve_optimizer(config)
-    image, state, histories, evaluations, done, terms = None, None, [], 0, 0, {}
-    for scale, shape in zip(scales, shapes, strict=True):
-        if on_scale is not None:
-            on_scale(scale)
-        scale_config = schedule.at_scale(config, scale)
-        content_resized = images.resize(content_image, shape)
-        if fit.tile is not None and max(shape) > fit.tile:
-            from . import tiles  # tiles run as batches, a layer above this module
-
-            tiled = tiles.stylize_tiles(content_resized, image, style_images, scale_config, fit.tile)
-            image, history = jnp.asarray(tiled.image), tiled.loss_history
-            terms = {k: v for k, v in tiled.losses.items() if k != "total"}
-            evaluations += tiled.evaluations
-            state = None  # tiles keep no whole-image optimizer state to carry
-        else:
-            objective, args, content_resized = prepare(vgg, content_resized, style_images, scale_config)
-            start_image = (initial_image(config, content_resized, init_image) if image is None
-                           else schedule.upsample(image, shape))
-            fresh = init_state_jit(objective, optimizer, start_image, args)
-            state = fresh if state is None else schedule.carry_state(state, fresh)
-
-            def report(step, pixels, losses, done=done, content=content_resized):
-                callback(done + step, finish(pixels, content, config), np.concatenate(histories + [losses]))
-
-            state, history = _run_scale(objective, optimizer, state, args, scale_config,
-                                        report if callback is not None else None)
-            image = averaged_image(state, config.ema_decay)
-            evaluations += int(state.evaluations)
-            if scale.last:
-                terms = {k: float(v) for k, v in terms_of(objective, image, args).items()}
-        histories.append(history)
-        done += scale.steps
-        if callback is not None:
-            callback(done, finish(image, content_resized, config), np.concatenate(histories))
-    terms["total"] = sum(terms.values())
-    if not np.isfinite(terms["total"]):
-        raise StyleJaxError("the loss diverged on the last step: lower the learning rate or the style weight")
-    return StyleResult(
-        image=finish(image, content_resized, config),
-        loss_history=np.concatenate(histories).astype(np.float32),
-        scale_histories=tuple(h.astype(np.float32) for h in histories),
-        scales=tuple(scale.size for scale in scales),
-        evaluations=evaluations,
-        losses=terms,
-        seconds=time.perf_counter() - start,
-        remat=fit.remat,
-        tile=fit.tile,
-    )
-
-
 def step_bytes(vgg: VGG, styles: Sequence[np.ndarray], config: StyleConfig, shape: tuple[int, int]) -> int:
     """Bytes of memory optimising an image of `shape` needs, from XLA's analysis of the compiled chunk.
 
@@ -289,13 +172,14 @@ def step_bytes(vgg: VGG, styles: Sequence[np.ndarray], config: StyleConfig, shap
     return memory.compiled_bytes(compiled)
 
 
-def _run_scale(objective: Objective, optimizer: optax.GradientTransformationExtraArgs, state: RunState,
+def run_scale(objective: Objective, optimizer: optax.GradientTransformationExtraArgs, state: RunState,
                args: ObjectiveArgs, config: StyleConfig,
-               callback: Callable[[int, jax.Array, np.ndarray], None] | None) -> tuple[RunState, np.ndarray]:
+               callback: Callable[[int, jax.Array, np.ndarray], None] | None = None, offset: int = 0
+               ) -> tuple[RunState, np.ndarray]:
     """One scale's `config.steps` steps, chunk by chunk. Returns the state and this scale's loss history.
 
     `callback` gets (steps done in this scale, current output, this scale's history) after every chunk
-    but the last.
+    but the last. `offset` (steps before this scale) only numbers the steps in a divergence message.
     """
     history = []
     ema_decay = jnp.float32(config.ema_decay)
@@ -304,7 +188,7 @@ def _run_scale(objective: Objective, optimizer: optax.GradientTransformationExtr
         state, chunk = run_steps_jit(objective, optimizer, state, remaining, args, config.chunk_steps, None, ema_decay)
         chunk = np.asarray(chunk)[: config.steps - done]
         history.append(chunk)
-        check_finite(chunk, done)
+        check_finite(chunk, offset + done)
         if callback is not None and done + len(chunk) < config.steps:
             callback(done + len(chunk), averaged_image(state, config.ema_decay), np.concatenate(history))
     return state, np.concatenate(history)

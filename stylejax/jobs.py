@@ -28,7 +28,7 @@ from .batch_schedule import ScheduledSolver, finish_image
 from .config import MIN_SIDE, StyleConfig
 from .engine import ImageLike
 from .errors import StyleJaxError
-from .memory import available_bytes
+from .memory import available_bytes, describe
 from .optimize import RunState
 from .schedule import Scale
 
@@ -120,14 +120,14 @@ def check_memory(solver: BatchSolver, shapes: Sequence[tuple[int, int]], batch_s
     limit = available_bytes()
     for shape in sorted(set(shapes)):
         need = solver.memory_needed(shape, batch_size)
-        log(f"a batch of {batch_size} at {shape[1]}x{shape[0]} needs {need / 2**20:.0f} MiB per device"
-            + (f" (of {limit / 2**20:.0f} MiB)" if limit else ""))
+        log(f"a batch of {batch_size} at {shape[1]}x{shape[0]} needs {describe(need)} per device"
+            + (f" (of {describe(limit)})" if limit else ""))
         if limit and need > limit:
             fits = _largest_batch(solver, shape, batch_size, need, limit)
             advice = (f"use --batch-size {fits} or less, or a smaller --size" if fits
                       else "even one image per device does not fit: use a smaller --size")
-            raise StyleJaxError(f"--batch-size {batch_size} at {shape[1]}x{shape[0]} needs {need / 2**30:.1f} GiB "
-                                f"per device but {limit / 2**30:.1f} GiB is available: {advice}")
+            raise StyleJaxError(f"--batch-size {batch_size} at {shape[1]}x{shape[0]} needs {describe(need)} "
+                                f"per device but {describe(limit)} is available: {advice}")
 
 
 def _largest_batch(solver: BatchSolver, shape: tuple[int, int], batch_size: int, need: int, limit: int) -> int:
@@ -236,6 +236,7 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
         raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
     if isinstance(vmap_size, int) and vmap_size <= 0:
         raise StyleJaxError(f"--vmap-size must be positive, got {vmap_size}")
+    ScheduledSolver.check(config)
     outdir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(outdir)
     previous = manifest.latest()

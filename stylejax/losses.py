@@ -12,7 +12,8 @@ def gram(features: jax.Array) -> jax.Array:
 
     Normalising by position count makes a layer's Gram independent of image size, so a style image
     of any size gives a usable target, and per-layer losses stay on comparable scales. Its gradient is
-    one matmul, F @ (dG + dG^T) / (h*w), where autodiff would make two plus transposed copies of F.
+    one matmul, F @ (dG + dG^T) / (h*w), where autodiff would make two plus transposed copies of F
+    (a `custom_vjp`: reverse mode only, so `jax.jvp` through it raises).
     """
     *lead, h, w, c = features.shape
     # Positions as one contracting axis: contracting h and w separately makes XLA copy F transposed.

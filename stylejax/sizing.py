@@ -39,17 +39,21 @@ def _remat_choices(remat: bool | None) -> tuple[bool, ...]:
     return (False, True) if remat is None else (remat,)
 
 
-def _first_fit(measure: Measure, shape: tuple[int, int], remat: bool | None, limit: int) -> tuple[bool, int]:
-    """(remat, need) for the first remat choice that fits, else the last one tried and its need."""
+def _first_fit(measure: Measure, shape: tuple[int, int], remat: bool | None, limit: int
+               ) -> tuple[bool, int, bool]:
+    """(remat, need, measured) for the first remat choice that fits, else the last one tried.
+
+    Not measured: the cheap lower bound alone already exceeds the limit, and nothing was compiled.
+    """
     need = memory.lower_bound_bytes(shape)
     choice = bool(remat)
     if need > limit:
-        return choice, need
+        return choice, need, False
     for choice in _remat_choices(remat):
         need = measure(shape, choice)
         if need <= limit:
             break
-    return choice, need
+    return choice, need, True
 
 
 def tile_shape(shape: tuple[int, int], tile: int) -> tuple[int, int]:
@@ -77,7 +81,7 @@ def fit(measure: Measure, shape: tuple[int, int], config: StyleConfig, *,
                             "use a smaller --size")
     if isinstance(config.tile, int) and max(shape) > config.tile:
         return _fit_tiles(measure, shape, config.tile, config, limit, say, explicit=True)
-    remat, need = _first_fit(measure, shape, config.remat, limit)
+    remat, need, measured = _first_fit(measure, shape, config.remat, limit)
     if need <= limit:
         say(f"{side} needs {memory.describe(need)} of {memory.describe(limit)} available"
             + (" (with remat)" if remat else ""))
@@ -88,8 +92,8 @@ def fit(measure: Measure, shape: tuple[int, int], config: StyleConfig, *,
                 tiled = _fit_tiles(measure, shape, tile, config, limit, say, explicit=False)
                 if tiled is not None:
                     return tiled
-    what = "with remat " if remat else ""
-    options = ("--tile auto or a smaller --size" if config.remat is None or remat
+    what = "at least " if not measured else "with remat " if remat else ""
+    options = ("--tile auto or a smaller --size" if config.remat is None or remat or not measured
                else "--remat, --tile auto, or a smaller --size")
     if config.tile == "auto":
         options = f"a smaller --size (even {MIN_TILE} px tiles do not fit)"
@@ -100,7 +104,7 @@ def fit(measure: Measure, shape: tuple[int, int], config: StyleConfig, *,
 def _fit_tiles(measure: Measure, shape: tuple[int, int], tile: int, config: StyleConfig, limit: int,
                say: Callable[[str], None], *, explicit: bool) -> Fit | None:
     piece = tile_shape(shape, tile)
-    remat, need = _first_fit(measure, piece, config.remat, limit)
+    remat, need, _ = _first_fit(measure, piece, config.remat, limit)
     if need <= limit:
         say(f"{shape[1]}x{shape[0]} runs in {tile} px tiles: each needs {memory.describe(need)} of "
             f"{memory.describe(limit)} available" + (" (with remat)" if remat else ""))

@@ -20,15 +20,15 @@ import numpy as np
 
 from .batch import BatchSolver
 from .config import StyleConfig
-from .engine import initial_image
 from .optimize import averaged_image
 from .schedule import upsample
+from .sizing import tile_shape
 from .vgg import extract_features
 
 PASSES = 2  # the grid, then the grid shifted by half a stride
 OVERLAP = 0.25  # of a tile's side, blended between neighbours
 MARGIN = 64  # px of real picture around a tile when its content targets are computed (a multiple of 16)
-TILES_PER_DEVICE = 2  # tiles optimised per device in one batch call: their states are what memory holds
+TILES_PER_DEVICE = 2  # tiles per device in one batch call, one after another: their states stay in memory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,8 +38,9 @@ class TiledResult:
     Attributes:
       image: (h, w, 3) float32 in [0, 1], the blended tiles.
       loss_history: (steps,) float32, the mean loss over tiles at the start of each step, pass after pass.
-      evaluations: loss evaluations of the busiest tile, summed over passes.
-      losses: {"content", "style", "tv", "total"}: each term's mean over the last pass's tiles.
+      evaluations: loss evaluations of the busiest tile, summed over passes (tiles run side by side).
+      losses: {"content", "style", "tv", "total"}: each term's mean over the last pass's tiles (the
+        whole image's terms would need the whole-image forward pass tiling avoids).
     """
 
     image: np.ndarray
@@ -65,7 +66,7 @@ def starts(length: int, tile: int, overlap: int, shift: float = 0.0) -> list[int
     return sorted({0, *inner, length - tile})
 
 
-def window(length: int, start: int, tile: int, total: int, overlap: int) -> np.ndarray:
+def window(start: int, tile: int, total: int, overlap: int) -> np.ndarray:
     """(tile,) blending weights: a raised cosine over `overlap` px at edges inside the image, 1 elsewhere."""
     position = np.arange(tile, dtype=np.float32) + 0.5
     weight = np.ones(tile, np.float32)
@@ -91,7 +92,7 @@ def blend(pieces: Sequence[np.ndarray], corners: Sequence[tuple[int, int]], shap
     weights = np.zeros((*shape, 1), np.float32)
     for piece, (y, x) in zip(pieces, corners, strict=True):
         th, tw = piece.shape[:2]
-        w = np.outer(window(th, y, th, shape[0], overlap), window(tw, x, tw, shape[1], overlap))[..., None]
+        w = np.outer(window(y, th, shape[0], overlap), window(x, tw, shape[1], overlap))[..., None]
         total[y:y + th, x:x + tw] += w * piece
         weights[y:y + th, x:x + tw] += w
     return total / weights
@@ -110,35 +111,41 @@ def content_targets(solver: BatchSolver, content: np.ndarray, corners: Sequence[
     features = extract_features(solver.objective.graphdef, solver.shared.vgg, crops, layers)
     targets = {}
     for name, f in features.items():
-        stride = (th + 2 * MARGIN) // f.shape[1]  # 1, 2, 4, 8 or 16: the layer's downsampling
+        stride = 2 ** (int(name[4]) - 1)  # "reluB_N": block B comes after B - 1 poolings
         m = MARGIN // stride
-        targets[name] = f[:, m:m + th // stride, m:m + tw // stride][:, None]
+        # The tile alone gives floor(th / stride) positions: cut the same number from the wider map.
+        targets[name] = f[:, m:m + _pooled(th, stride), m:m + _pooled(tw, stride)][:, None]
     return targets
 
 
-def stylize_tiles(content: jax.Array, start: jax.Array | None, styles: Sequence[np.ndarray], config: StyleConfig,
+def _pooled(side: int, stride: int) -> int:
+    while stride > 1:  # each 2x2 pooling floors
+        side, stride = side // 2, stride // 2
+    return side
+
+
+def stylize_tiles(content: jax.Array, start: jax.Array, styles: Sequence[np.ndarray], config: StyleConfig,
                   tile: int) -> TiledResult:
     """Optimises one scale of `config.size` in overlapping tiles of `tile` px, `config.steps` steps in all.
 
     Args:
       content: (h, w, 3) the content image at this scale.
-      start: the previous scale's result (any size: it is resized), or None to start from `config.init`.
+      start: where the optimisation starts: the previous scale's result or the initial image (any size).
       styles: the style images; their Gram targets are the whole scale's.
       config: the one-scale config (`schedule.at_scale`).
       tile: the tile side in px.
     """
     shape = tuple(content.shape[:2])
     content = np.asarray(content, np.float32)
-    if start is None:
-        image = np.asarray(initial_image(config, jnp.asarray(content)), np.float32)
-    else:
-        image = np.asarray(upsample(jnp.asarray(start), shape), np.float32)
+    image = np.asarray(upsample(jnp.asarray(start), shape), np.float32)
     pass_steps = [config.steps // PASSES + (i < config.steps % PASSES) for i in range(PASSES)]
+    # Tiles run one after another on a device: the memory check measured one tile's program.
+    solver = BatchSolver.create(styles, config, vmap_size=1)
     history, evaluations = [], 0
     for i, steps in enumerate(s for s in pass_steps if s > 0):
-        solver = BatchSolver.create(styles, config.replace(steps=steps))
-        image, losses, tile_evaluations, terms = _tile_pass(solver, content, image, grid(shape, tile, shift=0.5 * i),
-                                                           tile)
+        pass_solver = dataclasses.replace(solver, config=config.replace(steps=steps))
+        image, losses, tile_evaluations, terms = _tile_pass(pass_solver, content, image,
+                                                           grid(shape, tile, shift=0.5 * i), tile)
         history.append(losses)
         evaluations += tile_evaluations
     mean_terms = {k: float(np.mean([t[k] for t in terms])) for k in terms[0]}
@@ -152,8 +159,7 @@ def _tile_pass(solver: BatchSolver, content: np.ndarray, image: np.ndarray, corn
     Returns (blended image, (steps,) mean loss over tiles, evaluations of the busiest tile, tile terms).
     """
     shape = content.shape[:2]
-    size = (min(tile, shape[0]), min(tile, shape[1]))
-    targets = content_targets(solver, content, corners, size)
+    size = tile_shape(shape, tile)
     pieces, losses, evaluations, terms = [], [], [], []
     batch = solver.devices * TILES_PER_DEVICE
     for first in range(0, len(corners), batch):
@@ -161,7 +167,7 @@ def _tile_pass(solver: BatchSolver, content: np.ndarray, image: np.ndarray, corn
         state, history, tile_terms = solver.solve(
             [content[y:y + size[0], x:x + size[1]] for y, x in rows],
             init_images=[image[y:y + size[0], x:x + size[1]] for y, x in rows],
-            content_targets={name: t[first:first + batch] for name, t in targets.items()})
+            content_targets=content_targets(solver, content, rows, size))
         pieces += list(np.asarray(averaged_image(state, solver.config.ema_decay))[:len(rows)])
         losses.append(history[:len(rows)])
         evaluations += list(np.asarray(state.evaluations)[:len(rows)])

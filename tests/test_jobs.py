@@ -228,3 +228,45 @@ def test_the_batch_size_a_refusal_suggests_fits(monkeypatch, vmap_size):
     suggested = int(str(refusal.value).split("use --batch-size ")[1].split()[0])
     assert 4 <= suggested < 64
     assert solver.memory_needed(shape, suggested) <= limit
+
+
+def test_a_batch_interrupted_at_a_later_scale_resumes_there(tmp_path, monkeypatch):
+    source = make_inputs(tmp_path, count=1, broken=False)
+    items = jobs.collect_inputs(source, tmp_path / "x")
+    config = StyleConfig(size=64, min_size=32, scale_factor=2.0, steps=(4, 4), optimizer="adam", chunk_steps=2,
+                         ema_decay=0.5)
+    style = [tmp_path / "style.png"]
+    jobs.run_job(items, style, tmp_path / "reference", config, batch_size=4)
+
+    save = jobs._save_checkpoint
+    saved_steps = []
+
+    def save_then_die(manager, step, state, progress):
+        save(manager, step, state, progress)
+        saved_steps.append(step)
+        if step == 6:  # step 2 of the second scale (64 px): steps count over the whole schedule
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs, "_save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
+    assert saved_steps == [2, 6]
+    monkeypatch.setattr(jobs, "_save_checkpoint", save)
+
+    restore = jobs._restore_checkpoint
+    restored = []
+
+    def spy(manager, state, progress):
+        result = restore(manager, state, progress)
+        restored.append((state.image.shape[1:3], result[1]["losses"].shape[1]))
+        return result
+
+    monkeypatch.setattr(jobs, "_restore_checkpoint", spy)
+    jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
+    assert restored == [((48, 64), 6)]  # straight into the second scale, with all six steps' losses
+    name = items[0].name
+    np.testing.assert_allclose(images.load_image(tmp_path / "out" / name),
+                               images.load_image(tmp_path / "reference" / name), atol=2 / 255)
+    record = [r for r in manifest(tmp_path / "out") if r["status"] == "done"][0]
+    reference = [r for r in manifest(tmp_path / "reference") if r["status"] == "done"][0]
+    assert record["steps"] == 8 and record["evaluations"] == reference["evaluations"] == 8

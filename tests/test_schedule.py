@@ -19,11 +19,12 @@ def sizes(**fields):
 
 
 def test_scales_grow_by_the_factor_from_min_size():
-    assert sizes(size=512) == [128, 181, 256, 362, 512]
-    assert sizes(size=512, min_size=256) == [256, 362, 512]
+    assert sizes(size=512) == [256, 362, 512]
+    assert sizes(size=512, min_size=128) == [128, 181, 256, 362, 512]
     assert sizes(size=512, min_size=512) == [512]  # one scale, as before multi-scale
-    assert sizes(size=160) == [160]  # 160 / sqrt(2) is under the default 128: a small run has one scale
-    assert sizes(size=96) == [96]  # the default min_size adapts to sizes below it
+    assert sizes(size=2048) == [256, 362, 512, 724, 1024, 1448, 2048]
+    assert sizes(size=160) == [160]  # under the default first scale (256): a small run has one scale
+    assert sizes(size=300) == [300]  # 300 / sqrt(2) is under 256
     assert sizes(size=1000, min_size=200, scale_factor=2.0) == [250, 500, 1000]
 
 

@@ -113,3 +113,19 @@ def test_16_bit_output_through_the_cli(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     levels = np.unique(images.load_image(out))
     assert len(levels) > 256 and np.any(np.abs(levels * 255 - np.round(levels * 255)) > 1e-3)  # not 8-bit values
+
+
+def test_the_memory_check_compiles_nothing_the_run_does_not_reuse(caplog):
+    import logging
+
+    import jax
+
+    content, style = smooth_image(52, 60, seed=9), stripes(48, 48)  # a shape no other test uses
+    jax.config.update("jax_log_compiles", True)
+    try:
+        with caplog.at_level(logging.WARNING):
+            stylejax.stylize(content, style, size=60, steps=2, optimizer="adam", chunk_steps=2)
+    finally:
+        jax.config.update("jax_log_compiles", False)
+    compiles = [r.getMessage() for r in caplog.records if "Finished XLA compilation of jit(run_steps)" in r.getMessage()]
+    assert len(compiles) == 1, compiles  # the check's compile is the run's program
