@@ -127,5 +127,5 @@ def test_the_memory_check_compiles_nothing_the_run_does_not_reuse(caplog):
             stylejax.stylize(content, style, size=60, steps=2, optimizer="adam", chunk_steps=2)
     finally:
         jax.config.update("jax_log_compiles", False)
-    compiles = [r.getMessage() for r in caplog.records if "Finished XLA compilation of jit(run_steps)" in r.getMessage()]
-    assert len(compiles) == 1, compiles  # the check's compile is the run's program
+    compiles = [r for r in caplog.records if "Finished XLA compilation of jit(run_steps)" in r.getMessage()]
+    assert len(compiles) == 1, [r.getMessage() for r in compiles]  # the check's compile is the run's program
