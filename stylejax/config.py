@@ -50,7 +50,7 @@ class StyleConfig:
     """
 
     size: int = 512
-    steps: int | tuple[int, ...] = (100, 50)
+    steps: int | tuple[int, ...] = (100, 50, 50, 20, 10)
     min_size: int | None = None
     scale_factor: float = 2 ** 0.5
     ema_decay: float = 0.0

@@ -191,5 +191,7 @@ def seam_ratio(image: np.ndarray, tile: int) -> float:
         if edges:
             inner = np.ones(len(diffs), bool)
             inner[sorted(edges)] = False
-            ratios.append(float(diffs[sorted(edges)].mean() / diffs[inner].mean()))
+            at_edges, elsewhere = diffs[sorted(edges)].mean(), diffs[inner].mean()
+            if elsewhere > 0 or at_edges > 0:  # a flat direction has no seam to see
+                ratios.append(float(at_edges / max(elsewhere, 1e-12)))
     return max(ratios, default=1.0)

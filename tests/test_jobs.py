@@ -92,6 +92,20 @@ def test_interrupted_job_resumes_without_redoing_finished_images(tmp_path, monke
         assert (out / name).stat().st_mtime_ns == mtime  # never rewritten
 
 
+def die_after_save(monkeypatch, when) -> list[int]:
+    """Makes checkpoint saves raise KeyboardInterrupt (a preemption) right after the save `when(step)` picks."""
+    save, steps = jobs._save_checkpoint, []
+
+    def save_then_die(manager, step, state, progress):
+        save(manager, step, state, progress)
+        steps.append(step)
+        if when(step):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs, "_save_checkpoint", save_then_die)
+    return steps
+
+
 def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     source = make_inputs(tmp_path, count=2, broken=False)
     items = jobs.collect_inputs(source, tmp_path / "x")
@@ -100,15 +114,7 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     jobs.run_job(items, style, tmp_path / "reference", config, batch_size=4)
 
     save = jobs._save_checkpoint
-    saves = []
-
-    def save_then_die(manager, step, state, progress):
-        save(manager, step, state, progress)
-        saves.append(progress["losses"].shape[1])
-        if len(saves) == 2:
-            raise KeyboardInterrupt  # preempted right after the step-4 checkpoint
-
-    monkeypatch.setattr(jobs, "_save_checkpoint", save_then_die)
+    die_after_save(monkeypatch, lambda step: step == 4)  # preempted right after the step-4 checkpoint
     with pytest.raises(KeyboardInterrupt):
         jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert not any((tmp_path / "out" / i.name).exists() for i in items)
@@ -239,15 +245,8 @@ def test_a_batch_interrupted_at_a_later_scale_resumes_there(tmp_path, monkeypatc
     jobs.run_job(items, style, tmp_path / "reference", config, batch_size=4)
 
     save = jobs._save_checkpoint
-    saved_steps = []
-
-    def save_then_die(manager, step, state, progress):
-        save(manager, step, state, progress)
-        saved_steps.append(step)
-        if step == 6:  # step 2 of the second scale (64 px): steps count over the whole schedule
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(jobs, "_save_checkpoint", save_then_die)
+    # Step 6 is step 2 of the second scale (64 px): checkpoints count steps over the whole schedule.
+    saved_steps = die_after_save(monkeypatch, lambda step: step == 6)
     with pytest.raises(KeyboardInterrupt):
         jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert saved_steps == [2, 6]
