@@ -167,8 +167,9 @@ class BatchSolver:
 
     Holds what all batches share (weights, style targets, compiled programs). Each scale of the
     batches of `stylize_batch` and resumable jobs (which checkpoint `RunState` between chunks) has one,
-    and so does each pass of tiles. `vmap_size` images per device run in lockstep (None: all of a
-    device's share); see `default_vmap_size`.
+    and so does each scale of tiles. `vmap_size` images per device run in lockstep (None: all of a
+    device's share); see `default_vmap_size`. `create(..., style_tile=px)` computes the style targets
+    in crops of that size (`engine.prepare_shared`).
     """
 
     config: StyleConfig
@@ -179,12 +180,12 @@ class BatchSolver:
 
     @classmethod
     def create(cls, style: ImageLike | Sequence[ImageLike], config: StyleConfig, mesh: Mesh | None = None,
-               vmap_size: int | str | None = "auto") -> BatchSolver:
+               vmap_size: int | str | None = "auto", style_tile: int | None = None) -> BatchSolver:
         if vmap_size is not None and vmap_size != "auto" and vmap_size <= 0:
             raise StyleJaxError(f"vmap_size must be positive, got {vmap_size}")
         mesh = mesh or local_mesh()
         vgg = load_vgg(config.model, pooling=config.pooling)
-        objective, shared = prepare_shared(vgg, style_list(style), config)
+        objective, shared = prepare_shared(vgg, style_list(style), config, style_tile=style_tile)
         return cls(config, objective, shared, mesh, default_vmap_size(mesh) if vmap_size == "auto" else vmap_size)
 
     @property

@@ -17,6 +17,7 @@ from flax import nnx
 
 from . import color, images, losses, memory
 from .config import MIN_SIDE, StyleConfig, normalised
+from .crops import grams_by_crops
 from .errors import StyleJaxError
 from .objective import LossWeights, Objective, ObjectiveArgs, Targets
 from .optimize import RunState, averaged_image, init_state_jit, make_optimizer, run_steps_jit
@@ -69,9 +70,15 @@ def working_shape(shape: tuple[int, int], longest: int, what: str) -> tuple[int,
 
 
 @jax.jit
-def _blend_grams(features: Sequence[dict[str, jax.Array]], blend: jax.Array) -> dict[str, jax.Array]:
-    pairs = list(zip(features, blend, strict=True))
-    return {name: sum(b * losses.gram(f[name][0]) for f, b in pairs) for name in features[0]}
+def _blend_grams(grams: Sequence[dict[str, jax.Array]], blend: jax.Array) -> dict[str, jax.Array]:
+    return {name: sum(b * g[name] for g, b in zip(grams, blend, strict=True)) for name in grams[0]}
+
+
+def _style_grams(graphdef: nnx.GraphDef, state: nnx.State, style: np.ndarray, layers: tuple[str, ...],
+                 tile: int | None) -> dict[str, jax.Array]:
+    if tile is not None and max(style.shape[:2]) > tile:
+        return grams_by_crops(graphdef, state, style, layers, tile)
+    return {name: losses.gram(f[0]) for name, f in extract_features(graphdef, state, style[None], layers).items()}
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -94,10 +101,13 @@ def prepare(vgg: VGG, content: np.ndarray | jax.Array, styles: Sequence[np.ndarr
     return objective, args._replace(targets=args.targets._replace(content=single)), content
 
 
-def prepare_shared(vgg: VGG, styles: Sequence[np.ndarray], config: StyleConfig) -> tuple[Objective, ObjectiveArgs]:
+def prepare_shared(vgg: VGG, styles: Sequence[np.ndarray], config: StyleConfig, *,
+                   style_tile: int | None = None) -> tuple[Objective, ObjectiveArgs]:
     """What every content image shares: the objective, weights, style targets and loss weights.
 
-    The returned args have no content targets yet (`with_content` adds them).
+    The returned args have no content targets yet (`with_content` adds them). With `style_tile`, a
+    style image larger than that is run through VGG in crops of about that many px
+    (`crops.grams_by_crops`), so a tiled run never holds a full-size forward pass.
     """
     check_layers(vgg.arch, config.content_layers + config.style_layers)
     graphdef, state = nnx.split(vgg)
@@ -106,7 +116,7 @@ def prepare_shared(vgg: VGG, styles: Sequence[np.ndarray], config: StyleConfig) 
         raise StyleJaxError(f"style_blend has {len(blend)} weights for {len(styles)} style images: give one per style")
     style_size = max(MIN_SIDE, round(config.size * config.style_scale))
     resized_styles = [images.resize(s, working_shape(s.shape[:2], style_size, "style image")) for s in styles]
-    style_features = [extract_features(graphdef, state, s[None], config.style_layers) for s in resized_styles]
+    style_grams = [_style_grams(graphdef, state, s, tuple(config.style_layers), style_tile) for s in resized_styles]
     layer_weights = normalised(config.style_layer_weights, len(config.style_layers))
     weights = LossWeights(
         content={n: jnp.float32(config.content_weight / len(config.content_layers)) for n in config.content_layers},
@@ -115,7 +125,7 @@ def prepare_shared(vgg: VGG, styles: Sequence[np.ndarray], config: StyleConfig) 
         tv=jnp.float32(config.tv_weight),
     )
     objective = Objective(graphdef, tuple(config.content_layers), tuple(config.style_layers), remat=bool(config.remat))
-    targets = Targets(content={}, style=_blend_grams(style_features, jnp.asarray(blend)))
+    targets = Targets(content={}, style=_blend_grams(style_grams, jnp.asarray(blend)))
     return objective, ObjectiveArgs(state, vgg.backward_kernels(), targets, weights)
 
 

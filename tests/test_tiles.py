@@ -39,6 +39,32 @@ def test_the_seam_metric_sees_a_seam():
     assert tiles.seam_ratio(np.clip(seamed, 0, 1), 128) > 1.2
 
 
+def test_the_seam_metric_ignores_the_pooling_pattern():
+    """VGG's 2x2 poolings leave every other line sharper; tile edges on one parity are no seam."""
+    edges = {e - 1 for shift in (0.0, 0.5) for s in tiles.starts(256, 128, 32, shift) for e in (s, s + 128)}
+    assert {e % 2 for e in edges if 0 < e < 255} == {1}  # this grid's borders all fall on odd lines
+    steps = np.where(np.arange(255) % 2 == 1, 0.004, 0.002)  # odd lines change twice as fast
+    ramp = np.concatenate([[0.0], np.cumsum(steps)]).astype(np.float32)
+    image = np.broadcast_to(ramp[None, :, None], (256, 256, 3))
+    assert tiles.seam_ratio(image, 128) == pytest.approx(1.0, abs=0.02)
+
+
+def test_style_grams_by_crops_equal_the_whole_image_grams(vgg16):
+    from flax import nnx
+
+    from stylejax import crops, losses
+
+    image = smooth_image(200, 300, seed=2)
+    layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    graphdef, state = nnx.split(vgg16)
+    by_crops = crops.grams_by_crops(graphdef, state, image, layers, tile=96)
+    whole = vgg16.features(image[None], list(layers))
+    for name in layers:
+        expected = np.asarray(losses.gram(whole[name][0]))
+        np.testing.assert_allclose(by_crops[name], expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max(),
+                                   err_msg=name)
+
+
 def test_content_targets_see_real_context_at_tile_borders():
     from stylejax.batch import BatchSolver
 
