@@ -12,7 +12,8 @@ baseline's final loss (sampled every 10 steps). Writes a side-by-side sheet.
 ema: the default schedule's final loss with and without iterate averaging, for Adam and lbfgs-fixed.
 memory: XLA's memory analysis of one step's program and the time of a step, with and without remat.
 tiled: `stylejax stylize` at --size, whole and in tiles, each in its own process: wall time, peak RSS
-(the child's ru_maxrss), and the seam metric of the tiled output.
+(the child's ru_maxrss), and the seam metric at the tile grid's borders of both outputs (the whole
+run's is the control: it has no tiles). Writes both images and a side-by-side sheet.
 
 Content: scikit-image's Chelsea the cat; style: van Gogh's Starry Night from ../shared/images when
 present (--style), else stylejax's drawn stained glass.
@@ -144,7 +145,7 @@ def tiled(args) -> None:
     from skimage import data
 
     import stylejax
-    from stylejax import tiles
+    from stylejax import demo, tiles
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -153,28 +154,29 @@ def tiled(args) -> None:
         stylejax.save_image(np.asarray(data.chelsea(), np.float32) / 255.0, content)
         style = args.style or (str(SHARED_STYLE) if SHARED_STYLE.is_file() else None)
         if style is None:
-            from stylejax import demo
-
             style = str(Path(tmp) / "glass.png")
             stylejax.save_image(demo.stained_glass(512, 512), style)
-        print("| run | s | peak RSS GiB |")
-        print("|---|---|---|")
+        print("| run | s | peak RSS GiB | seam metric |")
+        print("|---|---|---|---|")
+        steps = ["--steps", args.steps] if args.steps else []
+        outputs = {}
         for name, extra in (("whole", []), (f"--tile {args.tile}", ["--tile", str(args.tile)])):
             target = out / f"tiled_{args.size}_{'whole' if not extra else args.tile}.png"
             argv = [sys.executable, "-m", "stylejax", "stylize", str(content), style, "-o", str(target),
-                    "--size", str(args.size), "--steps", args.steps, "--overwrite", *extra]
+                    "--size", str(args.size), *steps, "--overwrite", *extra]
             begin = time.perf_counter()
             proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
             _, status, usage = os.wait4(proc.pid, 0)
             seconds = time.perf_counter() - begin
             if os.waitstatus_to_exitcode(status) != 0:
-                print(f"| {name} | failed: {proc.stderr.read().strip()[-300:]} | |")
+                print(f"| {name} | failed: {proc.stderr.read().strip()[-300:]} | | |")
                 continue
-            print(f"| {name} | {seconds:.0f} | {usage.ru_maxrss / 2**20:.2f} |", flush=True)
-            if extra:
-                image = stylejax.load_image(target)
-                print(f"\nseam metric (|gradient| at tile borders / elsewhere): "
-                      f"{tiles.seam_ratio(image, args.tile):.3f}")
+            outputs[name] = stylejax.load_image(target)
+            print(f"| {name} | {seconds:.0f} | {usage.ru_maxrss / 2**20:.2f} "
+                  f"| {tiles.seam_ratio(outputs[name], args.tile):.3f} |", flush=True)
+        if outputs:
+            sheet = demo.contact_sheet(outputs, height=min(args.size, 1024))
+            stylejax.save_image(sheet, out / f"tiled_{args.size}_sheet.png")
 
 
 def main() -> None:
@@ -185,7 +187,7 @@ def main() -> None:
     parser.add_argument("--baseline-steps", type=int, default=300)
     parser.add_argument("--baseline-optimizer", default="adam")
     parser.add_argument("--tile", type=int, default=512)
-    parser.add_argument("--steps", default="20,5", help="tiled: steps per scale of both runs")
+    parser.add_argument("--steps", default=None, help="tiled: steps per scale of both runs (default: stylize's)")
     parser.add_argument("--style", default=None)
     parser.add_argument("-o", "--output", default="resolution-results")
     args = parser.parse_args()

@@ -33,15 +33,18 @@ from .engine import (
     with_content,
 )
 from .errors import StyleJaxError
-from .objective import Objective, ObjectiveArgs, Targets
+from .objective import Objective, ObjectiveArgs, Targets, Temporal
 from .optimize import RunState, averaged_image, init_state, run_steps
 from .weights import load_vgg
 
 BUCKET = 16  # the short side is rounded to a multiple of this, so similar aspect ratios share a program
 
-# Content targets differ per image (split over devices); everything else is shared (replicated).
-_ARG_SPECS = ObjectiveArgs(vgg=P(), backward_kernels=P(), targets=Targets(content=P("data"), style=P()),
-                           weights=P())
+
+def _arg_specs(args: ObjectiveArgs) -> ObjectiveArgs:
+    """Content and temporal targets differ per image (split over devices); the rest is shared (replicated)."""
+    temporal = None if args.targets.temporal is None else P("data")
+    return ObjectiveArgs(vgg=P(), backward_kernels=P(), targets=Targets(content=P("data"), style=P(),
+                                                                        temporal=temporal), weights=P())
 
 
 def bucket_shape(shape: tuple[int, int], size: int) -> tuple[int, int]:
@@ -87,8 +90,17 @@ def _on_device(solve: Callable, size: int | None, *batched):
     return jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), out)
 
 
-def _with_contents(args: ObjectiveArgs, content: dict[str, jax.Array]) -> ObjectiveArgs:
-    return args._replace(targets=args.targets._replace(content=content))
+# The per-image part of the arguments: (content targets, temporal targets or None).
+PerImage = tuple[dict[str, jax.Array], Temporal | None]
+
+
+def _per_image(args: ObjectiveArgs) -> PerImage:
+    return args.targets.content, args.targets.temporal
+
+
+def _with_per_image(args: ObjectiveArgs, per_image: PerImage) -> ObjectiveArgs:
+    content, temporal = per_image
+    return args._replace(targets=args.targets._replace(content=content, temporal=temporal))
 
 
 @jax.custom_batching.custom_vmap
@@ -106,12 +118,11 @@ def _unbatch_shared(args: ObjectiveArgs) -> ObjectiveArgs:
 
     Optax's zoom line search branches on per-image conditions. Under vmap JAX turns such a cond into
     a select and batches everything its branches read, the VGG weights too, and every convolution
-    becomes a per-image grouped one. Only content targets are ever mapped, so the rows of
-    everything else are all equal and row 0 is exact.
+    becomes a per-image grouped one. Only content and temporal targets are ever mapped, so the rows
+    of everything else are all equal and row 0 is exact.
     """
-    content = args.targets.content
-    shared = jax.tree.map(_same_in_every_row, _with_contents(args, {}))
-    return _with_contents(shared, content)
+    shared = jax.tree.map(_same_in_every_row, _with_per_image(args, ({}, None)))
+    return _with_per_image(shared, _per_image(args))
 
 
 class BatchPrograms(NamedTuple):
@@ -132,32 +143,40 @@ def batch_programs(objective: Objective, optimizer: optax.GradientTransformation
         return objective(image, _unbatch_shared(args))
 
     def init(pixels, args):
-        def solve(image, content, axis_name):
-            return init_state(loss, optimizer, image, _with_contents(args, content))
+        def solve(image, per_image, axis_name):
+            return init_state(loss, optimizer, image, _with_per_image(args, per_image))
 
-        return _on_device(solve, vmap_size, pixels, args.targets.content)
+        return _on_device(solve, vmap_size, pixels, _per_image(args))
 
     def run(state, remaining, ema_decay, args):
-        def solve(state, content, axis_name):
-            return run_steps(loss, optimizer, state, remaining, _with_contents(args, content), length, axis_name,
-                             ema_decay)
+        def solve(state, per_image, axis_name):
+            return run_steps(loss, optimizer, state, remaining, _with_per_image(args, per_image), length,
+                             axis_name, ema_decay)
 
-        return _on_device(solve, vmap_size, state, args.targets.content)
+        return _on_device(solve, vmap_size, state, _per_image(args))
 
     def terms(pixels, args):
-        def solve(image, content, axis_name):
-            return objective.terms(image, _with_contents(args, content))
+        def solve(image, per_image, axis_name):
+            return objective.terms(image, _with_per_image(args, per_image))
 
-        return _on_device(solve, vmap_size, pixels, args.targets.content)
+        return _on_device(solve, vmap_size, pixels, _per_image(args))
 
-    def sharded(fn, in_specs, out_specs):
-        # check_vma=False: optax's zoom line search fails shard_map's varying-axes check.
-        return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
+    def sharded(fn, args_at, out_specs):
+        """fn over the mesh: argument 0 is split over devices, `args_at` (ObjectiveArgs) by `_arg_specs`."""
+
+        def program(*arguments):
+            in_specs = [P()] * len(arguments)
+            in_specs[0], in_specs[args_at] = P("data"), _arg_specs(arguments[args_at])
+            # check_vma=False: optax's zoom line search fails shard_map's varying-axes check.
+            return jax.shard_map(fn, mesh=mesh, in_specs=tuple(in_specs), out_specs=out_specs,
+                                 check_vma=False)(*arguments)
+
+        return program
 
     return BatchPrograms(
-        init=jax.jit(sharded(init, (P("data"), _ARG_SPECS), P("data"))),
-        run=jax.jit(sharded(run, (P("data"), P(), P(), _ARG_SPECS), (P("data"), P("data"))), donate_argnums=0),
-        terms=jax.jit(sharded(terms, (P("data"), _ARG_SPECS), P("data"))),
+        init=jax.jit(sharded(init, 1, P("data"))),
+        run=jax.jit(sharded(run, 3, (P("data"), P("data"))), donate_argnums=0),
+        terms=jax.jit(sharded(terms, 1, P("data"))),
     )
 
 
@@ -203,13 +222,17 @@ class BatchSolver:
         return batch_programs(self.objective, optimizer, mesh or self.mesh, self.config.chunk_steps, self.vmap_size)
 
     def start(self, contents: jax.Array, init_images: jax.Array | None = None,
-              content_targets: dict[str, jax.Array] | None = None) -> tuple[RunState, ObjectiveArgs]:
+              content_targets: dict[str, jax.Array] | None = None,
+              temporal: Temporal | None = None) -> tuple[RunState, ObjectiveArgs]:
         """contents: (b, h, w, 3), b = `padded(b)` -> (initial state, per-batch args).
 
-        `content_targets` ({layer: (b, 1, h', w', c)}) replaces the targets computed from `contents`.
+        `content_targets` ({layer: (b, 1, h', w', c)}) replaces the targets computed from `contents`;
+        `temporal` (warped (b, h, w, 3), reliability (b, h, w, 1)) adds each image's temporal term.
         """
         args = (with_content(self.objective, self.shared, contents) if content_targets is None
-                else _with_contents(self.shared, content_targets))
+                else _with_per_image(self.shared, (content_targets, None)))
+        if temporal is not None:
+            args = args._replace(targets=args.targets._replace(temporal=temporal))
         if init_images is None:
             init_images = jnp.stack([initial_image(self.config, c) for c in contents])
         return self.programs().init(init_images, args), args
@@ -224,7 +247,8 @@ class BatchSolver:
         return state, losses
 
     def solve(self, pixels: Sequence[jax.Array], *, init_images: Sequence[jax.Array] | None = None,
-              content_targets: dict[str, jax.Array] | None = None, previous: RunState | None = None,
+              content_targets: dict[str, jax.Array] | None = None, temporal: Temporal | None = None,
+              previous: RunState | None = None,
               resume: Callable[[RunState], tuple[RunState, np.ndarray] | None] | None = None,
               on_chunk: Callable[[RunState, np.ndarray], None] | None = None
               ) -> tuple[RunState, np.ndarray, list[dict[str, float]]]:
@@ -234,6 +258,8 @@ class BatchSolver:
           pixels: the content images, already at the bucket shape.
           init_images: where each image starts (default: `config.init`), e.g. the previous scale's result.
           content_targets: {layer: (b, 1, h', w', c)} to use instead of the targets of `pixels`.
+          temporal: video frames' warped previous outputs (b, h, w, 3) and reliabilities (b, h, w, 1);
+            `shared.weights.temporal` weighs them.
           previous: the padded batch's state at the previous scale, whose optimizer state carries over.
           resume: given the fresh state, returns a (state, loss history) to continue from, or None.
           on_chunk: called after every chunk but the last with the state and history (checkpointing).
@@ -246,10 +272,12 @@ class BatchSolver:
         def pad(items):
             return jnp.stack(list(items) + [items[-1]] * (rows - len(items)))
 
-        if content_targets is not None:
-            content_targets = {k: jnp.concatenate([v, jnp.repeat(v[-1:], rows - len(v), axis=0)])
-                               for k, v in content_targets.items()}
-        state, args = self.start(pad(pixels), None if init_images is None else pad(init_images), content_targets)
+        def pad_rows(tree):  # batched arrays (n, ...) -> (rows, ...), repeating the last row
+            return jax.tree.map(lambda v: jnp.concatenate([v, jnp.repeat(v[-1:], rows - len(v), axis=0)]), tree)
+
+        state, args = self.start(pad(pixels), None if init_images is None else pad(init_images),
+                                 None if content_targets is None else pad_rows(content_targets),
+                                 None if temporal is None else pad_rows(temporal))
         if previous is not None:
             state = schedule.carry_state(previous, state)
         history = np.zeros((rows, 0), np.float32)

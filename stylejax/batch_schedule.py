@@ -88,8 +88,13 @@ class ScheduledSolver:
         return self.solver(self.scales[-1])
 
     def solve(self, contents: Sequence[np.ndarray], shape: tuple[int, int], *,
-              checkpoints: Checkpoints | None = None) -> BatchOutcome:
-        """Optimises `contents` (any size, all in the bucket `shape` at full size) through every scale."""
+              checkpoints: Checkpoints | None = None,
+              on_chunk: Callable[[int, int], None] | None = None) -> BatchOutcome:
+        """Optimises `contents` (any size, all in the bucket `shape` at full size) through every scale.
+
+        `checkpoints` saves progress after every chunk and resumes from the latest; `on_chunk` is called
+        after every chunk but a scale's last with (steps done over the schedule, steps in all).
+        """
         start = checkpoints.latest() if checkpoints is not None else None
         image, state = None, None
         progress = {"losses": np.zeros((0, 0), np.float32), "evaluations": np.zeros(0, np.int64)}
@@ -109,14 +114,17 @@ class ScheduledSolver:
                 earlier.update(losses=saved["losses"][:, :offset], evaluations=saved["earlier_evaluations"])
                 return state, saved["losses"][:, offset:]
 
-            def save(state, history, scale=scale, earlier=earlier):
-                losses = np.concatenate([_rows(earlier["losses"], state), history], axis=1)
-                checkpoints.save(scale, state, {"losses": losses,
-                                                "earlier_evaluations": _rows(earlier["evaluations"], state)})
+            def chunk_done(state, history, scale=scale, earlier=earlier, offset=offset):
+                if checkpoints is not None:
+                    losses = np.concatenate([_rows(earlier["losses"], state), history], axis=1)
+                    checkpoints.save(scale, state, {"losses": losses,
+                                                    "earlier_evaluations": _rows(earlier["evaluations"], state)})
+                if on_chunk is not None:
+                    on_chunk(offset + history.shape[1], schedule.total_steps(self.config))
 
             state, history, terms = solver.solve(
-                pixels, init_images=starts, previous=state,
-                resume=resume if scale.index == start else None, on_chunk=save if checkpoints else None)
+                pixels, init_images=starts, previous=state, resume=resume if scale.index == start else None,
+                on_chunk=chunk_done if checkpoints is not None or on_chunk is not None else None)
             image = averaged_image(state, self.config.ema_decay)
             progress = {"losses": np.concatenate([_rows(earlier["losses"], state), history], axis=1),
                         "evaluations": _rows(earlier["evaluations"], state) + np.asarray(state.evaluations)}

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import video_cli
 from .config import DEFAULT_MIN_SIZE, StyleConfig
 from .errors import StyleJaxError
 
@@ -19,11 +20,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"stylejax: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _add_style_options(p: argparse.ArgumentParser, optimisation: bool = True) -> None:
+def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, steps_flag: str = "--steps") -> None:
+    """The flags of every StyleConfig field; `steps_flag` names the flag of the schedule's steps."""
     d = StyleConfig()
     p.add_argument("--size", type=int, default=d.size, help="longest side of the output in pixels (%(default)s)")
     if optimisation:
-        p.add_argument("--steps", default=",".join(map(str, _as_tuple(d.steps))),
+        p.add_argument(steps_flag, dest="steps", default=",".join(map(str, _as_tuple(d.steps))),
                        help="steps at each scale: N, or N1,N2,... coarsest first, the last repeating (%(default)s)")
         p.add_argument("--min-size", type=int, default=None,
                        help=f"longest side of the first scale (default {DEFAULT_MIN_SIZE}, or --size when smaller); "
@@ -105,11 +107,11 @@ def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
     )
 
 
-def _progress(total: int, what: str):
+def progress_bar(total: int, what: str, unit: str = "step"):
+    """A progress bar on a terminal, silence in logs and pipes."""
     from tqdm import tqdm
 
-    # disable=None: a bar on a terminal, silence in logs and pipes.
-    return tqdm(total=total, unit="step", desc=what, disable=None, dynamic_ncols=True)
+    return tqdm(total=total, unit=unit, desc=what, disable=None, dynamic_ncols=True)
 
 
 def _snapshot_steps(config: StyleConfig, every: int) -> list[int]:
@@ -142,7 +144,7 @@ def _run_stylize(args: argparse.Namespace) -> int:
             images.check_output(path, inputs=inputs, overwrite=args.overwrite)
     written = []
 
-    with _progress(total_steps(config), "stylize") as bar:
+    with progress_bar(total_steps(config), "stylize") as bar:
         def report(step, image, history):
             bar.update(step - bar.n)
             bar.set_postfix(loss=f"{history[-1]:.4g}")
@@ -185,7 +187,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     content = demo.astronaut()
     style = demo.stained_glass(args.size, args.size)
     config = config_from_args(args)
-    with _progress(total_steps(config), "demo") as bar:
+    with progress_bar(total_steps(config), "demo") as bar:
         result = stylize(content, style, config,
                          callback=lambda step, image, history: bar.update(step - bar.n))
     images.save_image(style, names["style"])
@@ -198,7 +200,6 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _run_batch(args: argparse.Namespace) -> int:
     import jax
-    from tqdm import tqdm
 
     from .images import load_image
     from .jobs import collect_inputs, my_share, run_job
@@ -219,7 +220,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     if outdir.exists() and not outdir.is_dir():
         raise StyleJaxError(f"{outdir}: exists and is not a directory")
     items = my_share(collect_inputs(args.input, outdir), jax.process_index(), jax.process_count())
-    with tqdm(total=len(items), unit="img", desc="batch", disable=None, dynamic_ncols=True) as bar:
+    with progress_bar(len(items), "batch", unit="img") as bar:
         summary = run_job(items, args.style, outdir, config, batch_size=args.batch_size,
                           vmap_size="auto" if args.vmap_size is None else args.vmap_size,
                           progress=lambda done, total: bar.update(done - bar.n))
@@ -300,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("content", help="content image")
     p.add_argument("style", nargs="+", help="style image(s)")
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
-    _add_style_options(p)
+    add_style_options(p)
     p.add_argument("--save-every", type=int, default=None,
                    help="also save the image every N steps of a scale and at the end of each scale")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8,
@@ -310,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("demo", help="stylize a bundled photo with a stained-glass style drawn in code")
     p.add_argument("-o", "--output", default="demo-output", help="output directory (%(default)s)")
-    _add_style_options(p)
+    add_style_options(p)
     p.set_defaults(size=256, steps=150, optimizer="adam")
     p.add_argument("--overwrite", action="store_true", help="replace existing demo outputs")
     p.set_defaults(run=_run_demo)
@@ -329,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coordinator-address", default=None, help="host:port of process 0 (other clusters)")
     p.add_argument("--num-processes", type=int, default=None)
     p.add_argument("--process-id", type=int, default=None)
-    _add_style_options(p)
+    add_style_options(p)
     p.set_defaults(run=_run_batch)
 
     p = commands.add_parser("bench", help="compare optimizers on style-transfer problems")
@@ -346,8 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", nargs="+", default=None, help="style image(s) for --content")
     p.add_argument("-o", "--output", default="bench-results", help="output directory (%(default)s)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty output directory")
-    _add_style_options(p, optimisation=False)  # the bench has its own budget and optimizers
+    add_style_options(p, optimisation=False)  # the bench has its own budget and optimizers
     p.set_defaults(size=128, run=_run_bench)
+
+    video_cli.add_parser(commands)
 
     weights = commands.add_parser("weights", help="list or port VGG weights")
     weight_commands = weights.add_subparsers(dest="weights_command", required=True, parser_class=_Parser)

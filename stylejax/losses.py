@@ -61,3 +61,12 @@ def total_variation(image: jax.Array) -> jax.Array:
     dy = jnp.diff(image, axis=-3)
     dx = jnp.diff(image, axis=-2)
     return jnp.mean(jnp.square(dy)) + jnp.mean(jnp.square(dx))
+
+
+def temporal_loss(image: jax.Array, warped: jax.Array, reliability: jax.Array) -> jax.Array:
+    """Mean of reliability * (image - warped)^2 over every pixel and channel (Ruder et al. 2016).
+
+    image, warped: (..., h, w, 3); reliability: (..., h, w, 1) in [0, 1], 0 where the previous frame
+    says nothing about this one (disocclusions, motion boundaries).
+    """
+    return jnp.mean(reliability * jnp.square(image - warped))

@@ -16,23 +16,38 @@ from flax import nnx
 from . import losses
 
 
+class Temporal(NamedTuple):
+    """A video frame's pull towards the previous frame's output (Ruder et al. 2016), per image.
+
+    warped: (h, w, 3) the previous output warped into this frame by the content's optical flow.
+    reliability: (h, w, 1) in [0, 1], how far to trust it: 0 where the flow is not reliable.
+    """
+
+    warped: jax.Array
+    reliability: jax.Array
+
+
 class Targets(NamedTuple):
     """What the image is pulled towards.
 
     content: {layer: (1, h, w, c)} activations of the content image.
     style: {layer: (c, c)} blended Gram matrices of the style images.
+    temporal: a video frame's warped previous output and its reliability, or None (no temporal term).
+    Content and temporal targets are per image; style targets are shared by a batch.
     """
 
     content: dict[str, jax.Array]
     style: dict[str, jax.Array]
+    temporal: Temporal | None = None
 
 
 class LossWeights(NamedTuple):
-    """Per-layer weights (already multiplied by the content/style weight) and the TV weight."""
+    """Per-layer weights (already multiplied by the content/style weight), the TV and temporal weights."""
 
     content: dict[str, jax.Array]
     style: dict[str, jax.Array]
     tv: jax.Array
+    temporal: jax.Array | None = None  # read only when the targets have a temporal part
 
 
 class ObjectiveArgs(NamedTuple):
@@ -54,15 +69,20 @@ class Objective:
     remat: bool = False  # recompute VGG activations block by block in the backward pass: less memory
 
     def terms(self, image: jax.Array, args: ObjectiveArgs) -> dict[str, jax.Array]:
-        """{"content", "style", "tv"}: each weighted term, as scalars (f32)."""
+        """{"content", "style", "tv"} and, for a video frame, "temporal": each weighted term, as f32 scalars."""
         vgg = nnx.merge(self.graphdef, args.vgg)
         layers = tuple(dict.fromkeys(self.content_layers + self.style_layers))
         features = vgg(image[None], layers, args.backward_kernels, remat=self.remat)
-        return {
+        terms = {
             "content": losses.content_loss(features, args.targets.content, args.weights.content),
             "style": losses.style_loss(features, args.targets.style, args.weights.style),
             "tv": args.weights.tv * losses.total_variation(image),
         }
+        temporal = args.targets.temporal
+        if temporal is not None:
+            terms["temporal"] = args.weights.temporal * losses.temporal_loss(image, temporal.warped,
+                                                                             temporal.reliability)
+        return terms
 
     def __call__(self, image: jax.Array, args: ObjectiveArgs) -> jax.Array:
         """The scalar loss minimised: the sum of `terms`."""

@@ -41,3 +41,4 @@ def stripes(h: int, w: int) -> np.ndarray:
     ys, xs = np.mgrid[0:h, 0:w]
     band = ((xs + ys) // 4) % 2
     return np.stack([band, 0.2 + 0.6 * (1 - band), 0.9 * band], -1).astype(np.float32)
+

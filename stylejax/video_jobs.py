@@ -1,0 +1,226 @@
+"""Resumable video jobs on disk: one video, a folder of frames, or a folder of videos.
+
+Each finished frame is saved (atomically) before the next one starts, in a work folder beside the
+output video (`.NAME.frames/`) or in the output folder itself, with a record of the run that made
+them. Running the same command again continues after the last saved frame and gives the same frames;
+a different run's frames are never mixed in. An output video is encoded (with the source's audio and
+frame timing) only when every frame is done, and appears whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import images, video_io, video_write
+from .config import StyleConfig
+from .errors import StyleJaxError
+from .video import VideoFrame, VideoSettings, stylize_streams
+
+RUN_RECORD = ".stylejax-video.json"
+FRAME_NAME = "frame_{:06d}.png"
+_FRAME_PATTERN = re.compile(r"frame_(\d{6})\.png")
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoJob:
+    """One video to stylize: where it comes from, where it goes, and which part of it."""
+
+    source: Path
+    output: Path
+    info: video_io.VideoInfo
+    start: float = 0.0
+    duration: float | None = None
+    fps: float | None = None
+
+    @property
+    def to_video(self) -> bool:
+        return video_io.is_video_suffix(self.output)
+
+    @property
+    def work(self) -> Path:
+        """Where frames are saved as they finish: beside an output video, or the output folder itself."""
+        return self.output.with_name(f".{self.output.name}.frames") if self.to_video else self.output
+
+    def frames(self):
+        return video_io.read_frames(self.source, start=self.start, duration=self.duration, fps=self.fps)
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoSummary:
+    """How a job went: frames stylized in this run (resumed ones are not counted) and their mean figures."""
+
+    output: Path
+    frames: int
+    resumed: int
+    seconds: float
+    temporal_error: float | None
+    style_loss: float | None
+
+
+def plan_jobs(source: str | Path, output: str | Path, *, overwrite: bool = False, start: float = 0.0,
+              duration: float | None = None, fps: float | None = None) -> list[VideoJob]:
+    """The jobs of `stylejax video SOURCE -o OUTPUT`, checked before any work.
+
+    SOURCE is a video file or a folder of frames (OUTPUT: a video file or a folder of frames), or a
+    folder of videos (OUTPUT: a folder, one video in it per source video, named after it).
+
+    Raises:
+      StyleJaxError: a source that is no video, an output that exists (without `overwrite`) or would
+        replace the source, or a work folder that holds another run's frames.
+    """
+    source, output = Path(source), Path(output)
+    if not source.exists():
+        raise StyleJaxError(f"{source}: no such file or folder")
+    videos = sorted(p for p in source.iterdir() if video_io.is_video_file(p)) if source.is_dir() else []
+    if videos and video_io.list_frame_files(source, required=False):
+        raise StyleJaxError(f"{source}: holds both videos and image frames: put them in separate folders")
+    if videos:
+        if video_io.is_video_suffix(output) or (output.exists() and not output.is_dir()):
+            raise StyleJaxError(f"{output}: a folder of videos needs an output folder, not a file")
+        if not output.exists() and not (output.parent if str(output.parent) else Path(".")).is_dir():
+            raise StyleJaxError(f"{output.parent}: output directory does not exist: create it first")
+        pairs = [(video, output / f"{video.stem}{_video_suffix(video)}") for video in videos]
+    else:
+        pairs = [(source, output)]
+    jobs = []
+    for video, out in pairs:
+        if out.resolve() == video.resolve():
+            raise StyleJaxError(f"{out}: output would replace the input: choose another -o")
+        info = video_io.probe(video, start=start, duration=duration, fps=fps)
+        job = VideoJob(video, out, info, start, duration, fps)
+        _check_output(job, overwrite, made=output if videos else None)
+        jobs.append(job)
+    return jobs
+
+
+def _video_suffix(source: Path) -> str:
+    return source.suffix.lower() if source.suffix.lower() in (".mp4", ".mov", ".mkv") else ".mp4"
+
+
+def _check_output(job: VideoJob, overwrite: bool, made: Path | None = None) -> None:
+    """`made`: a folder the job makes itself (a folder of videos' output folder)."""
+    parent = job.output.parent if str(job.output.parent) else Path(".")
+    if parent != made and not parent.is_dir():
+        raise StyleJaxError(f"{parent}: output directory does not exist: create it first")
+    if job.to_video:
+        if job.output.is_dir():
+            raise StyleJaxError(f"{job.output}: is a directory: give a video file name or a folder without a suffix")
+        if job.output.exists() and not overwrite:
+            raise StyleJaxError(f"{job.output}: already exists: pass --overwrite to replace it")
+    elif job.output.exists():
+        if not job.output.is_dir():
+            raise StyleJaxError(f"{job.output}: exists and is not a folder: give a folder for the frames")
+        ours = (job.output / RUN_RECORD).exists()
+        if not ours and any(job.output.iterdir()) and not overwrite:
+            raise StyleJaxError(f"{job.output}: exists and is not empty: pass --overwrite or choose another -o")
+
+
+def _record(job: VideoJob, styles: Sequence[str | Path], config: StyleConfig, settings: VideoSettings,
+            bit_depth: int) -> dict:
+    """What makes a run's frames: a work folder whose record differs holds another run's frames."""
+    return {"source": str(job.source.resolve()), "styles": [str(Path(s).resolve()) for s in styles],
+            "config": repr(config), "settings": repr(settings), "start": job.start, "duration": job.duration,
+            "fps": job.fps, "bit_depth": bit_depth}
+
+
+def _prepare_work(job: VideoJob, record: dict, overwrite: bool) -> int:
+    """Makes the work folder ready; returns how many frames of this run it already holds."""
+    job.work.mkdir(parents=True, exist_ok=True)
+    path = job.work / RUN_RECORD
+    saved = _read_record(path)
+    if saved is not None and saved != record:
+        if not overwrite:
+            raise StyleJaxError(f"{job.work}: holds frames of a different run (other settings or inputs): "
+                                "pass --overwrite to start again, or choose another -o")
+        saved = None
+    if saved is None:
+        for frame in _frame_files(job.work):  # only this tool's files: anything else in the folder stays
+            frame.unlink()
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(record, indent=1))
+        tmp.replace(path)
+        return 0
+    frames = _frame_files(job.work)
+    return next((i for i, frame in enumerate(frames) if frame.name != FRAME_NAME.format(i + 1)), len(frames))
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if _FRAME_PATTERN.fullmatch(p.name))
+
+
+def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config: StyleConfig,
+                   settings: VideoSettings, *, overwrite: bool = False, quality: int = 18, batch_size: int = 8,
+                   progress: Callable[[int, int, VideoFrame | None], None] | None = None,
+                   on_chunk: Callable[[int, int], None] | None = None) -> list[VideoSummary]:
+    """Stylizes every job's frames (frame t of same-shape videos as one batch), then writes each output.
+
+    Args:
+      jobs: from `plan_jobs`.
+      style: the style image paths.
+      config, settings: as `stylize_video`'s.
+      overwrite: start again where a work folder holds another run's frames; replace existing outputs.
+      quality: the x264 CRF of output videos (lower is better, 18 looks lossless to most eyes).
+      batch_size: frames of different videos per batch.
+      progress: called with (frames done, frames in all, the frame just done or None) as frames finish.
+      on_chunk: called with (steps done, steps) within the frames being optimised.
+    """
+    records = [_record(job, style, config, settings, 8) for job in jobs]
+    done = [_prepare_work(job, record, overwrite) for job, record in zip(jobs, records, strict=True)]
+    total = sum(max(job.info.frame_count, count) for job, count in zip(jobs, done, strict=True))
+    finished = sum(done)
+    figures: list[list[VideoFrame]] = [[] for _ in jobs]
+    begin = time.perf_counter()
+    if progress is not None:
+        progress(finished, total, None)
+
+    def on_frame(video: int, frame: VideoFrame) -> None:
+        nonlocal finished
+        images.save_image(frame.image, jobs[video].work / FRAME_NAME.format(frame.index + 1))
+        figures[video].append(frame)
+        finished += 1
+        if progress is not None:
+            progress(finished, total, frame)
+
+    last = [images.load_image(job.work / FRAME_NAME.format(count)) if count else None
+            for job, count in zip(jobs, done, strict=True)]
+    stylize_streams([job.frames() for job in jobs], style, config, settings, on_frame,
+                    done=list(zip(done, last, strict=True)), batch_size=batch_size, on_chunk=on_chunk)
+    seconds = time.perf_counter() - begin
+    summaries = []
+    for job, count, frames in zip(jobs, done, figures, strict=True):
+        if not count + len(frames):
+            raise StyleJaxError(f"{job.source}: no frames to stylize in the part asked for")
+        if job.to_video:
+            _encode(job, quality)
+        errors = [f.temporal_error for f in frames if f.temporal_error is not None]
+        summaries.append(VideoSummary(
+            job.output, len(frames), count, seconds,
+            float(np.mean(errors)) if errors else None,
+            float(np.mean([f.losses["style"] for f in frames])) if frames else None))
+    return summaries
+
+
+def _encode(job: VideoJob, quality: int) -> None:
+    """The output video from the saved frames, with the source's frame timing and audio; then the frames go."""
+    frames = _frame_files(job.work)
+    timestamps = job.info.timestamps[:len(frames)] if len(job.info.timestamps) >= len(frames) else None
+    video_write.write_video(job.output, (images.load_image(f) for f in frames), fps=job.info.fps,
+                            timestamps=timestamps, quality=quality,
+                            audio_from=job.source if job.info.has_audio else None,
+                            audio_start=job.start, audio_duration=job.duration)
+    shutil.rmtree(job.work)

@@ -1,0 +1,147 @@
+"""Video: temporal consistency against independent frames, one program per shape, resumable jobs, bad input."""
+
+import av
+import numpy as np
+import pytest
+from video_clips import encode_clip, pan_frames, step_audio
+
+import stylejax
+from stylejax import cli, demo, flow, video, video_jobs
+from stylejax.batch import bucket_shape
+
+FIRST, LATER = (20,), 20  # first frame's steps, later frames' steps: small, so the tests stay quick
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return pan_frames(6, 48, 64, step=2)
+
+
+@pytest.fixture(scope="module")
+def style():
+    return demo.stained_glass(64, 64)
+
+
+def _run(frames, style, **settings):
+    config = stylejax.StyleConfig(size=64, steps=FIRST, chunk_steps=10)
+    return video.stylize_video(frames, style, config, video.VideoSettings(frame_steps=LATER, **settings))
+
+
+def test_temporal_stylization_flickers_less_than_independent_frames(clip, style):
+    independent = _run(clip, style, temporal_weight=0.0, frame_init="content")
+    temporal = _run(clip, style)
+    error = {name: flow.temporal_error([f.image for f in run], clip)
+             for name, run in (("independent", independent), ("temporal", temporal))}
+    assert 3 * error["temporal"] <= error["independent"]
+    style_loss = {name: np.mean([f.losses["style"] for f in run[1:]])
+                  for name, run in (("independent", independent), ("temporal", temporal))}
+    assert style_loss["temporal"] <= 1.2 * style_loss["independent"]  # as stylized, frame for frame
+    assert [f.index for f in temporal] == list(range(len(clip)))
+    assert all(f.image.shape == clip[0].shape for f in temporal)
+    assert temporal[0].temporal_error is None and all(f.temporal_error >= 0 for f in temporal[1:])
+    assert "temporal" in temporal[1].losses and "temporal" not in independent[1].losses
+
+
+def test_one_compiled_program_serves_every_later_frame(clip, style):
+    config = stylejax.StyleConfig(size=64, steps=FIRST, chunk_steps=10)
+    shape = bucket_shape(clip[0].shape[:2], 64)
+    solver = video.FrameSolver(style, config, video.VideoSettings(frame_steps=LATER), shape)
+    outputs, _ = solver.first_frames([clip[0]])
+    compiled = []
+    for previous, frame in zip(clip[:4], clip[1:5], strict=True):
+        outputs, _, temporal = solver.next_frames([frame], [previous], [outputs[0]])
+        compiled.append(solver.later.programs().run._cache_size())
+    assert compiled[1:] == compiled[:1] * 3  # the warped frames are arguments, not constants: no recompiles
+    assert float(np.asarray(temporal.reliability).min()) >= 0.0
+
+
+def _frames_of(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [f.to_ndarray(format="rgb24") for f in container.decode(stream)], stream.average_rate
+
+
+def test_a_killed_video_job_resumes_and_keeps_audio_and_frame_rate(tmp_path, clip, style):
+    source = encode_clip(tmp_path / "in.mp4", clip, fps=12, audio=step_audio(len(clip) / 12, 0.0))
+    config = stylejax.StyleConfig(size=64, steps=FIRST, chunk_steps=10)
+    settings = video.VideoSettings(frame_steps=LATER)
+
+    def run(output, stop_after=None):
+        jobs = video_jobs.plan_jobs(source, output)
+
+        def progress(done, total, frame):
+            if frame is not None and done == stop_after:
+                raise KeyboardInterrupt
+
+        return video_jobs.run_video_jobs(jobs, [style_path], config, settings, progress=progress)
+
+    style_path = tmp_path / "style.png"
+    stylejax.save_image(style, style_path)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "out.mp4", stop_after=3)
+    assert not (tmp_path / "out.mp4").exists()  # the video appears only whole
+    assert len(list((tmp_path / ".out.mp4.frames").glob("frame_*.png"))) == 3
+    (summary,) = run(tmp_path / "out.mp4")
+    assert (summary.resumed, summary.frames) == (3, len(clip) - 3)  # none redone
+    assert not (tmp_path / ".out.mp4.frames").exists()
+    (reference,) = run(tmp_path / "reference.mp4")  # the same job, never interrupted
+    resumed, rate = _frames_of(tmp_path / "out.mp4")
+    uninterrupted, _ = _frames_of(tmp_path / "reference.mp4")
+    assert len(resumed) == len(clip) and rate == 12
+    np.testing.assert_array_equal(np.stack(resumed), np.stack(uninterrupted))
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        (audio,) = container.streams.audio
+        assert float(audio.duration * audio.time_base) == pytest.approx(len(clip) / 12, abs=0.05)
+
+
+def _bad_inputs(tmp_path, clip):
+    (tmp_path / "text.mp4").write_text("not a video")
+    encode_clip(tmp_path / "empty.mp4", [])
+    (tmp_path / "no_images").mkdir()
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    stylejax.save_image(clip[0], mixed / "a_001.png")
+    stylejax.save_image(clip[1][:40], mixed / "a_002.png")
+    encode_clip(tmp_path / "good.mp4", clip[:2])
+    (tmp_path / "taken.mp4").write_bytes(b"a user's file")
+
+
+@pytest.mark.parametrize("source, output, message", [
+    ("text.mp4", "out.mp4", "not a video"),
+    ("empty.mp4", "out.mp4", "no video frames"),
+    ("no_images", "out.mp4", "no image"),
+    ("mixed", "out.mp4", "a_002.png"),
+    ("good.mp4", "taken.mp4", "already exists: pass --overwrite"),
+    ("good.mp4", "good.mp4", "replace the input"),
+    ("missing.mp4", "out.mp4", "no such file"),
+])
+def test_bad_video_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, clip, style, source, output,
+                                                                message):
+    _bad_inputs(tmp_path, clip)
+    stylejax.save_image(style, tmp_path / "style.png")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code = cli.main(["video", str(tmp_path / source), "-o", str(tmp_path / output), "--style",
+                     str(tmp_path / "style.png"), "--size", "64"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err, err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert (tmp_path / "taken.mp4").read_bytes() == b"a user's file"
+
+
+def test_a_folder_of_videos_is_stylized_frame_by_frame_in_batches(tmp_path, clip, style, monkeypatch):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    encode_clip(videos / "a.mp4", clip[:3])
+    encode_clip(videos / "b.mov", clip[2:5])
+    stylejax.save_image(style, tmp_path / "style.png")
+    batches = []
+    original = video._frame_batch
+    monkeypatch.setattr(video, "_frame_batch", lambda solver, streams, *rest: (
+        batches.append(len(streams)), original(solver, streams, *rest))[1])
+    code = cli.main(["video", str(videos), "-o", str(tmp_path / "styled"), "--style", str(tmp_path / "style.png"),
+                     "--size", "64", "--first-steps", "10", "--steps", "5"])
+    assert code == 0
+    assert batches == [2, 2, 2]  # frame t of both videos in one batch
+    for name in ("a.mp4", "b.mov"):
+        frames, rate = _frames_of(tmp_path / "styled" / name)
+        assert len(frames) == 3 and rate == 12 and frames[0].shape == (48, 64, 3)
