@@ -130,7 +130,7 @@ class BatchPrograms(NamedTuple):
 
     init: Callable  # (images, args) -> RunState
     run: Callable  # (state, remaining, ema_decay, args) -> (state, (b, length) losses); donates the state
-    terms: Callable  # (images, args) -> {"content", "style", "tv"}: (b,) each
+    terms: Callable  # (images, args) -> {"content", "style", "tv"} (and "temporal" for video frames): (b,) each
 
 
 @functools.lru_cache(maxsize=16)
@@ -232,6 +232,8 @@ class BatchSolver:
         args = (with_content(self.objective, self.shared, contents) if content_targets is None
                 else _with_per_image(self.shared, (content_targets, None)))
         if temporal is not None:
+            if args.weights.temporal is None:
+                raise StyleJaxError("temporal targets need a temporal weight: set shared.weights.temporal")
             args = args._replace(targets=args.targets._replace(temporal=temporal))
         if init_images is None:
             init_images = jnp.stack([initial_image(self.config, c) for c in contents])

@@ -27,6 +27,7 @@ def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, ste
     if optimisation:
         p.add_argument(steps_flag, dest="steps", default=",".join(map(str, _as_tuple(d.steps))),
                        help="steps at each scale: N, or N1,N2,... coarsest first, the last repeating (%(default)s)")
+        p.set_defaults(steps_flag=steps_flag)
         p.add_argument("--min-size", type=int, default=None,
                        help=f"longest side of the first scale (default {DEFAULT_MIN_SIZE}, or --size when smaller); "
                             "equal to --size: one scale")
@@ -62,11 +63,11 @@ def _as_tuple(steps: int | tuple[int, ...]) -> tuple[int, ...]:
     return steps if isinstance(steps, tuple) else (steps,)
 
 
-def _steps(text: str) -> int | tuple[int, ...]:
+def _steps(text: str, flag: str = "--steps") -> int | tuple[int, ...]:
     try:
         steps = tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise StyleJaxError(f"--steps takes a whole number or comma-separated whole numbers, got {text!r}") from None
+        raise StyleJaxError(f"{flag} takes a whole number or comma-separated whole numbers, got {text!r}") from None
     return steps[0] if len(steps) == 1 else steps
 
 
@@ -93,7 +94,8 @@ def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
     d = StyleConfig()
     schedule = {}
     if hasattr(args, "min_size"):  # the commands that optimise; bench has its own budget
-        schedule = dict(steps=_steps(str(args.steps)), min_size=args.min_size, scale_factor=args.scale_factor,
+        steps = _steps(str(args.steps), getattr(args, "steps_flag", "--steps"))
+        schedule = dict(steps=steps, min_size=args.min_size, scale_factor=args.scale_factor,
                         ema_decay=args.ema_decay, tile=_tile(args.tile),
                         remat={"auto": None, "on": True, "off": False}[args.remat])
     return StyleConfig(

@@ -46,6 +46,19 @@ def _to_gray_u8(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.round(np.clip(frame, 0.0, 1.0) * 255.0).astype(np.uint8))
 
 
+def check_available() -> None:
+    """Raises StyleJaxError if OpenCV (for the optical flow) is not installed."""
+    _import_cv2()
+
+
+def _import_cv2():
+    try:
+        import cv2
+    except ImportError as error:
+        raise StyleJaxError("video needs OpenCV: pip install 'stylejax[video]'") from error
+    return cv2
+
+
 def dis_flow(source: np.ndarray, target: np.ndarray, preset: str = "medium") -> np.ndarray:
     """Dense optical flow from `source` to `target` with OpenCV's DIS (Kroeger et al. 2016), on the CPU.
 
@@ -63,10 +76,7 @@ def dis_flow(source: np.ndarray, target: np.ndarray, preset: str = "medium") -> 
     """
     if preset not in PRESETS:
         raise StyleJaxError(f"unknown DIS preset {preset!r}: use one of {', '.join(PRESETS)}")
-    try:
-        import cv2
-    except ImportError as error:
-        raise StyleJaxError("video needs OpenCV: pip install 'stylejax[video]'") from error
+    cv2 = _import_cv2()
     a, b = _to_gray_u8(source), _to_gray_u8(target)
     if a.shape != b.shape:
         raise StyleJaxError(f"flow frames differ in size: {a.shape} and {b.shape}")

@@ -7,8 +7,9 @@ frame and its reliability are per-image arguments like content targets, never co
 program: one compiled program per shape serves a whole video, and frame t of many same-shape videos
 is one batch (in lockstep on an accelerator, split across devices).
 
-The previous output is taken as it is saved (rounded to the output's bit depth), so a run resumed
-from its saved frames continues exactly as the uninterrupted run would have.
+What a frame hands the next is its raw output at the working shape (`VideoFrame.working`), before
+colours are kept or the frame is resized to its own aspect ratio; a resumable job saves it, so a run
+resumed after an interruption continues exactly as the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ import numpy as np
 from jax.sharding import Mesh
 
 from . import flow, images, losses, schedule
-from .batch import BatchSolver, bucket_shape, local_mesh
+from .batch import bucket_shape, local_mesh
 from .batch_schedule import ScheduledSolver, finish_image
 from .config import StyleConfig
-from .engine import ImageLike, as_image, initial_image, style_list
+from .engine import ImageLike, as_image, initial_image, style_list, working_shape
 from .errors import StyleJaxError
 from .objective import Temporal
 from .optimize import averaged_image
+from .weights import load_vgg
 
 FRAME_INITS = ("warped", "content", "noise")
+_warp = jax.jit(flow.warp)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +70,9 @@ class VideoFrame:
 
     Attributes:
       index: the frame's position in the video (0 first).
-      image: (h, w, 3) float32 in [0, 1], the content frame's aspect ratio, as it is saved.
+      image: (h, w, 3) float32 in [0, 1], the content frame's aspect ratio, colours kept if asked.
+      working: (h', w', 3) float32, the raw output at the working shape: where the next frame starts from
+        (a resumed run needs it).
       losses: {"content", "style", "tv", "temporal" (later frames with a temporal term), "total"}.
       temporal_error: the warping error against the previous output, mean over reliable pixels of the
         squared difference (None for the first frame).
@@ -75,14 +80,22 @@ class VideoFrame:
 
     index: int
     image: np.ndarray
+    working: np.ndarray
     losses: dict[str, float]
     temporal_error: float | None
 
 
-def quantized(image: np.ndarray | jnp.ndarray, bit_depth: int = 8) -> np.ndarray:
-    """The image as a file of that bit depth holds it: what a resumed run reads back, exactly."""
-    levels = 2 ** bit_depth - 1
-    return (np.round(np.clip(np.asarray(image, np.float32), 0.0, 1.0) * levels) / levels).astype(np.float32)
+def check(config: StyleConfig, shapes: Sequence[tuple[int, int]]) -> None:
+    """Raises StyleJaxError, before any work, for what videos of these frame shapes (h, w) cannot do.
+
+    Tiles (video frames are whole images), frames too small for VGG, missing weights or OpenCV.
+    """
+    ScheduledSolver.check(config)
+    for shape in shapes:
+        for scale in schedule.plan_scales(config):
+            working_shape(shape, scale.size, "video frame")
+    load_vgg(config.model, pooling=config.pooling)
+    flow.check_available()
 
 
 def warping_error(image: jnp.ndarray, warped: jnp.ndarray, reliability: jnp.ndarray) -> float:
@@ -104,13 +117,11 @@ class FrameSolver:
     def __init__(self, style: ImageLike | Sequence[ImageLike], config: StyleConfig, settings: VideoSettings,
                  shape: tuple[int, int], mesh: Mesh | None = None, vmap_size: int | str | None = "auto"):
         self.config, self.settings, self.shape = config, settings, shape
-        styles = style_list(style)
-        self.first = ScheduledSolver(styles, config, mesh, vmap_size)
-        last = schedule.plan_scales(config)[-1]
-        later = BatchSolver.create(styles, schedule.at_scale(config, last).replace(steps=settings.frame_steps),
-                                   mesh, vmap_size)
-        weights = later.shared.weights._replace(temporal=jnp.float32(settings.temporal_weight))
-        self.later = dataclasses.replace(later, shared=later.shared._replace(weights=weights))
+        self.first = ScheduledSolver(style_list(style), config, mesh, vmap_size)
+        final = self.first.final  # later frames share its style targets and its compiled programs
+        weights = final.shared.weights._replace(temporal=jnp.float32(settings.temporal_weight))
+        self.later = dataclasses.replace(final, config=final.config.replace(steps=settings.frame_steps),
+                                         shared=final.shared._replace(weights=weights))
 
     def first_frames(self, contents: Sequence[np.ndarray], on_chunk: Callable[[int, int], None] | None = None
                      ) -> tuple[np.ndarray, list[dict[str, float]]]:
@@ -129,7 +140,7 @@ class FrameSolver:
         for content, previous_content, previous_output in zip(contents, previous_contents, previous_outputs,
                                                              strict=True):
             backward, forward = flow.frame_flows(previous_content, content, self.settings.flow_preset)
-            warped.append(flow.warp(jnp.asarray(previous_output), jnp.asarray(backward)))
+            warped.append(_warp(jnp.asarray(previous_output), jnp.asarray(backward)))
             reliability.append(flow.reliability(backward, forward)[..., None])
         temporal = Temporal(jnp.stack(warped), jnp.asarray(np.stack(reliability)))
         init = self.settings.frame_init
@@ -151,7 +162,7 @@ class _Stream:
     frames: Iterator[np.ndarray]
     index: int = 0  # the next frame's index
     content: np.ndarray | None = None  # the previous content frame, at the working shape
-    output: np.ndarray | None = None  # the previous output as saved, at the working shape
+    output: np.ndarray | None = None  # the previous raw output, at the working shape
     pending: np.ndarray | None = None  # the next content frame, read ahead
     finished: bool = False
 
@@ -166,7 +177,7 @@ class _Stream:
 def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | Sequence[ImageLike],
                     config: StyleConfig, settings: VideoSettings, on_frame: Callable[[int, VideoFrame], None], *,
                     done: Sequence[tuple[int, np.ndarray | None]] | None = None, batch_size: int = 8,
-                    bit_depth: int = 8, mesh: Mesh | None = None, vmap_size: int | str | None = "auto",
+                    mesh: Mesh | None = None, vmap_size: int | str | None = "auto",
                     on_chunk: Callable[[int, int], None] | None = None) -> None:
     """Stylizes many videos at once: frame t of every video of one working shape is one batch.
 
@@ -176,10 +187,9 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
       config: the StyleConfig (its schedule runs each video's first frame).
       settings: the video settings.
       on_frame: called with (video index, VideoFrame) as each frame is done, in frame order per video.
-      done: per video, (frames already done, the last of them as saved) to resume after; the
-        frames already done are read from `videos` and skipped.
+      done: per video, (frames already done, the last one's `VideoFrame.working`) to resume after;
+        the frames already done are read from `videos` and skipped.
       batch_size: frames (of different videos) per batch, across all devices.
-      bit_depth: the bit depth frames are saved with (the previous output is taken as saved).
       mesh: a 1-D ("data",) mesh; default: as many local devices as there are videos, up to `batch_size`.
       vmap_size: frames per device optimised in lockstep (see `stylize_batch`).
       on_chunk: called with (steps done, steps) within the frames being optimised.
@@ -193,7 +203,8 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
         for _ in range(count):  # frames finished before an interruption: the last one's content is needed
             if stream.advance() is None:
                 break
-            stream.content, stream.pending = stream.pending, None
+            shape = bucket_shape(stream.pending.shape[:2], config.size)
+            stream.content, stream.pending = np.asarray(images.resize(stream.pending, shape)), None
             stream.index += 1
         if count:
             stream.output = last
@@ -208,10 +219,10 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
                 solvers[shape] = FrameSolver(style, config, settings, shape, mesh, vmap_size)
             for start in range(0, len(members), batch_size):
                 _frame_batch(solvers[shape], [streams[i] for i in members[start:start + batch_size]],
-                             members[start:start + batch_size], first, bit_depth, on_frame, on_chunk)
+                             members[start:start + batch_size], first, on_frame, on_chunk)
 
 
-def _frame_batch(solver: FrameSolver, streams: list[_Stream], ids: list[int], first: bool, bit_depth: int,
+def _frame_batch(solver: FrameSolver, streams: list[_Stream], ids: list[int], first: bool,
                  on_frame: Callable[[int, VideoFrame], None], on_chunk: Callable[[int, int], None] | None) -> None:
     originals = [s.pending for s in streams]
     contents = [np.asarray(images.resize(frame, solver.shape)) for frame in originals]
@@ -222,12 +233,11 @@ def _frame_batch(solver: FrameSolver, streams: list[_Stream], ids: list[int], fi
         outputs, terms, temporal = solver.next_frames(contents, [s.content for s in streams],
                                                       [s.output for s in streams], on_chunk)
     for row, (stream, video, original) in enumerate(zip(streams, ids, originals, strict=True)):
-        saved = quantized(finish_image(outputs[row], original, solver.config), bit_depth)
-        working = np.asarray(images.resize(saved, solver.shape))  # what a resumed run would read back
-        error = None if temporal is None else warping_error(jnp.asarray(working), temporal.warped[row],
+        error = None if temporal is None else warping_error(jnp.asarray(outputs[row]), temporal.warped[row],
                                                             temporal.reliability[row])
-        stream.content, stream.output, stream.pending = contents[row], working, None
-        on_frame(video, VideoFrame(stream.index, saved, terms[row], error))
+        stream.content, stream.output, stream.pending = contents[row], outputs[row], None
+        image = finish_image(outputs[row], original, solver.config)
+        on_frame(video, VideoFrame(stream.index, image, outputs[row], terms[row], error))
         stream.index += 1
 
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from .errors import StyleJaxError
+from .flow import PRESETS
+from .video import FRAME_INITS
 
 
 def add_parser(commands) -> None:
@@ -23,10 +25,10 @@ def add_parser(commands) -> None:
                    help="steps of every frame after the first, at full size (%(default)s)")
     p.add_argument("--temporal-weight", type=float, default=1000.0,
                    help="pull towards the previous output warped by the optical flow; 0: none (%(default)s)")
-    p.add_argument("--frame-init", choices=("warped", "content", "noise"), default="warped",
+    p.add_argument("--frame-init", choices=FRAME_INITS, default="warped",
                    help="where a later frame starts (%(default)s); 'content' with --temporal-weight 0 "
                         "stylizes frames independently")
-    p.add_argument("--flow-preset", choices=("ultrafast", "fast", "medium"), default="medium",
+    p.add_argument("--flow-preset", choices=PRESETS, default="medium",
                    help="OpenCV DIS optical-flow preset (%(default)s)")
     p.add_argument("--fps", type=float, default=None, help="sample the input at this rate (default: every frame)")
     p.add_argument("--start", type=float, default=0.0, help="seconds into the input to begin at (%(default)s)")
@@ -50,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
                              frame_init=args.frame_init, flow_preset=args.flow_preset)
     if not 0 <= args.quality <= 51:
         raise StyleJaxError(f"--quality must be an x264 CRF from 0 to 51, got {args.quality}")
-    if args.batch_size <= 0:
-        raise StyleJaxError(f"--batch-size must be positive, got {args.batch_size}")
+    if args.fps is not None and not 0 < args.fps <= 1000:
+        raise StyleJaxError(f"--fps must be a rate above 0 and at most 1000 frames a second, got {args.fps}")
     for style in args.style:  # a bad style image is a usage error, before any work
         load_image(style)
     jobs = plan_jobs(args.input, args.output, overwrite=args.overwrite, start=args.start,
@@ -66,10 +68,11 @@ def run(args: argparse.Namespace) -> int:
         summaries = run_video_jobs(jobs, args.style, config, settings, overwrite=args.overwrite,
                                    quality=args.quality, batch_size=args.batch_size, progress=progress,
                                    on_chunk=lambda step, steps: bar.set_description(f"video (step {step}/{steps})"))
-    for s in summaries:
+    stylized = sum(s.frames for s in summaries)
+    for s in summaries:  # frame t of every video ran in one batch: the time is the run's, per frame of all
         figures = [f"{s.frames} frames stylized" + (f", {s.resumed} resumed" if s.resumed else "")]
         if s.frames:
-            figures.append(f"{s.seconds / s.frames:.1f} s/frame")
+            figures.append(f"{s.seconds / stylized:.1f} s/frame")
         if s.temporal_error is not None:
             figures.append(f"warping error {s.temporal_error:.3g}")
         if s.style_loss is not None:

@@ -22,9 +22,10 @@ import numpy as np
 from . import images, video_io, video_write
 from .config import StyleConfig
 from .errors import StyleJaxError
-from .video import VideoFrame, VideoSettings, stylize_streams
+from .video import VideoFrame, VideoSettings, check, stylize_streams
 
 RUN_RECORD = ".stylejax-video.json"
+LAST_OUTPUT = ".stylejax-last.npz"  # the last frame's raw output at the working shape: where the next starts
 FRAME_NAME = "frame_{:06d}.png"
 _FRAME_PATTERN = re.compile(r"frame_(\d{6})\.png")
 
@@ -55,7 +56,10 @@ class VideoJob:
 
 @dataclasses.dataclass(frozen=True)
 class VideoSummary:
-    """How a job went: frames stylized in this run (resumed ones are not counted) and their mean figures."""
+    """How a job went: frames stylized in this run (resumed ones are not counted) and their mean figures.
+
+    `seconds` is the whole run's: frame t of every video was one batch.
+    """
 
     output: Path
     frames: int
@@ -73,8 +77,8 @@ def plan_jobs(source: str | Path, output: str | Path, *, overwrite: bool = False
     folder of videos (OUTPUT: a folder, one video in it per source video, named after it).
 
     Raises:
-      StyleJaxError: a source that is no video, an output that exists (without `overwrite`) or would
-        replace the source, or a work folder that holds another run's frames.
+      StyleJaxError: a source that is no video, an output that exists (without `overwrite`), would
+        replace a source or another job's output, or cannot be written (its format, or the source's audio).
     """
     source, output = Path(source), Path(output)
     if not source.exists():
@@ -90,13 +94,19 @@ def plan_jobs(source: str | Path, output: str | Path, *, overwrite: bool = False
         pairs = [(video, output / f"{video.stem}{_video_suffix(video)}") for video in videos]
     else:
         pairs = [(source, output)]
-    jobs = []
+    sources = {video.resolve() for video, _ in pairs}
+    jobs, outputs = [], set()
     for video, out in pairs:
-        if out.resolve() == video.resolve():
-            raise StyleJaxError(f"{out}: output would replace the input: choose another -o")
+        if out.resolve() in sources:
+            raise StyleJaxError(f"{out}: output would replace an input: choose another -o")
+        if out.resolve() in outputs:
+            raise StyleJaxError(f"{video}: its output {out.name} would also be another video's: rename one of them")
+        outputs.add(out.resolve())
         info = video_io.probe(video, start=start, duration=duration, fps=fps)
         job = VideoJob(video, out, info, start, duration, fps)
         _check_output(job, overwrite, made=output if videos else None)
+        if job.to_video:
+            video_write.check_writable(out, video if info.has_audio else None)
         jobs.append(job)
     return jobs
 
@@ -123,33 +133,51 @@ def _check_output(job: VideoJob, overwrite: bool, made: Path | None = None) -> N
             raise StyleJaxError(f"{job.output}: exists and is not empty: pass --overwrite or choose another -o")
 
 
-def _record(job: VideoJob, styles: Sequence[str | Path], config: StyleConfig, settings: VideoSettings,
-            bit_depth: int) -> dict:
+def _record(job: VideoJob, styles: Sequence[str | Path], config: StyleConfig, settings: VideoSettings) -> dict:
     """What makes a run's frames: a work folder whose record differs holds another run's frames."""
-    return {"source": str(job.source.resolve()), "styles": [str(Path(s).resolve()) for s in styles],
-            "config": repr(config), "settings": repr(settings), "start": job.start, "duration": job.duration,
-            "fps": job.fps, "bit_depth": bit_depth}
+    def stamp(path):  # a file replaced at the same path is another input
+        stat = Path(path).stat()
+        return [str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns]
+
+    return {"source": stamp(job.source), "styles": [stamp(s) for s in styles], "config": repr(config),
+            "settings": repr(settings), "start": job.start, "duration": job.duration, "fps": job.fps,
+            "frames": job.info.frame_count}
 
 
-def _prepare_work(job: VideoJob, record: dict, overwrite: bool) -> int:
-    """Makes the work folder ready; returns how many frames of this run it already holds."""
+def _check_work(job: VideoJob, record: dict, overwrite: bool) -> None:
+    """Refuses, before anything is written, a work folder that holds another run's frames."""
+    saved = _read_record(job.work / RUN_RECORD)
+    if saved is not None and saved != record and not overwrite:
+        raise StyleJaxError(f"{job.work}: holds frames of a different run (other settings or inputs): "
+                            "pass --overwrite to start again, or choose another -o")
+
+
+def _prepare_work(job: VideoJob, record: dict) -> tuple[int, np.ndarray | None]:
+    """Makes the work folder ready: (frames of this run it already holds, the last one's raw output)."""
     job.work.mkdir(parents=True, exist_ok=True)
     path = job.work / RUN_RECORD
-    saved = _read_record(path)
-    if saved is not None and saved != record:
-        if not overwrite:
-            raise StyleJaxError(f"{job.work}: holds frames of a different run (other settings or inputs): "
-                                "pass --overwrite to start again, or choose another -o")
-        saved = None
-    if saved is None:
-        for frame in _frame_files(job.work):  # only this tool's files: anything else in the folder stays
-            frame.unlink()
+    if _read_record(path) != record:  # a new run, or --overwrite over another's
+        for stale in [*_frame_files(job.work), job.work / LAST_OUTPUT]:  # this tool's files only
+            stale.unlink(missing_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(record, indent=1))
         tmp.replace(path)
-        return 0
+        return 0, None
     frames = _frame_files(job.work)
-    return next((i for i, frame in enumerate(frames) if frame.name != FRAME_NAME.format(i + 1)), len(frames))
+    count = next((i for i, frame in enumerate(frames) if frame.name != FRAME_NAME.format(i + 1)), len(frames))
+    try:
+        with np.load(job.work / LAST_OUTPUT) as last:
+            index, working = int(last["index"]), last["working"]
+    except (OSError, ValueError, KeyError):
+        return 0, None  # no usable last output: start again (the frames are rewritten as they come)
+    # Each frame is saved before its raw output: a kill between the two redoes that one frame.
+    return (index + 1, working) if index < count else (0, None)
+
+
+def _save_last(work: Path, frame: VideoFrame) -> None:
+    tmp = work / (LAST_OUTPUT + ".tmp.npz")
+    np.savez(tmp, index=frame.index, working=frame.working)
+    tmp.replace(work / LAST_OUTPUT)
 
 
 def _read_record(path: Path) -> dict | None:
@@ -179,8 +207,12 @@ def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config
       progress: called with (frames done, frames in all, the frame just done or None) as frames finish.
       on_chunk: called with (steps done, steps) within the frames being optimised.
     """
-    records = [_record(job, style, config, settings, 8) for job in jobs]
-    done = [_prepare_work(job, record, overwrite) for job, record in zip(jobs, records, strict=True)]
+    check(config, [(job.info.height, job.info.width) for job in jobs])
+    records = [_record(job, style, config, settings) for job in jobs]
+    for job, record in zip(jobs, records, strict=True):
+        _check_work(job, record, overwrite)
+    resumed = [_prepare_work(job, record) for job, record in zip(jobs, records, strict=True)]
+    done = [count for count, _ in resumed]
     total = sum(max(job.info.frame_count, count) for job, count in zip(jobs, done, strict=True))
     finished = sum(done)
     figures: list[list[VideoFrame]] = [[] for _ in jobs]
@@ -191,20 +223,17 @@ def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config
     def on_frame(video: int, frame: VideoFrame) -> None:
         nonlocal finished
         images.save_image(frame.image, jobs[video].work / FRAME_NAME.format(frame.index + 1))
+        _save_last(jobs[video].work, frame)
         figures[video].append(frame)
         finished += 1
         if progress is not None:
             progress(finished, total, frame)
 
-    last = [images.load_image(job.work / FRAME_NAME.format(count)) if count else None
-            for job, count in zip(jobs, done, strict=True)]
-    stylize_streams([job.frames() for job in jobs], style, config, settings, on_frame,
-                    done=list(zip(done, last, strict=True)), batch_size=batch_size, on_chunk=on_chunk)
+    stylize_streams([job.frames() for job in jobs], style, config, settings, on_frame, done=resumed,
+                    batch_size=batch_size, on_chunk=on_chunk)
     seconds = time.perf_counter() - begin
     summaries = []
     for job, count, frames in zip(jobs, done, figures, strict=True):
-        if not count + len(frames):
-            raise StyleJaxError(f"{job.source}: no frames to stylize in the part asked for")
         if job.to_video:
             _encode(job, quality)
         errors = [f.temporal_error for f in frames if f.temporal_error is not None]
@@ -217,8 +246,8 @@ def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config
 
 def _encode(job: VideoJob, quality: int) -> None:
     """The output video from the saved frames, with the source's frame timing and audio; then the frames go."""
-    frames = _frame_files(job.work)
-    timestamps = job.info.timestamps[:len(frames)] if len(job.info.timestamps) >= len(frames) else None
+    frames = _frame_files(job.work)[:job.info.frame_count]
+    timestamps = job.info.timestamps[:len(frames)]
     video_write.write_video(job.output, (images.load_image(f) for f in frames), fps=job.info.fps,
                             timestamps=timestamps, quality=quality,
                             audio_from=job.source if job.info.has_audio else None,

@@ -63,11 +63,7 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: f
     """
     av = import_av()
     path = Path(path)
-    if path.suffix.lower() not in _WRITERS:
-        raise StyleJaxError(f"{path}: cannot write {path.suffix!r} video: use one of {', '.join(_WRITERS)}")
-    muxer, encoder = _WRITERS[path.suffix.lower()]
-    if encoder not in av.codecs_available:
-        raise StyleJaxError(f"{path}: this PyAV build has no {encoder} encoder for {path.suffix}: write .mp4 instead")
+    muxer, encoder = _writer(av, path)
     if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 51:
         raise StyleJaxError(f"quality {quality!r} is not a CRF from 0 (best) to 51 (worst): 18 is a good default")
     rate = as_fraction(fps, "fps")
@@ -85,6 +81,36 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: f
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def check_writable(path: str | os.PathLike, audio_from: str | os.PathLike | None = None) -> None:
+    """Raises StyleJaxError, before any frame is computed, if `write_video` could not write `path`.
+
+    Checks the suffix, that this PyAV build has its encoder, and that the container can hold the
+    audio of `audio_from` (e.g. AAC cannot go into .webm).
+    """
+    av = import_av()
+    muxer, _ = _writer(av, Path(path))
+    if audio_from is None:
+        return
+    with av.open(str(audio_from)) as source:
+        if not source.streams.audio:
+            return
+        with av.open(os.devnull, "w", format=muxer) as probe:
+            try:
+                probe.add_stream_from_template(source.streams.audio[0])
+            except ValueError as e:
+                raise StyleJaxError(f"{path}: {e}: write .mkv (holds any audio) or .mp4 instead") from None
+
+
+def _writer(av, path: Path) -> tuple[str, str]:
+    """(FFmpeg muxer, video encoder) for the suffix of `path`, or StyleJaxError."""
+    if path.suffix.lower() not in _WRITERS:
+        raise StyleJaxError(f"{path}: cannot write {path.suffix!r} video: use one of {', '.join(_WRITERS)}")
+    muxer, encoder = _WRITERS[path.suffix.lower()]
+    if encoder not in av.codecs_available:
+        raise StyleJaxError(f"{path}: this PyAV build has no {encoder} encoder for {path.suffix}: write .mp4 instead")
+    return muxer, encoder
 
 
 def _to_uint8(frame: np.ndarray) -> np.ndarray:

@@ -61,7 +61,8 @@ def _frames_of(path):
         return [f.to_ndarray(format="rgb24") for f in container.decode(stream)], stream.average_rate
 
 
-def test_a_killed_video_job_resumes_and_keeps_audio_and_frame_rate(tmp_path, clip, style):
+def test_a_killed_video_job_resumes_and_keeps_audio_and_frame_rate(tmp_path, style):
+    clip = pan_frames(6, 50, 80, step=2)  # optimised at 48x64 (a bucket shape), saved at 40x64
     source = encode_clip(tmp_path / "in.mp4", clip, fps=12, audio=step_audio(len(clip) / 12, 0.0))
     config = stylejax.StyleConfig(size=64, steps=FIRST, chunk_steps=10)
     settings = video.VideoSettings(frame_steps=LATER)
@@ -112,16 +113,20 @@ def _bad_inputs(tmp_path, clip):
     ("no_images", "out.mp4", "no image"),
     ("mixed", "out.mp4", "a_002.png"),
     ("good.mp4", "taken.mp4", "already exists: pass --overwrite"),
-    ("good.mp4", "good.mp4", "replace the input"),
+    ("good.mp4", "good.mp4", "would replace an input"),
     ("missing.mp4", "out.mp4", "no such file"),
+    ("good.mp4", "out.avi", "cannot write '.avi' video"),
+    ("good.mp4", "out.mp4 --tile 128", "tiles are for"),
+    ("good.mp4", "frames --frame-init nothing", "invalid choice"),
 ])
 def test_bad_video_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, clip, style, source, output,
                                                                 message):
     _bad_inputs(tmp_path, clip)
     stylejax.save_image(style, tmp_path / "style.png")
     before = sorted(p.name for p in tmp_path.rglob("*"))
+    output, *flags = output.split()
     code = cli.main(["video", str(tmp_path / source), "-o", str(tmp_path / output), "--style",
-                     str(tmp_path / "style.png"), "--size", "64"])
+                     str(tmp_path / "style.png"), "--size", "256", *flags])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and message in err, err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
