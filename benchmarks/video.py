@@ -35,7 +35,7 @@ def camera_move(frames: int, size: int) -> list[np.ndarray]:
     for t in range(frames):
         zoom = 1.0 - 0.1 * t / max(1, frames - 1)  # the window shrinks by 10% over the clip
         w, h = round(1.4 * size * zoom), round(1.4 * size * zoom * 2 / 3)
-        x, y = round(0.1 * size + 0.5 * size * t / max(1, frames - 1)), round(0.55 * size)
+        x, y = round(0.1 * size + 0.5 * size * t / max(1, frames - 1)), round(0.3 * size)
         clip.append(np.asarray(images.resize(big[y:y + h, x:x + w], (round(size * 2 / 3), size))))
     return clip
 

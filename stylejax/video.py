@@ -28,6 +28,7 @@ from .batch_schedule import ScheduledSolver, finish_image
 from .config import StyleConfig
 from .engine import ImageLike, as_image, initial_image, style_list, working_shape
 from .errors import StyleJaxError
+from .jobs import check_memory
 from .objective import Temporal
 from .optimize import averaged_image
 from .weights import load_vgg
@@ -44,7 +45,9 @@ class VideoSettings:
       frame_steps: optimisation steps of each frame after the first, at full size only.
       temporal_weight: weight of mean(reliability * (frame - warped previous output)^2); 0 disables it.
       frame_init: where a later frame starts: "warped" (the previous output warped by the flow, Ruder's
-        prevWarped), "content" or "noise". "content" with temporal_weight 0 stylizes frames independently.
+        prevWarped, blended into the content where the flow is unreliable, so picture entering at an
+        edge is not smeared from the border), "content" or "noise". "content" with temporal_weight 0
+        stylizes frames independently.
       flow_preset: OpenCV DIS preset for the optical flow: "ultrafast", "fast" or "medium".
     """
 
@@ -144,8 +147,10 @@ class FrameSolver:
             reliability.append(flow.reliability(backward, forward)[..., None])
         temporal = Temporal(jnp.stack(warped), jnp.asarray(np.stack(reliability)))
         init = self.settings.frame_init
-        starts = (list(temporal.warped) if init == "warped"
-                  else [initial_image(self.later.config.replace(init=init), jnp.asarray(c)) for c in contents])
+        starts = [initial_image(self.later.config.replace(init=init if init != "warped" else "content"),
+                                jnp.asarray(c)) for c in contents]
+        if init == "warped":  # where the flow says nothing (new picture at an edge), start from the content
+            starts = list(temporal.reliability * temporal.warped + (1 - temporal.reliability) * jnp.stack(starts))
         chunk = None if on_chunk is None else (lambda state, history: on_chunk(history.shape[1],
                                                                                self.later.config.steps))
         state, _, terms = self.later.solve(
@@ -178,7 +183,8 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
                     config: StyleConfig, settings: VideoSettings, on_frame: Callable[[int, VideoFrame], None], *,
                     done: Sequence[tuple[int, np.ndarray | None]] | None = None, batch_size: int = 8,
                     mesh: Mesh | None = None, vmap_size: int | str | None = "auto",
-                    on_chunk: Callable[[int, int], None] | None = None) -> None:
+                    on_chunk: Callable[[int, int], None] | None = None,
+                    log: Callable[[str], None] | None = None) -> None:
     """Stylizes many videos at once: frame t of every video of one working shape is one batch.
 
     Args:
@@ -193,6 +199,8 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
       mesh: a 1-D ("data",) mesh; default: as many local devices as there are videos, up to `batch_size`.
       vmap_size: frames per device optimised in lockstep (see `stylize_batch`).
       on_chunk: called with (steps done, steps) within the frames being optimised.
+      log: receives a line on what a batch of frames needs in memory, checked (and refused where it
+        cannot fit) before a shape's first frame is optimised.
     """
     if batch_size <= 0:
         raise StyleJaxError(f"batch_size must be positive, got {batch_size}")
@@ -217,6 +225,8 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
         for (shape, first), members in groups.items():
             if shape not in solvers:
                 solvers[shape] = FrameSolver(style, config, settings, shape, mesh, vmap_size)
+                check_memory(solvers[shape].first.final, [shape], min(batch_size, len(members)),
+                             log or (lambda line: None))
             for start in range(0, len(members), batch_size):
                 _frame_batch(solvers[shape], [streams[i] for i in members[start:start + batch_size]],
                              members[start:start + batch_size], first, on_frame, on_chunk)

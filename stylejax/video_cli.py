@@ -65,8 +65,12 @@ def run(args: argparse.Namespace) -> int:
             if frame is not None and frame.temporal_error is not None:
                 bar.set_postfix(loss=f"{frame.losses['total']:.4g}", warp=f"{frame.temporal_error:.2g}")
 
+        def log(line):  # on a terminal, like the bar: logs and pipes get only errors
+            if sys.stderr.isatty():
+                bar.write(f"stylejax: {line}", file=sys.stderr)
+
         summaries = run_video_jobs(jobs, args.style, config, settings, overwrite=args.overwrite,
-                                   quality=args.quality, batch_size=args.batch_size, progress=progress,
+                                   quality=args.quality, batch_size=args.batch_size, progress=progress, log=log,
                                    on_chunk=lambda step, steps: bar.set_description(f"video (step {step}/{steps})"))
     stylized = sum(s.frames for s in summaries)
     for s in summaries:  # frame t of every video ran in one batch: the time is the run's, per frame of all

@@ -152,16 +152,9 @@ def _check_work(job: VideoJob, record: dict, overwrite: bool) -> None:
                             "pass --overwrite to start again, or choose another -o")
 
 
-def _prepare_work(job: VideoJob, record: dict) -> tuple[int, np.ndarray | None]:
-    """Makes the work folder ready: (frames of this run it already holds, the last one's raw output)."""
-    job.work.mkdir(parents=True, exist_ok=True)
-    path = job.work / RUN_RECORD
-    if _read_record(path) != record:  # a new run, or --overwrite over another's
-        for stale in [*_frame_files(job.work), job.work / LAST_OUTPUT]:  # this tool's files only
-            stale.unlink(missing_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        tmp.replace(path)
+def _resume_point(job: VideoJob, record: dict) -> tuple[int, np.ndarray | None]:
+    """(frames of this run the work folder already holds, the last one's raw output); reads only."""
+    if not job.work.is_dir() or _read_record(job.work / RUN_RECORD) != record:
         return 0, None
     frames = _frame_files(job.work)
     count = next((i for i, frame in enumerate(frames) if frame.name != FRAME_NAME.format(i + 1)), len(frames))
@@ -172,6 +165,29 @@ def _prepare_work(job: VideoJob, record: dict) -> tuple[int, np.ndarray | None]:
         return 0, None  # no usable last output: start again (the frames are rewritten as they come)
     # Each frame is saved before its raw output: a kill between the two redoes that one frame.
     return (index + 1, working) if index < count else (0, None)
+
+
+def _prepare_work(job: VideoJob, record: dict) -> None:
+    """Makes the work folder ready for `record`'s run, clearing another run's frames (this tool's files only)."""
+    job.work.mkdir(parents=True, exist_ok=True)
+    path = job.work / RUN_RECORD
+    if _read_record(path) != record:  # a new run, or --overwrite over another's
+        for stale in [*_frame_files(job.work), job.work / LAST_OUTPUT]:
+            stale.unlink(missing_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(record, indent=1))
+        tmp.replace(path)
+
+
+def _remove_unstarted(job: VideoJob, existed: set[Path]) -> None:
+    """Takes back what `_prepare_work` made for a job that saved no frame: a failed start leaves nothing."""
+    if _frame_files(job.work):
+        return
+    for ours in (job.work / RUN_RECORD, job.work / LAST_OUTPUT):
+        ours.unlink(missing_ok=True)
+    for folder in (job.work, job.work.parent):
+        if folder not in existed and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _save_last(work: Path, frame: VideoFrame) -> None:
@@ -194,7 +210,8 @@ def _frame_files(folder: Path) -> list[Path]:
 def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config: StyleConfig,
                    settings: VideoSettings, *, overwrite: bool = False, quality: int = 18, batch_size: int = 8,
                    progress: Callable[[int, int, VideoFrame | None], None] | None = None,
-                   on_chunk: Callable[[int, int], None] | None = None) -> list[VideoSummary]:
+                   on_chunk: Callable[[int, int], None] | None = None,
+                   log: Callable[[str], None] | None = None) -> list[VideoSummary]:
     """Stylizes every job's frames (frame t of same-shape videos as one batch), then writes each output.
 
     Args:
@@ -206,12 +223,13 @@ def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config
       batch_size: frames of different videos per batch.
       progress: called with (frames done, frames in all, the frame just done or None) as frames finish.
       on_chunk: called with (steps done, steps) within the frames being optimised.
+      log: receives a line on what a batch of frames needs in memory (a batch that cannot fit is refused).
     """
     check(config, [(job.info.height, job.info.width) for job in jobs])
     records = [_record(job, style, config, settings) for job in jobs]
     for job, record in zip(jobs, records, strict=True):
         _check_work(job, record, overwrite)
-    resumed = [_prepare_work(job, record) for job, record in zip(jobs, records, strict=True)]
+    resumed = [_resume_point(job, record) for job, record in zip(jobs, records, strict=True)]
     done = [count for count, _ in resumed]
     total = sum(max(job.info.frame_count, count) for job, count in zip(jobs, done, strict=True))
     finished = sum(done)
@@ -229,8 +247,16 @@ def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config
         if progress is not None:
             progress(finished, total, frame)
 
-    stylize_streams([job.frames() for job in jobs], style, config, settings, on_frame, done=resumed,
-                    batch_size=batch_size, on_chunk=on_chunk)
+    existed = {folder for job in jobs for folder in (job.work, job.work.parent) if folder.exists()}
+    try:
+        for job, record in zip(jobs, records, strict=True):
+            _prepare_work(job, record)
+        stylize_streams([job.frames() for job in jobs], style, config, settings, on_frame, done=resumed,
+                        batch_size=batch_size, on_chunk=on_chunk, log=log)
+    except BaseException:
+        for job in jobs:
+            _remove_unstarted(job, existed)
+        raise
     seconds = time.perf_counter() - begin
     summaries = []
     for job, count, frames in zip(jobs, done, figures, strict=True):

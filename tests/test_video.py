@@ -150,3 +150,18 @@ def test_a_folder_of_videos_is_stylized_frame_by_frame_in_batches(tmp_path, clip
     for name in ("a.mp4", "b.mov"):
         frames, rate = _frames_of(tmp_path / "styled" / name)
         assert len(frames) == 3 and rate == 12 and frames[0].shape == (48, 64, 3)
+
+
+def test_a_batch_of_frames_that_cannot_fit_is_refused_and_leaves_nothing(tmp_path, capsys, clip, style,
+                                                                          monkeypatch):
+    from stylejax import jobs
+
+    encode_clip(tmp_path / "in.mp4", clip[:2])
+    stylejax.save_image(style, tmp_path / "style.png")
+    monkeypatch.setattr(jobs, "available_bytes", lambda: 2**20)  # 1 MiB: no frame fits
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code = cli.main(["video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out" / "frames"), "--style",
+                     str(tmp_path / "style.png"), "--size", "64"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "per device but 1.0 MiB is available" in err and len(err.splitlines()) == 1, err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
