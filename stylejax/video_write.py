@@ -126,9 +126,9 @@ def _encode(av, tmp: Path, muxer: str, encoder: str, frames: Iterable[np.ndarray
             timestamps: Sequence[float] | None, quality: int, audio_from: str | os.PathLike | None,
             audio_start: float, audio_duration: float | None) -> None:
     options = {"movflags": "+faststart"} if muxer in ("mp4", "mov") else {}  # index first: playable while loading
-    # One encoder thread: with several, x264's output for the same frames varied from run to run on a busy
-    # CPU (seen in the resume test), and a resumed job must give the same video. Encoding costs far less
-    # than stylizing a frame.
+    # One encoder thread: with several, x264's output for identical frames varied from run to run on a
+    # busy CPU (decoded frames differed by up to 29 levels), and a re-run should give the same video.
+    # Encoding costs far less than stylizing a frame.
     codec_options = {"crf": str(quality), "threads": "1"}
     if encoder == "libvpx-vp9":
         codec_options |= {"b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}  # b=0: constant quality

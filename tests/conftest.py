@@ -1,9 +1,14 @@
 """Test setup: CPU only, 4 simulated devices, strict numerics, a private weights cache."""
 
 import os
+import tempfile
 
 os.environ["JAX_PLATFORMS"] = "cpu"
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+# One compilation cache for this test session, its subprocesses included: a CLI test's rerun, and a
+# program another test already compiled, load instead of compiling again (a fresh folder each session).
+os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="stylejax-test-xla-")
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
