@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import struct
 import tempfile
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import jax
@@ -202,17 +204,29 @@ def save_image(image: np.ndarray | jax.Array, path: str | os.PathLike, *, bit_de
     path = Path(path)
     check_bit_depth(path, bit_depth)
     clipped = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent or ".")
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        if bit_depth == 16:
+            f.write(_png16_bytes(np.round(clipped * 65535.0).astype(np.uint16)))
+        else:
+            pixels = np.round(clipped * 255.0).astype(np.uint8)
+            Image.fromarray(pixels).save(f, format=Image.registered_extensions()[path.suffix.lower()])
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file beside `path` (same suffix) that replaces it only if the block succeeds.
+
+    Otherwise the temporary file is removed and whatever was at `path` stays as it was: a reader never
+    sees a partial file.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent or ".")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            if bit_depth == 16:
-                f.write(_png16_bytes(np.round(clipped * 65535.0).astype(np.uint16)))
-            else:
-                pixels = np.round(clipped * 255.0).astype(np.uint8)
-                Image.fromarray(pixels).save(f, format=Image.registered_extensions()[path.suffix.lower()])
+        yield Path(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import StyleJaxError
+from .images import atomic_output
 from .video_io import as_fraction, import_av
 
 # Output suffix -> (FFmpeg muxer, video encoder).
@@ -70,16 +70,9 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: f
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise StyleJaxError(f"{parent}: output directory does not exist: create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=parent)
-    os.close(fd)
-    try:
-        _encode(av, Path(tmp), muxer, encoder, frames, rate, timestamps, quality, audio_from, audio_start,
+    with atomic_output(path) as tmp:
+        _encode(av, tmp, muxer, encoder, frames, rate, timestamps, quality, audio_from, audio_start,
                 audio_duration)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
