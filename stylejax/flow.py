@@ -164,6 +164,7 @@ def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     return np.clip(blurred, 0.0, 1.0).astype(np.float32)
 
 
+@jax.jit
 def warp(image: jax.Array, flow: jax.Array) -> jax.Array:
     """Backward warp: out(x) = image(x + flow(x)), bilinear. Pure, jit-able, vmap-able, differentiable.
 
@@ -193,7 +194,6 @@ def warp(image: jax.Array, flow: jax.Array) -> jax.Array:
     return ((1 - wy) * top + wy * bottom).astype(image.dtype)
 
 
-_warp_jit = jax.jit(warp)
 
 
 def temporal_error(frames: Sequence[np.ndarray], content_frames: Sequence[np.ndarray],
@@ -230,9 +230,18 @@ def temporal_error(frames: Sequence[np.ndarray], content_frames: Sequence[np.nda
     errors = []
     for t in range(1, len(outs)):
         backward, forward = frame_flows(contents[t - 1], contents[t], preset)
-        weight = reliability(backward, forward).astype(np.float64)
-        warped = np.asarray(_warp_jit(jnp.asarray(outs[t - 1]), jnp.asarray(backward)), np.float64)
-        squared = np.square(outs[t] - warped).sum(axis=-1)
-        total = weight.sum()
-        errors.append(float((weight * squared).sum() / (size[-1] * total)) if total > 0 else 0.0)
+        warped = warp(jnp.asarray(outs[t - 1]), jnp.asarray(backward))
+        errors.append(warping_error(outs[t], warped, reliability(backward, forward)))
     return float(np.mean(errors)) if errors else 0.0
+
+
+def warping_error(image: np.ndarray, warped: np.ndarray, weight: np.ndarray) -> float:
+    """One pair's warping error: sum(c * (image - warped)^2) / (channels * sum(c)); 0 with no reliable pixel.
+
+    image, warped: (h, w, c); weight: the reliability c, (h, w) or (h, w, 1).
+    """
+    image, warped = np.asarray(image, np.float64), np.asarray(warped, np.float64)
+    weight = np.asarray(weight, np.float64).reshape(image.shape[:2])
+    total = weight.sum()
+    squared = np.square(image - warped).sum(axis=-1)
+    return float((weight * squared).sum() / (image.shape[-1] * total)) if total > 0 else 0.0

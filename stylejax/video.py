@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from . import flow, images, losses, schedule
+from . import flow, images, schedule
 from .batch import bucket_shape, local_mesh
 from .batch_schedule import ScheduledSolver, finish_image
 from .config import StyleConfig
@@ -34,7 +34,6 @@ from .optimize import averaged_image
 from .weights import load_vgg
 
 FRAME_INITS = ("warped", "content", "noise")
-_warp = jax.jit(flow.warp)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,15 +100,6 @@ def check(config: StyleConfig, shapes: Sequence[tuple[int, int]]) -> None:
     flow.check_available()
 
 
-def warping_error(image: jnp.ndarray, warped: jnp.ndarray, reliability: jnp.ndarray) -> float:
-    """Mean squared difference between a frame and the previous one warped into it, over reliable pixels.
-
-    image, warped: (h, w, 3); reliability: (h, w, 1). Equals `flow.temporal_error`'s per-frame term.
-    """
-    mass = float(jnp.mean(reliability))
-    return float(losses.temporal_loss(image, warped, reliability)) / mass if mass > 0 else 0.0
-
-
 class FrameSolver:
     """Optimises frame t of many same-shape videos as one batch.
 
@@ -143,12 +133,12 @@ class FrameSolver:
         for content, previous_content, previous_output in zip(contents, previous_contents, previous_outputs,
                                                              strict=True):
             backward, forward = flow.frame_flows(previous_content, content, self.settings.flow_preset)
-            warped.append(_warp(jnp.asarray(previous_output), jnp.asarray(backward)))
+            warped.append(flow.warp(jnp.asarray(previous_output), jnp.asarray(backward)))
             reliability.append(flow.reliability(backward, forward)[..., None])
         temporal = Temporal(jnp.stack(warped), jnp.asarray(np.stack(reliability)))
         init = self.settings.frame_init
-        starts = [initial_image(self.later.config.replace(init=init if init != "warped" else "content"),
-                                jnp.asarray(c)) for c in contents]
+        fresh = "noise" if init == "noise" else "content"  # "warped" starts from the content where unreliable
+        starts = [initial_image(self.later.config.replace(init=fresh), jnp.asarray(c)) for c in contents]
         if init == "warped":  # where the flow says nothing (new picture at an edge), start from the content
             starts = list(temporal.reliability * temporal.warped + (1 - temporal.reliability) * jnp.stack(starts))
         chunk = None if on_chunk is None else (lambda state, history: on_chunk(history.shape[1],
@@ -243,8 +233,8 @@ def _frame_batch(solver: FrameSolver, streams: list[_Stream], ids: list[int], fi
         outputs, terms, temporal = solver.next_frames(contents, [s.content for s in streams],
                                                       [s.output for s in streams], on_chunk)
     for row, (stream, video, original) in enumerate(zip(streams, ids, originals, strict=True)):
-        error = None if temporal is None else warping_error(jnp.asarray(outputs[row]), temporal.warped[row],
-                                                            temporal.reliability[row])
+        error = None if temporal is None else flow.warping_error(outputs[row], temporal.warped[row],
+                                                                 temporal.reliability[row])
         stream.content, stream.output, stream.pending = contents[row], outputs[row], None
         image = finish_image(outputs[row], original, solver.config)
         on_frame(video, VideoFrame(stream.index, image, outputs[row], terms[row], error))
