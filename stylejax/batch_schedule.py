@@ -70,7 +70,11 @@ class ScheduledSolver:
 
     @staticmethod
     def check(config: StyleConfig) -> None:
-        """Raises StyleJaxError for what batches do not do: tiles (they are `stylize`'s way past memory)."""
+        """Raises StyleJaxError for what batches do not do: tiles (they are `stylize`'s way past memory) and
+        colour transfer (it gives each content image style targets of its own; batches share them)."""
+        if config.color_transfer != "none":
+            raise StyleJaxError("--color-transfer recolours the style for one content image: use `stylejax stylize` "
+                                "(batches and videos share one set of style targets)")
         if config.tile is not None:
             raise StyleJaxError("tiles are for `stylejax stylize`; batches optimise whole images: lower --size, "
                                 "--batch-size or --vmap-size, or use --remat on")

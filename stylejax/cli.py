@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import video_cli
+from .color import COLOR_TRANSFERS
 from .config import DEFAULT_MIN_SIZE, StyleConfig
 from .errors import StyleJaxError
 
@@ -53,7 +54,11 @@ def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, ste
     p.add_argument("--style-blend", default=None, help="one weight per style image, comma-separated")
     p.add_argument("--style-scale", type=float, default=d.style_scale, help="style size / output size (%(default)s)")
     p.add_argument("--init", default=d.init, help="content, noise, or an image path (%(default)s)")
-    p.add_argument("--original-colors", action="store_true", help="keep the content image's colours")
+    p.add_argument("--original-colors", action="store_true",
+                   help="keep the content image's colours: transfer luminance only, after optimising")
+    p.add_argument("--color-transfer", choices=COLOR_TRANSFERS, default=d.color_transfer,
+                   help="before optimising, give the style images the content's colours: per-channel histograms "
+                        "or mean and covariance in CIELAB (%(default)s)")
     p.add_argument("--pooling", choices=("avg", "max"), default=d.pooling, help="(%(default)s)")
     p.add_argument("--model", default=d.model, help="vgg16, vgg19 (once ported) or a ported name (%(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of noise initialisation (%(default)s)")
@@ -105,7 +110,8 @@ def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
         content_layers=args.content_layers, style_layers=args.style_layers,
         style_layer_weights=_floats(args.style_layer_weights, "--style-layer-weights"),
         style_blend=_floats(args.style_blend, "--style-blend"), style_scale=args.style_scale, init=args.init,
-        original_colors=args.original_colors, pooling=args.pooling, model=args.model, seed=args.seed, **fields,
+        original_colors=args.original_colors, color_transfer=args.color_transfer,
+        pooling=args.pooling, model=args.model, seed=args.seed, **fields,
     )
 
 

@@ -7,6 +7,7 @@ import math
 
 import optax
 
+from .color import COLOR_TRANSFERS
 from .errors import StyleJaxError
 from .optimize import OPTIMIZERS
 
@@ -42,7 +43,9 @@ class StyleConfig:
       style_blend: one weight per style image (default: equal); normalised to sum to 1.
       style_scale: style image's longest side relative to each scale's (1.0 = same size).
       init: "content", "noise" (seeded uniform noise), or the path of a starting image.
-      original_colors: keep the content image's colours (transfer luminance only).
+      original_colors: keep the content image's colours (transfer luminance only), after optimising.
+      color_transfer: "none", "histogram" or "lab-moments": before optimising, recolour the style images
+        with the content image's colours (per-channel histograms, or mean and covariance in CIELAB).
       pooling: "avg" or "max".
       model: a name in the weights cache ("vgg16" always works; "vgg19" once ported).
       seed: random seed for noise initialisation.
@@ -68,6 +71,7 @@ class StyleConfig:
     style_scale: float = 1.0
     init: str = "content"
     original_colors: bool = False
+    color_transfer: str = "none"
     pooling: str = "avg"
     model: str = "vgg16"
     seed: int = 0
@@ -115,6 +119,8 @@ class StyleConfig:
             _check_distribution("style_layer_weights", self.style_layer_weights)
         if self.style_blend is not None:
             _check_distribution("style_blend", self.style_blend)
+        _check(self.color_transfer in COLOR_TRANSFERS,
+               f"unknown color_transfer {self.color_transfer!r}: use one of {', '.join(COLOR_TRANSFERS)}")
         _check(self.pooling in ("avg", "max"), f"unknown pooling {self.pooling!r}: use 'avg' or 'max'")
 
     def replace(self, **overrides) -> StyleConfig:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from . import images, schedule, sizing, tiles
+from . import color, images, schedule, sizing, tiles
 from .config import MIN_SIDE, StyleConfig
 from .engine import (
     Callback,
@@ -94,6 +94,10 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
     config = (config or StyleConfig()).replace(**overrides)
     content_image = as_image(content, "content image")
     style_images = style_list(style)
+    if config.color_transfer != "none":  # once, against the whole content image: tiles share the result
+        style_images = [np.asarray(color.transfer_colors(s, content_image, config.color_transfer))
+                        for s in style_images]
+        config = config.replace(color_transfer="none")
     vgg = load_vgg(config.model, pooling=config.pooling)
 
     start = time.perf_counter()
