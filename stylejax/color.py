@@ -55,17 +55,19 @@ def match_histograms(image: jax.Array, reference: jax.Array) -> jax.Array:
     return matched.reshape(image.shape).astype(jnp.float32)
 
 
-# sRGB (D65) <-> CIE XYZ, and the D65 white point.
+# sRGB (D65) -> CIE XYZ, and the D65 white point.
 _RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
                         [0.2126729, 0.7151522, 0.0721750],
                         [0.0193339, 0.1191920, 0.9503041]])
 _WHITE = _RGB_TO_XYZ.sum(axis=1)
+_RGB_TO_XYZ_WHITE = (_RGB_TO_XYZ / _WHITE[:, None]).astype(np.float32)  # XYZ relative to white: white is (1, 1, 1)
+_XYZ_WHITE_TO_RGB = np.linalg.inv(_RGB_TO_XYZ / _WHITE[:, None]).astype(np.float32)
 
 
 def rgb_to_lab(image: jax.Array) -> jax.Array:
     """sRGB (..., 3) in [0, 1] -> CIELAB (..., 3): L in [0, 100]."""
     linear = jnp.where(image <= 0.04045, image / 12.92, ((image + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ (_RGB_TO_XYZ / _WHITE[:, None]).T.astype(np.float32)
+    xyz = linear @ _RGB_TO_XYZ_WHITE.T
     f = jnp.where(xyz > (6 / 29) ** 3, jnp.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     return jnp.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
 
@@ -75,7 +77,7 @@ def lab_to_rgb(lab: jax.Array) -> jax.Array:
     fy = (lab[..., 0] + 16) / 116
     f = jnp.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], -1)
     xyz = jnp.where(f > 6 / 29, f ** 3, 3 * (6 / 29) ** 2 * (f - 4 / 29))
-    linear = jnp.clip(xyz @ np.linalg.inv(_RGB_TO_XYZ / _WHITE[:, None]).T.astype(np.float32), 0.0, 1.0)
+    linear = jnp.clip(xyz @ _XYZ_WHITE_TO_RGB.T, 0.0, 1.0)
     return jnp.clip(jnp.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055), 0.0, 1.0)
 
 
