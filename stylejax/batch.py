@@ -33,7 +33,7 @@ from .engine import (
     with_content,
 )
 from .errors import StyleJaxError
-from .objective import Objective, ObjectiveArgs, Targets, Temporal
+from .objective import LossWeights, Objective, ObjectiveArgs, Temporal
 from .optimize import RunState, averaged_image, init_state, run_steps
 from .weights import load_vgg
 
@@ -41,10 +41,11 @@ BUCKET = 16  # the short side is rounded to a multiple of this, so similar aspec
 
 
 def _arg_specs(args: ObjectiveArgs) -> ObjectiveArgs:
-    """Content and temporal targets differ per image (split over devices); the rest is shared (replicated)."""
-    temporal = None if args.targets.temporal is None else P("data")
-    return ObjectiveArgs(vgg=P(), backward_kernels=P(), targets=Targets(content=P("data"), style=P(),
-                                                                        temporal=temporal), weights=P())
+    """What differs per image (targets of content, time and regions, loss weights) is split over devices;
+    the rest (VGG weights, style targets) is replicated."""
+    per_image = jax.tree.map(lambda _: P("data"), _per_image(args))
+    shared = jax.tree.map(lambda _: P(), _with_per_image(args, PerImage({}, None, None, None)))
+    return _with_per_image(shared, per_image)
 
 
 def bucket_shape(shape: tuple[int, int], size: int) -> tuple[int, int]:
@@ -90,17 +91,29 @@ def _on_device(solve: Callable, size: int | None, *batched):
     return jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), out)
 
 
-# The per-image part of the arguments: (content targets, temporal targets or None).
-PerImage = tuple[dict[str, jax.Array], Temporal | None]
+class PerImage(NamedTuple):
+    """The part of the arguments that differs per image: mapped by vmap, split over devices."""
+
+    content: dict[str, jax.Array]
+    temporal: Temporal | None
+    regions: dict[str, jax.Array] | None
+    weights: LossWeights | None
 
 
 def _per_image(args: ObjectiveArgs) -> PerImage:
-    return args.targets.content, args.targets.temporal
+    targets = args.targets
+    return PerImage(targets.content, targets.temporal, targets.regions, args.weights)
 
 
 def _with_per_image(args: ObjectiveArgs, per_image: PerImage) -> ObjectiveArgs:
-    content, temporal = per_image
-    return args._replace(targets=args.targets._replace(content=content, temporal=temporal))
+    targets = args.targets._replace(content=per_image.content, temporal=per_image.temporal,
+                                    regions=per_image.regions)
+    return args._replace(targets=targets, weights=per_image.weights)
+
+
+def rows_of(weights: LossWeights, rows: int) -> LossWeights:
+    """Loss weights with a leading axis of `rows` (every row equal): per-image arguments of a batch."""
+    return jax.tree.map(lambda w: jnp.broadcast_to(w, (rows, *jnp.shape(w))), weights)
 
 
 @jax.custom_batching.custom_vmap
@@ -118,10 +131,10 @@ def _unbatch_shared(args: ObjectiveArgs) -> ObjectiveArgs:
 
     Optax's zoom line search branches on per-image conditions. Under vmap JAX turns such a cond into
     a select and batches everything its branches read, the VGG weights too, and every convolution
-    becomes a per-image grouped one. Only content and temporal targets are ever mapped, so the rows
-    of everything else are all equal and row 0 is exact.
+    becomes a per-image grouped one. Only the `PerImage` part is ever mapped, so the rows of
+    everything else are all equal and row 0 is exact.
     """
-    shared = jax.tree.map(_same_in_every_row, _with_per_image(args, ({}, None)))
+    shared = jax.tree.map(_same_in_every_row, _with_per_image(args, PerImage({}, None, None, None)))
     return _with_per_image(shared, _per_image(args))
 
 
@@ -188,7 +201,8 @@ class BatchSolver:
     batches of `stylize_batch` and resumable jobs (which checkpoint `RunState` between chunks) has one,
     and so does each scale of tiles. `vmap_size` images per device run in lockstep (None: all of a
     device's share); see `default_vmap_size`. `create(..., style_tile=px)` computes the style targets
-    in crops of that size (`engine.prepare_shared`).
+    in crops of that size, `create(..., style_masks=[...])` one per style for images with region
+    masks (`engine.prepare_shared`).
     """
 
     config: StyleConfig
@@ -199,12 +213,14 @@ class BatchSolver:
 
     @classmethod
     def create(cls, style: ImageLike | Sequence[ImageLike], config: StyleConfig, mesh: Mesh | None = None,
-               vmap_size: int | str | None = "auto", style_tile: int | None = None) -> BatchSolver:
+               vmap_size: int | str | None = "auto", style_tile: int | None = None,
+               style_masks: Sequence[np.ndarray | None] | None = None) -> BatchSolver:
         if vmap_size is not None and vmap_size != "auto" and vmap_size <= 0:
             raise StyleJaxError(f"vmap_size must be positive, got {vmap_size}")
         mesh = mesh or local_mesh()
         vgg = load_vgg(config.model, pooling=config.pooling)
-        objective, shared = prepare_shared(vgg, style_list(style), config, style_tile=style_tile)
+        objective, shared = prepare_shared(vgg, style_list(style), config, style_tile=style_tile,
+                                           style_masks=style_masks)
         return cls(config, objective, shared, mesh, default_vmap_size(mesh) if vmap_size == "auto" else vmap_size)
 
     @property
@@ -222,22 +238,27 @@ class BatchSolver:
         return batch_programs(self.objective, optimizer, mesh or self.mesh, self.config.chunk_steps, self.vmap_size)
 
     def start(self, contents: jax.Array, init_images: jax.Array | None = None,
-              content_targets: dict[str, jax.Array] | None = None,
-              temporal: Temporal | None = None) -> tuple[RunState, ObjectiveArgs]:
-        """contents: (b, h, w, 3), b = `padded(b)` -> (initial state, per-batch args).
+              content_targets: dict[str, jax.Array] | None = None, temporal: Temporal | None = None,
+              masks: jax.Array | None = None, weights: LossWeights | None = None) -> tuple[RunState, ObjectiveArgs]:
+        """contents: (b, h, w, 3), b = `padded(b)` -> (initial state, per-batch args); see `solve`."""
+        args = self.batch_args(contents, content_targets, temporal, masks, weights)
+        if init_images is None:
+            init_images = jnp.stack([initial_image(self.config, c) for c in contents])
+        return self.programs().init(init_images, args), args
 
-        `content_targets` ({layer: (b, 1, h', w', c)}) replaces the targets computed from `contents`;
-        `temporal` (warped (b, h, w, 3), reliability (b, h, w, 1)) adds each image's temporal term.
-        """
-        args = (with_content(self.objective, self.shared, contents) if content_targets is None
-                else _with_per_image(self.shared, (content_targets, None)))
+    def batch_args(self, contents: jax.Array, content_targets: dict[str, jax.Array] | None = None,
+                   temporal: Temporal | None = None, masks: jax.Array | None = None,
+                   weights: LossWeights | None = None) -> ObjectiveArgs:
+        """The arguments of a batch of contents (b, h, w, 3): the shared ones and each image's."""
+        if content_targets is None:
+            args = with_content(self.objective, self.shared, contents, masks)
+        else:  # tiles: targets cut from the whole image's features (tiles take no masks)
+            args = self.shared._replace(targets=self.shared.targets._replace(content=content_targets))
         if temporal is not None:
             if args.weights.temporal is None:
                 raise StyleJaxError("temporal targets need a temporal weight: set shared.weights.temporal")
             args = args._replace(targets=args.targets._replace(temporal=temporal))
-        if init_images is None:
-            init_images = jnp.stack([initial_image(self.config, c) for c in contents])
-        return self.programs().init(init_images, args), args
+        return args._replace(weights=weights if weights is not None else rows_of(args.weights, len(contents)))
 
     def run_chunk(self, state: RunState, args: ObjectiveArgs) -> tuple[RunState, np.ndarray]:
         """One chunk of `config.chunk_steps` steps (fewer at the end). Returns the state and (b, n) losses."""
@@ -250,6 +271,7 @@ class BatchSolver:
 
     def solve(self, pixels: Sequence[jax.Array], *, init_images: Sequence[jax.Array] | None = None,
               content_targets: dict[str, jax.Array] | None = None, temporal: Temporal | None = None,
+              masks: Sequence[np.ndarray | jax.Array] | None = None, weights: Sequence[LossWeights] | None = None,
               previous: RunState | None = None,
               resume: Callable[[RunState], tuple[RunState, np.ndarray] | None] | None = None,
               on_chunk: Callable[[RunState, np.ndarray], None] | None = None
@@ -262,6 +284,10 @@ class BatchSolver:
           content_targets: {layer: (b, 1, h', w', c)} to use instead of the targets of `pixels`.
           temporal: video frames' warped previous outputs (b, h, w, 3) and reliabilities (b, h, w, 1);
             `shared.weights.temporal` weighs them.
+          masks: each image's region masks (r, h', w') in [0, 1], one per style (`stylejax.masks`); the
+            solver's style targets must be per style (`create(..., style_masks=...)`).
+          weights: each image's loss weights (`engine.loss_weights`), e.g. a grid of style weights that
+            one compiled program runs; default: the config's for every image.
           previous: the padded batch's state at the previous scale, whose optimizer state carries over.
           resume: given the fresh state, returns a (state, loss history) to continue from, or None.
           on_chunk: called after every chunk but the last with the state and history (checkpointing).
@@ -274,12 +300,17 @@ class BatchSolver:
         def pad(items):
             return jnp.stack(list(items) + [items[-1]] * (rows - len(items)))
 
+        def pad_list(items):
+            return list(items) + [items[-1]] * (rows - len(items))
+
         def pad_rows(tree):  # batched arrays (n, ...) -> (rows, ...), repeating the last row
             return jax.tree.map(lambda v: jnp.concatenate([v, jnp.repeat(v[-1:], rows - len(v), axis=0)]), tree)
 
         state, args = self.start(pad(pixels), None if init_images is None else pad(init_images),
                                  None if content_targets is None else pad_rows(content_targets),
-                                 None if temporal is None else pad_rows(temporal))
+                                 None if temporal is None else pad_rows(temporal),
+                                 None if masks is None else pad([jnp.asarray(m) for m in masks]),
+                                 None if weights is None else jax.tree.map(lambda *w: jnp.stack(w), *pad_list(weights)))
         if previous is not None:
             state = schedule.carry_state(previous, state)
         history = np.zeros((rows, 0), np.float32)
@@ -302,7 +333,9 @@ class BatchSolver:
         """Bytes of device memory one device needs for a batch of `batch` images of `shape` (from XLA)."""
         per_device = self.padded(batch) // self.devices
         contents = jax.ShapeDtypeStruct((per_device, *shape, 3), jnp.float32)
-        args = jax.eval_shape(lambda c: with_content(self.objective, self.shared, c), contents)
+        target = self.shared.targets.style[self.objective.style_layers[0]]
+        masks = jax.ShapeDtypeStruct((per_device, target.shape[0], *shape), jnp.float32) if target.ndim == 3 else None
+        args = jax.eval_shape(self.batch_args, contents, None, None, masks)
         programs = self.programs(local_mesh(self.mesh.devices.flat[:1]))
         state = jax.eval_shape(programs.init, contents, args)
         return memory.compiled_bytes(programs.run.lower(state, jnp.int32(1), jnp.float32(0), args).compile())

@@ -17,10 +17,12 @@ import numpy as np
 from jax.sharding import Mesh
 
 from . import images, schedule
+from . import masks as masks_io
 from .batch import BatchSolver, bucket_shape
 from .config import StyleConfig
 from .engine import ImageLike, as_image, finish, style_list, working_shape
 from .errors import StyleJaxError
+from .objective import LossWeights
 from .optimize import RunState, averaged_image
 from .schedule import Scale
 
@@ -60,10 +62,13 @@ class ScheduledSolver:
     """Optimises batches of same-bucket images through every scale of `config`'s schedule."""
 
     def __init__(self, style: ImageLike | Sequence[ImageLike], config: StyleConfig, mesh: Mesh | None = None,
-                 vmap_size: int | str | None = "auto"):
+                 vmap_size: int | str | None = "auto", style_masks: Sequence[np.ndarray | None] | None = None):
+        """`style_masks` (one per style, None for a whole painting) keeps one style target per style, for
+        content images with region masks (`solve(..., masks=...)`); None blends the styles."""
         self.check(config)
         self.config = config
         self.styles = style_list(style)
+        self.style_masks = style_masks
         self.scales = schedule.plan_scales(config)
         self.mesh, self.vmap_size = mesh, vmap_size
         self._solvers: dict[int, BatchSolver] = {}
@@ -83,7 +88,7 @@ class ScheduledSolver:
         """The scale's solver (style targets at that scale), made once."""
         if scale.index not in self._solvers:
             self._solvers[scale.index] = BatchSolver.create(self.styles, schedule.at_scale(self.config, scale),
-                                                            self.mesh, self.vmap_size)
+                                                            self.mesh, self.vmap_size, style_masks=self.style_masks)
         return self._solvers[scale.index]
 
     @property
@@ -92,12 +97,15 @@ class ScheduledSolver:
         return self.solver(self.scales[-1])
 
     def solve(self, contents: Sequence[np.ndarray], shape: tuple[int, int], *,
+              masks: Sequence[np.ndarray] | None = None, weights: Sequence[LossWeights] | None = None,
               checkpoints: Checkpoints | None = None,
               on_chunk: Callable[[int, int], None] | None = None) -> BatchOutcome:
         """Optimises `contents` (any size, all in the bucket `shape` at full size) through every scale.
 
-        `checkpoints` saves progress after every chunk and resumes from the latest; `on_chunk` is called
-        after every chunk but a scale's last with (steps done over the schedule, steps in all).
+        `masks` gives each content its region masks (r, h, w), `weights` its loss weights (see
+        `BatchSolver.solve`). `checkpoints` saves progress after every chunk and resumes from the
+        latest; `on_chunk` is called after every chunk but a scale's last with (steps done over the
+        schedule, steps in all).
         """
         start = checkpoints.latest() if checkpoints is not None else None
         image, state = None, None
@@ -108,6 +116,7 @@ class ScheduledSolver:
             solver = self.solver(scale)
             scale_shape = bucket_shape(shape, scale.size)
             pixels = [images.resize(c, scale_shape) for c in contents]
+            scale_masks = None if masks is None else [images.resize_mask(m, scale_shape)[..., 0] for m in masks]
             starts = None if image is None else list(schedule.upsample(image, scale_shape))[:len(contents)]
             earlier = dict(progress)
 
@@ -127,7 +136,8 @@ class ScheduledSolver:
                     on_chunk(offset + history.shape[1], schedule.total_steps(self.config))
 
             state, history, terms = solver.solve(
-                pixels, init_images=starts, previous=state, resume=resume if scale.index == start else None,
+                pixels, init_images=starts, masks=scale_masks, weights=weights, previous=state,
+                resume=resume if scale.index == start else None,
                 on_chunk=chunk_done if checkpoints is not None or on_chunk is not None else None)
             image = averaged_image(state, self.config.ema_decay)
             progress = {"losses": np.concatenate([_rows(earlier["losses"], state), history], axis=1),
@@ -169,9 +179,10 @@ class BatchResult:
 
 
 def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[ImageLike],
-                  config: StyleConfig | None = None, *, batch_size: int = 8, mesh: Mesh | None = None,
-                  vmap_size: int | str | None = "auto", callback: Callable[[int], None] | None = None,
-                  **overrides) -> BatchResult:
+                  config: StyleConfig | None = None, *, masks: Sequence[Sequence[ImageLike]] | None = None,
+                  style_masks: Sequence[ImageLike | None] | None = None, batch_size: int = 8,
+                  mesh: Mesh | None = None, vmap_size: int | str | None = "auto",
+                  callback: Callable[[int], None] | None = None, **overrides) -> BatchResult:
     """Stylizes many content images, each independently, in parallel over this process's devices.
 
     Images are resized to `config.size` and grouped by `bucket_shape`; each group runs in batches of
@@ -183,6 +194,8 @@ def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[Ima
       contents: paths or (h, w, 3) arrays.
       style: a path or array, or a sequence of them.
       config: settings; `**overrides` change its fields.
+      masks: per content image, one region mask per style (see `stylejax.stylize`); None blends the styles.
+      style_masks: with `masks`, per style the part of the painting to take from (None: all of it).
       batch_size: images per compiled batch, across all devices.
       mesh: a 1-D ("data",) mesh; default: all local devices.
       vmap_size: images per device optimised in lockstep with vmap, the rest of a device's share in
@@ -198,7 +211,18 @@ def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[Ima
         raise StyleJaxError(f"batch_size must be positive, got {batch_size}")
     start = time.perf_counter()
     content_images = [as_image(c, f"content image {i}") for i, c in enumerate(contents)]
-    solver = ScheduledSolver(style, config, mesh, vmap_size)
+    styles = style_list(style)
+    regions = None
+    if masks is not None:
+        if len(masks) != len(content_images):
+            raise StyleJaxError(f"masks for {len(masks)} images but {len(content_images)} content images: "
+                                "give each content image its masks")
+        regions = [masks_io.region_masks(m, len(styles), image.shape[:2])
+                   for m, image in zip(masks, content_images, strict=True)]
+        style_masks = masks_io.style_masks(style_masks, len(styles))
+    elif style_masks is not None:
+        raise StyleJaxError("style masks pick which part of each painting a region takes: give the regions' masks too")
+    solver = ScheduledSolver(styles, config, mesh, vmap_size, style_masks=style_masks)
     buckets: dict[tuple[int, int], list[int]] = {}
     for i, image in enumerate(content_images):
         for scale in solver.scales:
@@ -209,7 +233,8 @@ def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[Ima
     for shape, members in buckets.items():
         for first in range(0, len(members), batch_size):
             batch = members[first:first + batch_size]
-            outcome = solver.solve([content_images[i] for i in batch], shape)
+            outcome = solver.solve([content_images[i] for i in batch], shape,
+                                   masks=None if regions is None else [regions[i] for i in batch])
             for row, i in enumerate(batch):  # rows past the batch are padding
                 results[i] = (finish_image(outcome.images[row], content_images[i], config),
                               outcome.loss_history[row], int(outcome.evaluations[row]), outcome.losses[row])

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import video_cli
+from . import sweep_cli, video_cli
 from .color import COLOR_TRANSFERS
 from .config import DEFAULT_MIN_SIZE, StyleConfig
 from .errors import StyleJaxError
@@ -94,6 +94,13 @@ def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
         raise StyleJaxError(f"{flag} takes comma-separated numbers, got {text!r}") from None
 
 
+def path_list(text: str | None) -> list[str | None] | None:
+    """'a.png,b.png' -> ['a.png', 'b.png']; 'none' entries -> None (e.g. a whole painting's style mask)."""
+    if text is None:
+        return None
+    return [None if p.strip().lower() == "none" else p.strip() for p in text.split(",")]
+
+
 def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
     """The StyleConfig the style flags describe (shared by every subcommand that stylizes)."""
     d = StyleConfig()
@@ -141,7 +148,9 @@ def _run_stylize(args: argparse.Namespace) -> int:
     if args.save_every is not None and args.save_every <= 0:
         raise StyleJaxError(f"--save-every must be a positive number of steps, got {args.save_every}")
     config = config_from_args(args, **({"chunk_steps": args.save_every} if args.save_every else {}))
-    inputs = (args.content, *args.style) + ((args.init,) if Path(args.init).suffix else ())
+    masks, style_masks = path_list(args.masks), path_list(args.style_masks)
+    inputs = ((args.content, *args.style, *(masks or ()), *filter(None, style_masks or ()))
+              + ((args.init,) if Path(args.init).suffix else ()))
     output = images.check_output(args.output, inputs=inputs, overwrite=args.overwrite)
     images.check_bit_depth(output, args.bit_depth)
     snapshots = []
@@ -165,7 +174,8 @@ def _run_stylize(args: argparse.Namespace) -> int:
                 bar.write(f"stylejax: {line}", file=sys.stderr)
 
         try:
-            result = stylize(args.content, args.style, config, callback=report, log=log,
+            result = stylize(args.content, args.style, config, masks=masks, style_masks=style_masks,
+                             callback=report, log=log,
                              on_scale=lambda scale: bar.set_description(scale.label))
         except StyleJaxError:
             for path in written:  # a failed run leaves nothing behind
@@ -230,6 +240,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     items = my_share(collect_inputs(args.input, outdir), jax.process_index(), jax.process_count())
     with progress_bar(len(items), "batch", unit="img") as bar:
         summary = run_job(items, args.style, outdir, config, batch_size=args.batch_size,
+                          masks_dir=None if args.masks_dir is None else Path(args.masks_dir),
                           vmap_size="auto" if args.vmap_size is None else args.vmap_size,
                           progress=lambda done, total: bar.update(done - bar.n))
     print(f"{summary.done} done, {summary.skipped} already there, {len(summary.failed)} failed "
@@ -310,6 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("style", nargs="+", help="style image(s)")
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
     add_style_options(p)
+    p.add_argument("--masks", default=None,
+                   help="one grayscale mask per style, comma-separated: style i goes where mask i is white "
+                        "(the content's aspect ratio; pixels under no mask keep the content)")
+    p.add_argument("--style-masks", default=None,
+                   help="with --masks: per style, a mask of the part of the painting to take from, or 'none'")
     p.add_argument("--save-every", type=int, default=None,
                    help="also save the image every N steps of a scale and at the end of each scale")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8,
@@ -333,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images per device optimised in lockstep (default: 1 on CPU, the whole batch on GPU/TPU); "
                         "smaller needs less device memory")
     p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (%(default)s)")
+    p.add_argument("--masks-dir", default=None,
+                   help="region masks: a folder per style, named by the style file's stem, mirroring the input "
+                        "folder with one mask per image (style i goes where its mask is white)")
     p.add_argument("--distributed", action="store_true",
                    help="call jax.distributed.initialize() (TPU pods, Slurm, Open MPI)")
     p.add_argument("--coordinator-address", default=None, help="host:port of process 0 (other clusters)")
@@ -359,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(size=128, run=_run_bench)
 
     video_cli.add_parser(commands)
+    sweep_cli.add_parser(commands)
 
     weights = commands.add_parser("weights", help="list or port VGG weights")
     weight_commands = weights.add_subparsers(dest="weights_command", required=True, parser_class=_Parser)

@@ -9,6 +9,7 @@ overlapping tiles (`tiles.stylize_tiles`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 
@@ -16,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import color, images, schedule, sizing, tiles
+from . import masks as masks_io
 from .config import MIN_SIDE, StyleConfig
 from .engine import (
     Callback,
@@ -66,6 +68,7 @@ class StyleResult:
 
 
 def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: StyleConfig | None = None, *,
+            masks: Sequence[ImageLike] | None = None, style_masks: Sequence[ImageLike | None] | None = None,
             init_image: ImageLike | None = None, callback: Callback | None = None,
             on_scale: Callable[[Scale], None] | None = None, log: Callable[[str], None] | None = None,
             **overrides) -> StyleResult:
@@ -75,6 +78,11 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
       content: a path or an (h, w, 3) array (float in [0, 1] or uint8).
       style: a path or array, or a sequence of them (blended by `config.style_blend`).
       config: settings; defaults to `StyleConfig()`.
+      masks: one grayscale mask per style (path or array, the content's aspect ratio): style i goes
+        where mask i is white, with a soft seam where it fades (see `stylejax.masks`); pixels under no
+        mask keep the content. None: the styles are blended everywhere.
+      style_masks: with `masks`, one entry per style: a mask of the part of that painting to take the
+        style from, or None for all of it.
       init_image: a starting image (path or array), overriding `config.init`.
       callback: called between compiled chunks with (steps done over all scales, image, loss history so far).
       on_scale: called with each `Scale` as the run reaches it.
@@ -98,12 +106,19 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
         style_images = [np.asarray(color.transfer_colors(s, content_image, config.color_transfer))
                         for s in style_images]
         config = config.replace(color_transfer="none")
+    if masks is not None:
+        regions = _check_regions(config, masks, len(style_images), content_image.shape[:2])
+        style_masks = masks_io.style_masks(style_masks, len(style_images))
+    elif style_masks is not None:
+        raise StyleJaxError("style masks pick which part of each painting a region takes: give the regions' masks too")
     vgg = load_vgg(config.model, pooling=config.pooling)
+    prepared = functools.partial(prepare, masks=None if masks is None else regions, style_masks=style_masks)
 
     start = time.perf_counter()
     scales = schedule.plan_scales(config)
     shapes = _scale_shapes(content_image.shape[:2], scales)
-    fit = sizing.fit(lambda shape, remat: step_bytes(vgg, style_images, config.replace(remat=remat), shape),
+    fit = sizing.fit(lambda shape, remat: step_bytes(vgg, style_images, config.replace(remat=remat), shape,
+                                                     prepared),
                      shapes[-1], config, log=log)
     config = config.replace(remat=fit.remat)
     optimizer = resolve_optimizer(config)
@@ -122,7 +137,7 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
             evaluations += tiled.evaluations
             state = None  # tiles keep no whole-image optimizer state to carry
         else:
-            objective, args, content_resized = prepare(vgg, content_resized, style_images, scale_config)
+            objective, args, content_resized = prepared(vgg, content_resized, style_images, scale_config)
             fresh = init_state_jit(objective, optimizer, schedule.upsample(image, shape), args)
             state = fresh if state is None else schedule.carry_state(state, fresh)
 
@@ -153,6 +168,17 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
         remat=fit.remat,
         tile=fit.tile,
     )
+
+
+def _check_regions(config: StyleConfig, masks: Sequence[ImageLike], styles: int, shape: tuple[int, int]
+                   ) -> np.ndarray:
+    """The masks as (r, h, w) at the content's shape; refuses what regions do not combine with."""
+    if config.style_blend is not None:
+        raise StyleJaxError("--style-blend mixes the styles everywhere, --masks puts each in its own region: "
+                            "use one of them")
+    if config.tile is not None:
+        raise StyleJaxError("masks do not work with tiles yet: drop --tile (lower --size, or use --remat on)")
+    return masks_io.region_masks(masks, styles, shape)
 
 
 def _scale_shapes(shape: tuple[int, int], scales: Sequence[Scale]) -> list[tuple[int, int]]:

@@ -158,6 +158,18 @@ def _resize(image: jax.Array, shape: tuple[int, int]) -> jax.Array:
     return jnp.clip(jax.image.resize(image, (*shape, 3), "lanczos3", antialias=True), 0.0, 1.0)
 
 
+def resize_mask(mask: np.ndarray | jax.Array, shape: tuple[int, int]) -> jax.Array:
+    """Masks (..., h, w) in [0, 1] -> (..., *shape, 1), bilinear (area-averaged when shrinking)."""
+    return _resize_mask(jnp.asarray(mask, jnp.float32), tuple(shape))[..., None]
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _resize_mask(mask: jax.Array, shape: tuple[int, int]) -> jax.Array:
+    if mask.shape[-2:] == shape:
+        return mask
+    return jnp.clip(jax.image.resize(mask, (*mask.shape[:-2], *shape), "linear", antialias=True), 0.0, 1.0)
+
+
 def check_output(path: str | os.PathLike, *, inputs: tuple = (), overwrite: bool = False) -> Path:
     """Checks, before any work, that `path` can be written: returns it, or raises StyleJaxError."""
     path = Path(path)

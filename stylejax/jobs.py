@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from . import images
+from . import masks as masks_io
 from .batch import BatchSolver, bucket_shape
 from .batch_schedule import ScheduledSolver, finish_image
 from .config import MIN_SIDE, StyleConfig
@@ -215,7 +216,7 @@ class _OrbaxCheckpoints:
 
 
 def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, config: StyleConfig, *,
-            batch_size: int = 8, vmap_size: int | str | None = "auto",
+            batch_size: int = 8, vmap_size: int | str | None = "auto", masks_dir: Path | None = None,
             progress: Callable[[int, int], None] | None = None,
             log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> JobSummary:
     """Stylizes `items` into `outdir`, resuming whatever an earlier run of the same job left.
@@ -227,6 +228,7 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
       config: settings; `config.chunk_steps` is the checkpoint interval.
       batch_size: images per batch across this process's devices.
       vmap_size: images per device in lockstep (see `stylize_batch`).
+      masks_dir: region masks per input and style (`masks.batch_mask_paths`); every input needs its own.
       progress: called with (images finished, images total) as the job advances.
 
     Returns:
@@ -237,6 +239,8 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
     if isinstance(vmap_size, int) and vmap_size <= 0:
         raise StyleJaxError(f"--vmap-size must be positive, got {vmap_size}")
     ScheduledSolver.check(config)
+    mask_paths = {item.name: masks_io.batch_mask_paths(masks_dir, style, item.name) for item in items} \
+        if masks_dir is not None else None
     outdir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(outdir)
     previous = manifest.latest()
@@ -265,7 +269,8 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
         progress(finished, total)
     if not pending:
         return summary
-    solver = ScheduledSolver(list(style), config, vmap_size=vmap_size)
+    solver = ScheduledSolver(list(style), config, vmap_size=vmap_size,
+                             style_masks=None if mask_paths is None else [None] * len(style))
     check_memory(solver.final, list(pending), batch_size, log)
     for shape in sorted(pending):
         members = pending[shape]
@@ -274,7 +279,10 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
             loaded = []
             for item in batch:
                 try:
-                    loaded.append((item, images.load_image(item.source)))
+                    content = images.load_image(item.source)
+                    regions = None if mask_paths is None else \
+                        masks_io.region_masks(mask_paths[item.name], len(style), content.shape[:2])
+                    loaded.append((item, content, regions))
                 except StyleJaxError as e:
                     manifest.add(input=item.name, status="failed", error=str(e))
                     summary.failed.append((item.name, str(e)))
@@ -291,16 +299,17 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
     return summary
 
 
-def _run_batch(solver: ScheduledSolver, loaded: list[tuple[Item, np.ndarray]], shape: tuple[int, int],
-               style: Sequence[ImageLike], outdir: Path, manifest: Manifest) -> None:
+def _run_batch(solver: ScheduledSolver, loaded: list[tuple[Item, np.ndarray, np.ndarray | None]],
+               shape: tuple[int, int], style: Sequence[ImageLike], outdir: Path, manifest: Manifest) -> None:
     config = solver.config
     start = time.perf_counter()
-    key = _batch_key(config, style, [item.name for item, _ in loaded], solver.final.padded(len(loaded)))
+    key = _batch_key(config, style, [item.name for item, _, _ in loaded], solver.final.padded(len(loaded)))
     manager = _checkpoint_manager(outdir / CHECKPOINTS / key)
-    outcome = solver.solve([image for _, image in loaded], shape,
+    masks = None if loaded[0][2] is None else [regions for _, _, regions in loaded]
+    outcome = solver.solve([image for _, image, _ in loaded], shape, masks=masks,
                            checkpoints=_OrbaxCheckpoints(manager, solver.scales))
     seconds = (time.perf_counter() - start) / len(loaded)
-    for row, (item, content) in enumerate(loaded):
+    for row, (item, content, _) in enumerate(loaded):
         output = outdir / item.name
         output.parent.mkdir(parents=True, exist_ok=True)
         images.save_image(finish_image(outcome.images[row], content, config), output)

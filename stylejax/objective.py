@@ -31,14 +31,18 @@ class Targets(NamedTuple):
     """What the image is pulled towards.
 
     content: {layer: (1, h, w, c)} activations of the content image.
-    style: {layer: (c, c)} blended Gram matrices of the style images.
+    style: {layer: (c, c)} blended Gram matrices of the style images or, with regions, {layer: (r, c, c)}
+      one per style (its guided Gram where a style mask picks part of the painting).
     temporal: a video frame's warped previous output and its reliability, or None (no temporal term).
-    Content and temporal targets are per image; style targets are shared by a batch.
+    regions: {layer: (r, h, w, 1)} where each style applies (`losses.pooled_masks` of the content's
+      masks), or None: the style applies everywhere.
+    Content, temporal and region targets are per image; style targets are shared by a batch.
     """
 
     content: dict[str, jax.Array]
     style: dict[str, jax.Array]
     temporal: Temporal | None = None
+    regions: dict[str, jax.Array] | None = None
 
 
 class LossWeights(NamedTuple):
@@ -73,12 +77,15 @@ class Objective:
         vgg = nnx.merge(self.graphdef, args.vgg)
         layers = tuple(dict.fromkeys(self.content_layers + self.style_layers))
         features = vgg(image[None], layers, args.backward_kernels, remat=self.remat)
+        targets = args.targets
+        style = (losses.style_loss(features, targets.style, args.weights.style) if targets.regions is None
+                 else losses.guided_style_loss(features, targets.style, targets.regions, args.weights.style))
         terms = {
-            "content": losses.content_loss(features, args.targets.content, args.weights.content),
-            "style": losses.style_loss(features, args.targets.style, args.weights.style),
+            "content": losses.content_loss(features, targets.content, args.weights.content),
+            "style": style,
             "tv": args.weights.tv * losses.total_variation(image),
         }
-        temporal = args.targets.temporal
+        temporal = targets.temporal
         if temporal is not None:
             terms["temporal"] = args.weights.temporal * losses.temporal_loss(image, temporal.warped,
                                                                              temporal.reliability)

@@ -15,6 +15,7 @@ resumed after an interruption continues exactly as the uninterrupted run would h
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import jax
@@ -23,6 +24,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from . import flow, images, schedule
+from . import masks as masks_io
 from .batch import bucket_shape, local_mesh
 from .batch_schedule import ScheduledSolver, finish_image
 from .config import StyleConfig
@@ -108,24 +110,25 @@ class FrameSolver:
     """
 
     def __init__(self, style: ImageLike | Sequence[ImageLike], config: StyleConfig, settings: VideoSettings,
-                 shape: tuple[int, int], mesh: Mesh | None = None, vmap_size: int | str | None = "auto"):
+                 shape: tuple[int, int], mesh: Mesh | None = None, vmap_size: int | str | None = "auto",
+                 style_masks: Sequence[np.ndarray | None] | None = None):
         self.config, self.settings, self.shape = config, settings, shape
-        self.first = ScheduledSolver(style_list(style), config, mesh, vmap_size)
+        self.first = ScheduledSolver(style_list(style), config, mesh, vmap_size, style_masks=style_masks)
         final = self.first.final  # later frames share its style targets and its compiled programs
         weights = final.shared.weights._replace(temporal=jnp.float32(settings.temporal_weight))
         self.later = dataclasses.replace(final, config=final.config.replace(steps=settings.frame_steps),
                                          shared=final.shared._replace(weights=weights))
 
-    def first_frames(self, contents: Sequence[np.ndarray], on_chunk: Callable[[int, int], None] | None = None
-                     ) -> tuple[np.ndarray, list[dict[str, float]]]:
-        """contents: frames at `shape` -> (outputs (n, h, w, 3), loss terms of each)."""
-        outcome = self.first.solve(contents, self.shape, on_chunk=on_chunk)
+    def first_frames(self, contents: Sequence[np.ndarray], on_chunk: Callable[[int, int], None] | None = None,
+                     masks: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, list[dict[str, float]]]:
+        """contents: frames at `shape` (with their region masks (r, h, w)) -> (outputs (n, h, w, 3), loss terms)."""
+        outcome = self.first.solve(contents, self.shape, masks=masks, on_chunk=on_chunk)
         return outcome.images[:len(contents)], outcome.losses[:len(contents)]
 
     def next_frames(self, contents: Sequence[np.ndarray], previous_contents: Sequence[np.ndarray],
-                    previous_outputs: Sequence[np.ndarray], on_chunk: Callable[[int, int], None] | None = None
-                    ) -> tuple[np.ndarray, list[dict[str, float]], Temporal]:
-        """Frames at `shape`, each with its video's previous content frame and output.
+                    previous_outputs: Sequence[np.ndarray], on_chunk: Callable[[int, int], None] | None = None,
+                    masks: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, list[dict[str, float]], Temporal]:
+        """Frames at `shape`, each with its video's previous content frame and output (and region masks).
 
         Returns (outputs (n, h, w, 3), loss terms of each, the temporal targets they were pulled towards).
         """
@@ -145,7 +148,8 @@ class FrameSolver:
                                                                                self.later.config.steps))
         state, _, terms = self.later.solve(
             [jnp.asarray(c) for c in contents], init_images=starts,
-            temporal=temporal if self.settings.temporal_weight > 0 else None, on_chunk=chunk)
+            temporal=temporal if self.settings.temporal_weight > 0 else None, on_chunk=chunk,
+            masks=None if masks is None else [images.resize_mask(m, self.shape)[..., 0] for m in masks])
         outputs = np.asarray(averaged_image(state, self.later.config.ema_decay))[:len(contents)]
         return outputs, terms[:len(contents)], temporal
 
@@ -155,10 +159,12 @@ class _Stream:
     """A video in progress: its content frames still to come, and what its next frame needs."""
 
     frames: Iterator[np.ndarray]
+    masks: Iterator[np.ndarray] | None = None  # each frame's region masks (r, h, w), if any
     index: int = 0  # the next frame's index
     content: np.ndarray | None = None  # the previous content frame, at the working shape
     output: np.ndarray | None = None  # the previous raw output, at the working shape
     pending: np.ndarray | None = None  # the next content frame, read ahead
+    pending_masks: np.ndarray | None = None  # its region masks
     finished: bool = False
 
     def advance(self) -> np.ndarray | None:
@@ -166,12 +172,16 @@ class _Stream:
         if self.pending is None and not self.finished:
             self.pending = next(self.frames, None)
             self.finished = self.pending is None
+            if self.masks is not None and not self.finished:
+                self.pending_masks = next(self.masks)
         return self.pending
 
 
 def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | Sequence[ImageLike],
                     config: StyleConfig, settings: VideoSettings, on_frame: Callable[[int, VideoFrame], None], *,
-                    done: Sequence[tuple[int, np.ndarray | None]] | None = None, batch_size: int = 8,
+                    done: Sequence[tuple[int, np.ndarray | None]] | None = None,
+                    masks: Sequence[Iterable[np.ndarray]] | None = None,
+                    style_masks: Sequence[np.ndarray | None] | None = None, batch_size: int = 8,
                     mesh: Mesh | None = None, vmap_size: int | str | None = "auto",
                     on_chunk: Callable[[int, int], None] | None = None,
                     log: Callable[[str], None] | None = None) -> None:
@@ -185,6 +195,8 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
       on_frame: called with (video index, VideoFrame) as each frame is done, in frame order per video.
       done: per video, (frames already done, the last one's `VideoFrame.working`) to resume after;
         the frames already done are read from `videos` and skipped.
+      masks: per video, each frame's region masks (r, h, w), one per style (`masks.frame_masks`).
+      style_masks: with `masks`, per style the part of the painting to take from (None: all of it).
       batch_size: frames (of different videos) per batch, across all devices.
       mesh: a 1-D ("data",) mesh; default: as many local devices as there are videos, up to `batch_size`.
       vmap_size: frames per device optimised in lockstep (see `stylize_batch`).
@@ -196,7 +208,9 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
         raise StyleJaxError(f"batch_size must be positive, got {batch_size}")
     if mesh is None:  # no more devices than videos side by side: the rest would only optimise padding
         mesh = local_mesh(jax.local_devices()[:max(1, min(len(videos), batch_size))])
-    streams = [_Stream(iter(frames)) for frames in videos]
+    if masks is not None and style_masks is None:
+        style_masks = [None] * len(style_list(style))
+    streams = [_Stream(iter(frames), None if masks is None else iter(masks[i])) for i, frames in enumerate(videos)]
     for stream, (count, last) in zip(streams, done or [(0, None)] * len(streams), strict=True):
         for _ in range(count):  # frames finished before an interruption: the last one's content is needed
             if stream.advance() is None:
@@ -214,7 +228,7 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
             groups.setdefault((shape, streams[i].index == 0), []).append(i)
         for (shape, first), members in groups.items():
             if shape not in solvers:
-                solvers[shape] = FrameSolver(style, config, settings, shape, mesh, vmap_size)
+                solvers[shape] = FrameSolver(style, config, settings, shape, mesh, vmap_size, style_masks)
                 check_memory(solvers[shape].first.final, [shape], min(batch_size, len(members)),
                              log or (lambda line: None))
             for start in range(0, len(members), batch_size):
@@ -226,12 +240,13 @@ def _frame_batch(solver: FrameSolver, streams: list[_Stream], ids: list[int], fi
                  on_frame: Callable[[int, VideoFrame], None], on_chunk: Callable[[int, int], None] | None) -> None:
     originals = [s.pending for s in streams]
     contents = [np.asarray(images.resize(frame, solver.shape)) for frame in originals]
+    masks = None if streams[0].masks is None else [s.pending_masks for s in streams]
     if first:
-        outputs, terms = solver.first_frames(contents, on_chunk)
+        outputs, terms = solver.first_frames(contents, on_chunk, masks)
         temporal = None
     else:
         outputs, terms, temporal = solver.next_frames(contents, [s.content for s in streams],
-                                                      [s.output for s in streams], on_chunk)
+                                                      [s.output for s in streams], on_chunk, masks)
     for row, (stream, video, original) in enumerate(zip(streams, ids, originals, strict=True)):
         error = None if temporal is None else flow.warping_error(outputs[row], temporal.warped[row],
                                                                  temporal.reliability[row])
@@ -244,7 +259,7 @@ def _frame_batch(solver: FrameSolver, streams: list[_Stream], ids: list[int], fi
 def stylize_video(source: str | Iterable[ImageLike], style: ImageLike | Sequence[ImageLike],
                   config: StyleConfig | None = None, settings: VideoSettings | None = None, *,
                   start: float = 0.0, duration: float | None = None, fps: float | None = None,
-                  **overrides) -> list[VideoFrame]:
+                  masks: Sequence[str | ImageLike] | None = None, **overrides) -> list[VideoFrame]:
     """Stylizes a video with temporal consistency (Ruder et al. 2016), frame after frame.
 
     Args:
@@ -253,6 +268,8 @@ def stylize_video(source: str | Iterable[ImageLike], style: ImageLike | Sequence
       config: settings; `config.steps` is the first frame's schedule. `**overrides` change its fields.
       settings: the video settings (later frames' steps, temporal weight, initialisation, flow).
       start, duration, fps: the part of a video file or folder to stylize, and the rate to sample it at.
+      masks: one region mask per style: an image or array (every frame) or a folder of frames (one per
+        frame stylized); see `stylejax.masks`.
 
     Returns:
       The stylized frames, in order.
@@ -269,7 +286,16 @@ def stylize_video(source: str | Iterable[ImageLike], style: ImageLike | Sequence
     else:
         frames = (as_image(frame, f"frame {i}") for i, frame in enumerate(source))
     results: list[VideoFrame] = []
-    stylize_streams([_same_size(frames)], style, config, settings, lambda _, frame: results.append(frame))
+    mask_frames = None
+    if masks is not None:
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None:
+            raise StyleJaxError("the video has no frames")
+        frames = itertools.chain([first], frames)
+        mask_frames = [masks_io.frame_masks(masks, len(style_list(style)), first.shape[:2])]
+    stylize_streams([_same_size(frames)], style, config, settings, lambda _, frame: results.append(frame),
+                    masks=mask_frames)
     if not results:
         raise StyleJaxError("the video has no frames")
     return results

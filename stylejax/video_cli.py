@@ -36,13 +36,16 @@ def add_parser(commands) -> None:
     p.add_argument("--quality", type=int, default=18, help="x264 CRF of output videos, 0-51, lower is better "
                                                          "(%(default)s)")
     p.add_argument("--batch-size", type=int, default=8, help="frames of different videos per batch (%(default)s)")
+    p.add_argument("--masks", default=None,
+                   help="one region mask per style, comma-separated: an image (every frame) or a folder of "
+                        "frames (the i-th file for the i-th frame stylized); style i goes where mask i is white")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing outputs, and start again over another run's saved frames")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cli import config_from_args, progress_bar
+    from .cli import config_from_args, path_list, progress_bar
     from .images import load_image
     from .video import VideoSettings
     from .video_jobs import plan_jobs, run_video_jobs
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
         summaries = run_video_jobs(jobs, args.style, config, settings, overwrite=args.overwrite,
                                    quality=args.quality, batch_size=args.batch_size, progress=progress, log=log,
-                                   on_chunk=lambda step, steps: bar.set_description(f"video (step {step}/{steps})"))
+                                   on_chunk=lambda step, steps: bar.set_description(f"video (step {step}/{steps})"),
+                                   masks=path_list(args.masks))
     stylized = sum(s.frames for s in summaries)
     for s in summaries:  # frame t of every video ran in one batch: the time is the run's, per frame of all
         figures = [f"{s.frames} frames stylized" + (f", {s.resumed} resumed" if s.resumed else "")]

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import images, video_io, video_write
+from . import masks as masks_io
 from .config import StyleConfig
 from .errors import StyleJaxError
 from .video import VideoFrame, VideoSettings, check, stylize_streams
@@ -133,7 +134,8 @@ def _check_output(job: VideoJob, overwrite: bool, made: Path | None = None) -> N
             raise StyleJaxError(f"{job.output}: exists and is not empty: pass --overwrite or choose another -o")
 
 
-def _record(job: VideoJob, styles: Sequence[str | Path], config: StyleConfig, settings: VideoSettings) -> dict:
+def _record(job: VideoJob, styles: Sequence[str | Path], config: StyleConfig, settings: VideoSettings,
+            masks: Sequence[str | Path] | None = None) -> dict:
     """What makes a run's frames: a work folder whose record differs holds another run's frames."""
     def stamp(path):  # a file replaced at the same path is another input
         stat = Path(path).stat()
@@ -141,7 +143,7 @@ def _record(job: VideoJob, styles: Sequence[str | Path], config: StyleConfig, se
 
     return {"source": stamp(job.source), "styles": [stamp(s) for s in styles], "config": repr(config),
             "settings": repr(settings), "start": job.start, "duration": job.duration, "fps": job.fps,
-            "frames": job.info.frame_count}
+            "frames": job.info.frame_count, "masks": [stamp(m) for m in masks or ()]}
 
 
 def _check_work(job: VideoJob, record: dict, overwrite: bool) -> None:
@@ -211,7 +213,8 @@ def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config
                    settings: VideoSettings, *, overwrite: bool = False, quality: int = 18, batch_size: int = 8,
                    progress: Callable[[int, int, VideoFrame | None], None] | None = None,
                    on_chunk: Callable[[int, int], None] | None = None,
-                   log: Callable[[str], None] | None = None) -> list[VideoSummary]:
+                   log: Callable[[str], None] | None = None,
+                   masks: Sequence[str | Path] | None = None) -> list[VideoSummary]:
     """Stylizes every job's frames (frame t of same-shape videos as one batch), then writes each output.
 
     Args:
@@ -224,9 +227,17 @@ def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config
       progress: called with (frames done, frames in all, the frame just done or None) as frames finish.
       on_chunk: called with (steps done, steps) within the frames being optimised.
       log: receives a line on what a batch of frames needs in memory (a batch that cannot fit is refused).
+      masks: one region mask per style for every video: an image (every frame) or a folder of frames
+        (`masks.frame_masks`).
     """
     check(config, [(job.info.height, job.info.width) for job in jobs])
-    records = [_record(job, style, config, settings) for job in jobs]
+    mask_frames = None
+    if masks is not None:
+        mask_frames = [masks_io.frame_masks(masks, len(style), (job.info.height, job.info.width)) for job in jobs]
+        for frames in mask_frames:  # the first frame's masks are read (and checked) before any work
+            next(frames)
+        mask_frames = [masks_io.frame_masks(masks, len(style), (job.info.height, job.info.width)) for job in jobs]
+    records = [_record(job, style, config, settings, masks) for job in jobs]
     for job, record in zip(jobs, records, strict=True):
         _check_work(job, record, overwrite)
     resumed = [_resume_point(job, record) for job, record in zip(jobs, records, strict=True)]
@@ -252,7 +263,7 @@ def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config
         for job, record in zip(jobs, records, strict=True):
             _prepare_work(job, record)
         stylize_streams([job.frames() for job in jobs], style, config, settings, on_frame, done=resumed,
-                        batch_size=batch_size, on_chunk=on_chunk, log=log)
+                        masks=mask_frames, batch_size=batch_size, on_chunk=on_chunk, log=log)
     except BaseException:
         for job in jobs:
             _remove_unstarted(job, existed)
