@@ -106,13 +106,14 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
         style_images = [np.asarray(color.transfer_colors(s, content_image, config.color_transfer))
                         for s in style_images]
         config = config.replace(color_transfer="none")
+    regions = None
     if masks is not None:
         regions = _check_regions(config, masks, len(style_images), content_image.shape[:2])
         style_masks = masks_io.style_masks(style_masks, len(style_images))
     elif style_masks is not None:
         raise StyleJaxError("style masks pick which part of each painting a region takes: give the regions' masks too")
     vgg = load_vgg(config.model, pooling=config.pooling)
-    prepared = functools.partial(prepare, masks=None if masks is None else regions, style_masks=style_masks)
+    prepared = functools.partial(prepare, masks=regions, style_masks=style_masks)
 
     start = time.perf_counter()
     scales = schedule.plan_scales(config)

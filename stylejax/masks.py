@@ -33,10 +33,7 @@ def load_mask(source: ImageLike, what: str = "mask") -> np.ndarray:
     """
     if isinstance(source, (str, os.PathLike)):
         what = str(source)
-        image = images.load_image(source)
-    else:
-        image = as_image(source, what)
-    mask = image.mean(axis=-1)
+    mask = as_image(source, what).mean(axis=-1)
     if not mask.max() > 0:
         raise StyleJaxError(f"{what}: the mask is all black, so its style would go nowhere: "
                             "paint white where the style applies")
@@ -54,6 +51,8 @@ def region_masks(masks: Sequence[ImageLike], styles: int, shape: tuple[int, int]
                             "in the same order")
     out = []
     for i, source in enumerate(masks):
+        if source is None:
+            raise StyleJaxError(f"mask {i + 1} is 'none': every style needs the mask of its region")
         mask = load_mask(source, f"mask {i + 1}")
         (mh, mw), (h, w) = mask.shape, shape
         if abs((mw / mh) / (w / h) - 1) > ASPECT_TOLERANCE:
