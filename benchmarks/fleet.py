@@ -6,7 +6,7 @@ into its own output folder; a small warm-up job first fills JAX's compilation ca
 run pays for compiling more than the other. The time is the whole job as a user sees it: workers
 starting, weights loading, the memory check, the batches and the manifest.
 
-    python benchmarks/fleet.py [--images 8] [--size 64] [--steps 50] [--batch-size 2] [--cpus 2]
+    python benchmarks/fleet.py [--images 8] [--size 64] [--steps 200] [--batch-size 1] [--cpus 2]
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray instance")
     args = parser.parse_args()
 
