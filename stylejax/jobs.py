@@ -300,6 +300,7 @@ def run_batch(solver: ScheduledSolver, batch: Sequence[Item], shape: tuple[int, 
     for row, (item, content) in enumerate(loaded):
         output = outdir / item.name
         output.parent.mkdir(parents=True, exist_ok=True)
+        images.remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
         images.save_image(finish_image(outcome.images[row], content, config), output)
         records.append(dict(input=item.name, status="done", output=str(output), losses=outcome.losses[row],
                             steps=int(outcome.loss_history.shape[1]), evaluations=int(outcome.evaluations[row]),
