@@ -156,6 +156,16 @@ class _Batch:
     shape: tuple[int, int]
     items: list[Item]
     attempts: int = 0
+    died_on: set[int] = dataclasses.field(default_factory=set)  # workers that died running it
+
+
+def _next_batch(queue: collections.deque, worker: int) -> _Batch:
+    """The first queued batch that did not die on `worker` (a retry goes elsewhere), else the first."""
+    for i, batch in enumerate(queue):
+        if worker not in batch.died_on:
+            del queue[i]
+            return batch
+    return queue.popleft()
 
 
 def _schedule(ray, pool: list, batches: list[_Batch], finished: Callable[[_Batch, list[dict]], None],
@@ -166,7 +176,8 @@ def _schedule(ray, pool: list, batches: list[_Batch], finished: Callable[[_Batch
     deaths = [0] * len(pool)
     while queue or running:
         while queue and free:
-            worker, batch = free.popleft(), queue.popleft()
+            worker = free.popleft()
+            batch = _next_batch(queue, worker)
             running[pool[worker].run.remote(batch.shape, batch.items)] = (worker, batch)
         if not running:
             raise StyleJaxError(f"every Ray worker died more than {MAX_RESTARTS} times: see `ray status` "
@@ -180,6 +191,7 @@ def _schedule(ray, pool: list, batches: list[_Batch], finished: Callable[[_Batch
             if deaths[worker] <= MAX_RESTARTS:
                 free.append(worker)  # Ray restarts it; calls wait until it is back
             batch.attempts += 1
+            batch.died_on.add(worker)
             if batch.attempts >= MAX_ATTEMPTS:
                 reason = (f"a worker died {batch.attempts} times running its batch ({type(e).__name__}): "
                           "out of memory? try a smaller --batch-size or --size")
@@ -187,7 +199,7 @@ def _schedule(ray, pool: list, batches: list[_Batch], finished: Callable[[_Batch
                 finished(batch, [dict(input=item.name, status="failed", error=reason) for item in batch.items])
             else:
                 log(f"a worker died running a batch of {len(batch.items)} ({type(e).__name__}); "
-                    "the next free worker continues it from its last checkpoint")
+                    "the next free worker (another one, if there is one) continues it from its last checkpoint")
                 queue.appendleft(batch)  # first in line: its checkpoint is the freshest work
             continue
         if error is not None:

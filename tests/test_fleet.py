@@ -158,3 +158,52 @@ def test_bad_ray_input_is_one_line_and_exit_2_with_nothing_written(tmp_path, cap
     assert {"unreachable": "no Ray cluster answers", "malformed": "HOST:PORT", "no-ray": "stylejax[ray]",
             "with-distributed": "give one"}[case] in err[0]
     assert not out.exists()
+
+
+class _FakeRay:
+    """Just enough of ray for `fleet._schedule`: a call's outcome is decided when it is made."""
+
+    class exceptions:  # noqa: N801 (ray's name)
+        RayActorError = type("RayActorError", (Exception,), {})
+
+    @staticmethod
+    def wait(refs, num_returns):
+        return refs[:1], refs[1:]  # the oldest call returns first
+
+    @staticmethod
+    def get(ref):
+        if isinstance(ref.outcome, Exception):
+            raise ref.outcome
+        return ref.outcome
+
+
+class _FakeWorker:
+    def __init__(self, dies):
+        self.dies, self.ran = dies, []
+        self.run = self  # worker.run.remote(shape, items)
+
+    def remote(self, shape, items):
+        self.ran.append(items[0].name)
+        outcome = (_FakeRay.exceptions.RayActorError("killed") if self.dies(items[0].name)
+                   else ([{"input": item.name, "status": "done"} for item in items], None))
+        return type("Ref", (), {"outcome": outcome})()
+
+
+def _schedule(workers, names):
+    batches = [fleet._Batch((32, 40), [jobs.Item(Path(name), name)]) for name in names]
+    outcomes = Counter()
+    fleet._schedule(_FakeRay, workers, batches,
+                    lambda batch, records: outcomes.update((r["input"], r["status"]) for r in records),
+                    log=lambda line: None)
+    return outcomes
+
+
+def test_the_schedule_retries_a_dead_worker_s_batch_drops_a_hopeless_worker_and_gives_up_on_a_poison_batch():
+    flaky, steady = _FakeWorker(dies=lambda name: True), _FakeWorker(dies=lambda name: name == "poison")
+    outcomes = _schedule([flaky, steady], ["a", "b", "c", "poison", "d"])
+    assert outcomes == {(name, "done"): 1 for name in "abcd"} | {("poison", "failed"): 1}
+    assert len(flaky.ran) == fleet.MAX_RESTARTS + 1  # then it left the pool
+    assert set(flaky.ran) <= set(steady.ran)  # what died on one worker was retried on the other
+    assert flaky.ran.count("poison") + steady.ran.count("poison") == fleet.MAX_ATTEMPTS
+    with pytest.raises(fleet.StyleJaxError, match="every Ray worker died"):
+        _schedule([_FakeWorker(dies=lambda name: True)] * 2, ["a", "b", "c", "d", "e", "f", "g", "h", "i"])
