@@ -43,7 +43,7 @@ from .jobs import (
 )
 
 NAMESPACE = "stylejax"
-WORKER_PREFIX = "stylejax-worker"  # actor names: stylejax-worker-<driver pid>-<index>
+WORKER_PREFIX = "stylejax-worker"  # actor names: stylejax-worker-<driver pid>@<driver host>-<index>
 MAX_RESTARTS = 3  # Ray restarts a dead worker this many times, then it leaves the pool
 MAX_ATTEMPTS = 3  # a batch whose worker dies this many times is recorded as failed (e.g. out of memory)
 
@@ -144,11 +144,12 @@ def worker_options(ray, workers: int | None) -> tuple[int, dict]:
     if resources.get("GPU"):
         count = workers or int(resources["GPU"])
         return count, dict(num_gpus=_share(resources["GPU"], count), num_cpus=1)
-    nodes = [node for node in ray.nodes() if node["Alive"] and node["Resources"].get("CPU")]
-    count = workers or max(1, len(nodes))
+    cpus = [node["Resources"]["CPU"] for node in ray.nodes() if node["Alive"] and node["Resources"].get("CPU")]
+    count = workers or max(1, len(cpus))
+    # No more CPUs than the largest node has, or the actor could never be placed.
+    share = min(_share(resources.get("CPU", count), count), math.floor(max(cpus, default=1)))
     # JAX_PLATFORMS: a CPU worker need not probe for accelerators (and must not grab a GPU it was not given).
-    return count, dict(num_cpus=_share(resources.get("CPU", count), count),
-                       runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu"}})
+    return count, dict(num_cpus=share, runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu"}})
 
 
 @dataclasses.dataclass
@@ -274,8 +275,8 @@ def _drive(ray, items, style, outdir, config, workers, batch_size, vmap_size, pr
     options |= dict(max_restarts=MAX_RESTARTS, max_task_retries=0,  # the driver retries, on any free worker
                     max_concurrency=2,  # `info` answers while `run` works
                     scheduling_strategy="SPREAD")
-    pool = [actor.options(name=f"{WORKER_PREFIX}-{os.getpid()}-{i}", **options).remote(style, config, outdir,
-                                                                                        vmap_size)
+    prefix = f"{WORKER_PREFIX}-{os.getpid()}@{socket.gethostname()}"  # one driver's workers, by name
+    pool = [actor.options(name=f"{prefix}-{i}", **options).remote(style, config, outdir, vmap_size)
             for i in range(count)]
     try:
         checks = ray.get([w.check_memory.remote(sorted(pending), batch_size) for w in pool])

@@ -60,7 +60,7 @@ def workers_of(pid: int) -> list:
     import ray
 
     names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
-             if a["name"].startswith(f"{fleet.WORKER_PREFIX}-{pid}-")]
+             if a["name"].startswith(f"{fleet.WORKER_PREFIX}-{pid}@")]
     return [ray.get_actor(name, namespace=fleet.NAMESPACE) for name in names]
 
 
