@@ -217,11 +217,17 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
+    import functools
+
     import jax
 
     from .images import load_image
     from .jobs import collect_inputs, my_share, run_job
 
+    if args.ray is not None and (args.distributed or args.coordinator_address):
+        raise StyleJaxError("--ray and --distributed are two ways to run on many machines: give one")
+    if args.ray is None and args.workers is not None:
+        raise StyleJaxError("--workers is the size of a Ray fleet: it needs --ray")
     if args.distributed or args.coordinator_address:
         # No arguments on Cloud TPU, Slurm and Open MPI: JAX finds its peers itself.
         kwargs = {k: v for k, v in dict(coordinator_address=args.coordinator_address,
@@ -237,12 +243,19 @@ def _run_batch(args: argparse.Namespace) -> int:
     outdir = Path(args.output)
     if outdir.exists() and not outdir.is_dir():
         raise StyleJaxError(f"{outdir}: exists and is not a directory")
-    items = my_share(collect_inputs(args.input, outdir), jax.process_index(), jax.process_count())
+    if args.ray is not None:  # the driver of a Ray fleet: every input, handed out batch by batch
+        from .fleet import run_fleet
+
+        items = collect_inputs(args.input, outdir)
+        run = functools.partial(run_fleet, address=args.ray or None, workers=args.workers)
+    else:  # this process's share (all of it on one host)
+        items = my_share(collect_inputs(args.input, outdir), jax.process_index(), jax.process_count())
+        run = run_job
     with progress_bar(len(items), "batch", unit="img") as bar:
-        summary = run_job(items, args.style, outdir, config, batch_size=args.batch_size,
-                          masks_dir=None if args.masks_dir is None else Path(args.masks_dir),
-                          vmap_size="auto" if args.vmap_size is None else args.vmap_size,
-                          progress=lambda done, total: bar.update(done - bar.n))
+        summary = run(items, args.style, outdir, config, batch_size=args.batch_size,
+                      masks_dir=None if args.masks_dir is None else Path(args.masks_dir),
+                      vmap_size="auto" if args.vmap_size is None else args.vmap_size,
+                      progress=lambda done, total: bar.update(done - bar.n))
     print(f"{summary.done} done, {summary.skipped} already there, {len(summary.failed)} failed "
           f"(manifest: {outdir / 'manifest.jsonl'})", file=sys.stderr)
     for name, error in summary.failed:
@@ -352,8 +365,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--masks-dir", default=None,
                    help="region masks: a folder per style, named by the style file's stem, mirroring the input "
                         "folder with one mask per image (style i goes where its mask is white)")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run on a Ray cluster: auto (the one this machine is in), HOST:PORT, or none to start a "
+                        "local one; batches go to whichever worker is free, a dead worker's batch is retried")
+    p.add_argument("--workers", type=int, default=None,
+                   help="Ray workers (default: one per GPU, or one per node on a CPU cluster)")
     p.add_argument("--distributed", action="store_true",
-                   help="call jax.distributed.initialize() (TPU pods, Slurm, Open MPI)")
+                   help="call jax.distributed.initialize(): SPMD over a TPU pod slice (or Slurm, Open MPI), "
+                        "a fixed share of the inputs per host")
     p.add_argument("--coordinator-address", default=None, help="host:port of process 0 (other clusters)")
     p.add_argument("--num-processes", type=int, default=None)
     p.add_argument("--process-id", type=int, default=None)

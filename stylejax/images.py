@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import os
 import struct
 import tempfile
@@ -233,7 +234,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     sees a partial file.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent or ".")
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=path.suffix, dir=path.parent or ".")
     os.close(fd)
     try:
         yield Path(tmp)
@@ -242,3 +243,17 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.stem}.tmp-"
+
+
+def remove_partial_outputs(path: str | os.PathLike) -> None:
+    """Removes what `atomic_output(path)` leaves when its process is killed mid-write (SIGKILL, a lost node).
+
+    Only for a path no other process is writing: a bulk job's input belongs to one writer at a time.
+    """
+    path = Path(path)
+    for stale in path.parent.glob(f"{glob.escape(_temporary_prefix(path))}*{glob.escape(path.suffix)}"):
+        stale.unlink(missing_ok=True)

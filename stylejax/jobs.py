@@ -3,13 +3,14 @@
 A job can be killed at any moment and re-run with the same command: finished images are skipped,
 in-flight batches resume from their last orbax checkpoint, and outputs appear only whole (temporary
 file, then rename). `OUTDIR/manifest.jsonl` gets one JSON line per input per outcome.
-On many hosts, each process takes a disjoint, deterministic share of the inputs by process index.
+On many hosts, each process takes a disjoint, deterministic share of the inputs by process index
+(`--distributed`); a Ray fleet (`fleet.py`) plans here, runs `run_batch` on its workers and writes the
+manifest from its driver alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
-import numpy as np
+from jax.sharding import Mesh
 from PIL import Image
 
 from . import images
@@ -29,9 +30,8 @@ from .batch_schedule import ScheduledSolver, finish_image
 from .config import MIN_SIDE, StyleConfig
 from .engine import ImageLike
 from .errors import StyleJaxError
+from .job_checkpoints import OrbaxCheckpoints, batch_key, checkpoint_manager
 from .memory import available_bytes, describe
-from .optimize import RunState
-from .schedule import Scale
 
 MANIFEST = "manifest.jsonl"
 CHECKPOINTS = ".checkpoints"
@@ -48,6 +48,15 @@ class JobSummary:
     done: int = 0
     skipped: int = 0
     failed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def count(self, record: dict) -> None:
+        """Counts one manifest record ("done", "skipped-existing" or "failed")."""
+        if record["status"] == "done":
+            self.done += 1
+        elif record["status"] == "failed":
+            self.failed.append((record["input"], record["error"]))
+        else:
+            self.skipped += 1
 
 
 def collect_inputs(source: str | os.PathLike, outdir: Path) -> list[Item]:
@@ -79,10 +88,15 @@ def my_share(items: Sequence[Item], process_index: int, process_count: int) -> l
 
 
 class Manifest:
-    """The job's JSON-lines record. One write() per line with O_APPEND, so concurrent hosts don't interleave."""
+    """The job's JSON-lines record. One write() per line with O_APPEND, so concurrent hosts don't interleave.
 
-    def __init__(self, outdir: Path):
+    `process` is the number each line carries (default: `jax.process_index()`); a Ray driver, which never
+    starts JAX, gives 0.
+    """
+
+    def __init__(self, outdir: Path, process: int | None = None):
         self.path = outdir / MANIFEST
+        self.process = process
 
     def latest(self) -> dict[str, dict]:
         records = {}
@@ -96,7 +110,8 @@ class Manifest:
         return records
 
     def add(self, **record) -> None:
-        line = (json.dumps(record | {"time": time.time(), "process": jax.process_index()}) + "\n").encode()
+        process = jax.process_index() if self.process is None else self.process
+        line = (json.dumps(record | {"time": time.time(), "process": process}) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line)
@@ -150,102 +165,30 @@ def _largest_batch(solver: BatchSolver, shape: tuple[int, int], batch_size: int,
     return max(smallest, min(batch_size - 1, fitting_rows * solver.devices))
 
 
-def _batch_key(config: StyleConfig, styles: Sequence[ImageLike], names: Sequence[str], rows: int) -> str:
-    # The padded row count (devices x vmap groups) shapes the checkpoint: a different one starts afresh.
-    text = json.dumps([repr(config), [str(s) for s in styles], list(names), rows])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _checkpoint_manager(directory: Path):
-    import orbax.checkpoint as ocp
-
-    index = jax.process_index()
-    # Each host checkpoints its own batches: no barriers with other hosts.
-    directory.mkdir(parents=True, exist_ok=True)
-    options = ocp.CheckpointManagerOptions(
-        max_to_keep=1, enable_async_checkpointing=False, create=False,
-        multiprocessing_options=ocp.options.MultiprocessingOptions(
-            primary_host=index, active_processes={index}, barrier_sync_key_prefix=f"{directory.name}-{index}"))
-    return ocp.CheckpointManager(directory.absolute(), options=options)
-
-
-def _save_checkpoint(manager, step: int, state: RunState, progress: dict[str, np.ndarray]) -> None:
-    import orbax.checkpoint as ocp
-
-    tree = jax.tree.map(np.asarray, state)  # host-local numpy: orbax accepts these on any host
-    manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
-                                               progress=ocp.args.StandardSave(progress)))
-    manager.wait_until_finished()
-
-
-def _restore_checkpoint(manager, state: RunState, progress: dict[str, np.ndarray]
-                        ) -> tuple[RunState, dict[str, np.ndarray]]:
-    import orbax.checkpoint as ocp
-
-    restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(jax.tree.map(np.asarray, state)),
-        progress=ocp.args.StandardRestore(progress)))
-    return restored["state"], restored["progress"]
-
-
-class _OrbaxCheckpoints:
-    """A batch's checkpoints, numbered by steps over the whole schedule, so the number gives the scale.
-
-    Saves happen strictly inside a scale (after a chunk that is not the scale's last), so step numbers
-    of different scales never meet.
-    """
-
-    def __init__(self, manager, scales: Sequence[Scale]):
-        self.manager = manager
-        self.offsets = np.cumsum([0] + [scale.steps for scale in scales])[:-1]
-
-    def latest(self) -> int | None:
-        step = self.manager.latest_step()
-        return None if step is None else int(np.searchsorted(self.offsets, step, side="left")) - 1
-
-    def restore(self, scale: Scale, fresh: RunState) -> tuple[RunState, dict[str, np.ndarray]]:
-        rows, offset = fresh.image.shape[0], int(self.offsets[scale.index])
-        done = self.manager.latest_step() - offset
-        target = {"losses": np.zeros((rows, offset + done), np.float32),
-                  "earlier_evaluations": np.zeros(rows, np.int64)}
-        return _restore_checkpoint(self.manager, fresh, target)
-
-    def save(self, scale: Scale, state: RunState, progress: dict[str, np.ndarray]) -> None:
-        step = int(self.offsets[scale.index]) + int(np.asarray(state.step)[0])
-        _save_checkpoint(self.manager, step, state, progress)
-
-
-def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, config: StyleConfig, *,
-            batch_size: int = 8, vmap_size: int | str | None = "auto", masks_dir: Path | None = None,
-            progress: Callable[[int, int], None] | None = None,
-            log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> JobSummary:
-    """Stylizes `items` into `outdir`, resuming whatever an earlier run of the same job left.
-
-    Args:
-      items: this process's inputs (see `collect_inputs` and `my_share`).
-      style: style image(s), shared by every input.
-      outdir: where outputs (mirroring `Item.name`), the manifest and checkpoints live.
-      config: settings; `config.chunk_steps` is the checkpoint interval.
-      batch_size: images per batch across this process's devices.
-      vmap_size: images per device in lockstep (see `stylize_batch`).
-      masks_dir: region masks per input and style (`masks.batch_mask_paths`); every input needs its own.
-      progress: called with (images finished, images total) as the job advances.
-
-    Returns:
-      A JobSummary; failures are in the manifest too.
-    """
+def check_batch_options(batch_size: int, vmap_size: int | str | None) -> None:
+    """Raises StyleJaxError for a batch size or vmap size that is not positive."""
     if batch_size <= 0:
         raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
     if isinstance(vmap_size, int) and vmap_size <= 0:
         raise StyleJaxError(f"--vmap-size must be positive, got {vmap_size}")
-    ScheduledSolver.check(config)
-    mask_paths = {item.name: masks_io.batch_mask_paths(masks_dir, style, item.name) for item in items} \
-        if masks_dir is not None else None
-    outdir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(outdir)
+
+
+Buckets = dict[tuple[int, int], list[Item]]  # bucket shape -> the pending inputs of that shape
+
+
+def plan_job(items: Sequence[Item], outdir: Path, config: StyleConfig, manifest: Manifest
+             ) -> tuple[JobSummary, Buckets]:
+    """Sorts `items` into those already finished, unreadable ones and pending shape buckets.
+
+    An existing output is recorded as "skipped-existing" (unless the manifest already has it), an input
+    whose header cannot be read or that is too small as "failed"; neither is decoded.
+
+    Returns:
+      (a JobSummary of the skipped and failed, {bucket shape: pending items}).
+    """
     previous = manifest.latest()
     summary = JobSummary()
-    pending: dict[tuple[int, int], list[Item]] = {}
+    pending: Buckets = {}
     for item in items:
         output = outdir / item.name
         if output.exists():
@@ -262,59 +205,128 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
             summary.failed.append((item.name, str(e)))
             continue
         pending.setdefault(bucket_shape(shape, config.size), []).append(item)
+    return summary, pending
 
+
+def job_batches(pending: Buckets, batch_size: int) -> list[tuple[tuple[int, int], list[Item]]]:
+    """The pending inputs as (bucket shape, up to `batch_size` items), shape by shape."""
+    return [(shape, pending[shape][first:first + batch_size])
+            for shape in sorted(pending) for first in range(0, len(pending[shape]), batch_size)]
+
+
+def remove_checkpoint_folder(outdir: Path) -> None:
+    """Removes OUTDIR/.checkpoints if it is empty: only when no batch is left in flight."""
+    try:
+        (outdir / CHECKPOINTS).rmdir()
+    except OSError:
+        pass
+
+
+def check_masks(items: Sequence[Item], style: Sequence[ImageLike], masks_dir: Path | None) -> None:
+    """Raises StyleJaxError, before any work, for an input without its region masks in `masks_dir`."""
+    if masks_dir is not None:
+        for item in items:
+            masks_io.batch_mask_paths(masks_dir, style, item.name)
+
+
+def job_solver(style: Sequence[ImageLike], config: StyleConfig, mesh: Mesh | None, vmap_size: int | str | None,
+               masks_dir: Path | None) -> ScheduledSolver:
+    """The solver a job's batches share: one style target per style when the inputs have region masks."""
+    style_masks = None if masks_dir is None else [None] * len(style)
+    return ScheduledSolver(list(style), config, mesh, vmap_size=vmap_size, style_masks=style_masks)
+
+
+def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, config: StyleConfig, *,
+            batch_size: int = 8, vmap_size: int | str | None = "auto", mesh: Mesh | None = None,
+            masks_dir: Path | None = None, progress: Callable[[int, int], None] | None = None,
+            log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> JobSummary:
+    """Stylizes `items` into `outdir`, resuming whatever an earlier run of the same job left.
+
+    Args:
+      items: this process's inputs (see `collect_inputs` and `my_share`).
+      style: style image(s), shared by every input.
+      outdir: where outputs (mirroring `Item.name`), the manifest and checkpoints live.
+      config: settings; `config.chunk_steps` is the checkpoint interval.
+      batch_size: images per batch across this process's devices.
+      vmap_size: images per device in lockstep (see `stylize_batch`).
+      mesh: a 1-D ("data",) mesh; default: all local devices.
+      masks_dir: region masks per input and style (`masks.batch_mask_paths`); every input needs its own.
+      progress: called with (images finished, images total) as the job advances.
+
+    Returns:
+      A JobSummary; failures are in the manifest too.
+    """
+    check_batch_options(batch_size, vmap_size)
+    ScheduledSolver.check(config)
+    check_masks(items, style, masks_dir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(outdir)
+    summary, pending = plan_job(items, outdir, config, manifest)
     total = len(items)
     finished = summary.skipped + len(summary.failed)
     if progress:
         progress(finished, total)
     if not pending:
         return summary
-    solver = ScheduledSolver(list(style), config, vmap_size=vmap_size,
-                             style_masks=None if mask_paths is None else [None] * len(style))
+    solver = job_solver(style, config, mesh, vmap_size, masks_dir)
     check_memory(solver.final, list(pending), batch_size, log)
-    for shape in sorted(pending):
-        members = pending[shape]
-        for first in range(0, len(members), batch_size):
-            batch = members[first:first + batch_size]
-            loaded = []
-            for item in batch:
-                try:
-                    content = images.load_image(item.source)
-                    regions = None if mask_paths is None else \
-                        masks_io.region_masks(mask_paths[item.name], len(style), content.shape[:2])
-                    loaded.append((item, content, regions))
-                except StyleJaxError as e:
-                    manifest.add(input=item.name, status="failed", error=str(e))
-                    summary.failed.append((item.name, str(e)))
-            if loaded:
-                _run_batch(solver, loaded, shape, style, outdir, manifest)
-                summary.done += len(loaded)
-            finished += len(batch)
-            if progress:
-                progress(finished, total)
-    try:
-        (outdir / CHECKPOINTS).rmdir()  # only when no batch is left in flight
-    except OSError:
-        pass
+    for shape, batch in job_batches(pending, batch_size):
+        for record in run_batch(solver, batch, shape, style, outdir, masks_dir):
+            manifest.add(**record)
+            summary.count(record)
+        finished += len(batch)
+        if progress:
+            progress(finished, total)
+    remove_checkpoint_folder(outdir)
     return summary
 
 
-def _run_batch(solver: ScheduledSolver, loaded: list[tuple[Item, np.ndarray, np.ndarray | None]],
-               shape: tuple[int, int], style: Sequence[ImageLike], outdir: Path, manifest: Manifest) -> None:
+def run_batch(solver: ScheduledSolver, batch: Sequence[Item], shape: tuple[int, int],
+              style: Sequence[ImageLike], outdir: Path, masks_dir: Path | None = None) -> list[dict]:
+    """Stylizes one batch of same-bucket inputs, resuming from its checkpoint, and writes each output atomically.
+
+    Writes no manifest line: it returns the records for the caller (a job, or a fleet's driver) to write.
+
+    Args:
+      solver: the job's solver (weights, style targets and compiled programs, reused batch after batch).
+      batch: inputs whose outputs do not exist yet, all in bucket `shape`.
+      shape: (h, w) the bucket at full size.
+      style: the job's style image(s) (part of the checkpoint key).
+      outdir: the output root; checkpoints live in OUTDIR/.checkpoints/KEY until the batch is written.
+      masks_dir: where each input's region masks are (`job_solver` made the solver with masks_dir too).
+
+    Returns:
+      One manifest record per input: "failed" for one that cannot be decoded, else "done", with
+      "resumed_from" (steps over the schedule) when the batch continued from a checkpoint.
+    """
     config = solver.config
     start = time.perf_counter()
-    key = _batch_key(config, style, [item.name for item, _, _ in loaded], solver.final.padded(len(loaded)))
-    manager = _checkpoint_manager(outdir / CHECKPOINTS / key)
-    masks = None if loaded[0][2] is None else [regions for _, _, regions in loaded]
-    outcome = solver.solve([image for _, image, _ in loaded], shape, masks=masks,
-                           checkpoints=_OrbaxCheckpoints(manager, solver.scales))
+    records, loaded, masks = [], [], []
+    for item in batch:
+        try:
+            content = images.load_image(item.source)
+            if masks_dir is not None:
+                paths = masks_io.batch_mask_paths(masks_dir, style, item.name)
+                masks.append(masks_io.region_masks(paths, len(style), content.shape[:2]))
+            loaded.append((item, content))
+        except StyleJaxError as e:  # a bad input (or mask) fails alone; the rest of the batch runs
+            records.append(dict(input=item.name, status="failed", error=str(e)))
+    if not loaded:
+        return records
+    key = batch_key(config, style, [item.name for item, _ in loaded], solver.final)
+    manager = checkpoint_manager(outdir / CHECKPOINTS / key)
+    checkpoints = OrbaxCheckpoints(manager, solver.scales)
+    outcome = solver.solve([image for _, image in loaded], shape, masks=masks or None, checkpoints=checkpoints)
     seconds = (time.perf_counter() - start) / len(loaded)
-    for row, (item, content, _) in enumerate(loaded):
+    resumed = {} if checkpoints.resumed_from is None else {"resumed_from": checkpoints.resumed_from}
+    for row, (item, content) in enumerate(loaded):
         output = outdir / item.name
         output.parent.mkdir(parents=True, exist_ok=True)
+        images.remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
         images.save_image(finish_image(outcome.images[row], content, config), output)
-        manifest.add(input=item.name, status="done", output=str(output), losses=outcome.losses[row],
-                     steps=int(outcome.loss_history.shape[1]), evaluations=int(outcome.evaluations[row]),
-                     seconds=round(seconds, 3))
+        records.append(dict(input=item.name, status="done", output=str(output), losses=outcome.losses[row],
+                            steps=int(outcome.loss_history.shape[1]), evaluations=int(outcome.evaluations[row]),
+                            seconds=round(seconds, 3), **resumed))
     manager.close()
     shutil.rmtree(outdir / CHECKPOINTS / key, ignore_errors=True)
+    return records

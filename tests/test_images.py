@@ -85,6 +85,19 @@ def test_fit_size_keeps_the_aspect_ratio():
     assert images.fit_size((512, 512), 64) == (64, 64)
 
 
+def test_a_killed_writer_s_partial_output_is_removed_and_no_other(tmp_path):
+    path = tmp_path / "cat[1].png"  # glob characters in a name match only themselves
+    with pytest.raises(KeyboardInterrupt), images.atomic_output(path) as tmp:
+        partial = tmp.with_name(tmp.name.replace(".tmp-", ".tmp-dead"))  # what SIGKILL would leave
+        tmp.rename(partial)
+        raise KeyboardInterrupt
+    others = [tmp_path / ".cat[1].tmp-x.jpg", tmp_path / ".cat1.tmp-x.png", tmp_path / ".dog.tmp-x.png"]
+    for other in others:
+        other.write_bytes(b"x")
+    images.remove_partial_outputs(path)
+    assert not partial.exists() and all(other.exists() for other in others)
+
+
 def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
     images.save_image(_rgb() / 255.0, tmp_path / "out.png")
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]

@@ -15,7 +15,7 @@ import pytest
 from conftest import smooth_image, stripes
 from PIL import Image
 
-from stylejax import cli, images, jobs
+from stylejax import cli, images, job_checkpoints, jobs
 from stylejax.config import StyleConfig
 
 FAST = ["--size", "40", "--steps", "4", "--optimizer", "adam", "--batch-size", "4", "--checkpoint-every", "2"]
@@ -94,7 +94,7 @@ def test_interrupted_job_resumes_without_redoing_finished_images(tmp_path, monke
 
 def die_after_save(monkeypatch, when) -> list[int]:
     """Makes checkpoint saves raise KeyboardInterrupt (a preemption) right after the save `when(step)` picks."""
-    save, steps = jobs._save_checkpoint, []
+    save, steps = job_checkpoints._save_checkpoint, []
 
     def save_then_die(manager, step, state, progress):
         save(manager, step, state, progress)
@@ -102,7 +102,7 @@ def die_after_save(monkeypatch, when) -> list[int]:
         if when(step):
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(jobs, "_save_checkpoint", save_then_die)
+    monkeypatch.setattr(job_checkpoints, "_save_checkpoint", save_then_die)
     return steps
 
 
@@ -113,14 +113,14 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     style = [tmp_path / "style.png"]
     jobs.run_job(items, style, tmp_path / "reference", config, batch_size=4)
 
-    save = jobs._save_checkpoint
+    save = job_checkpoints._save_checkpoint
     die_after_save(monkeypatch, lambda step: step == 4)  # preempted right after the step-4 checkpoint
     with pytest.raises(KeyboardInterrupt):
         jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert not any((tmp_path / "out" / i.name).exists() for i in items)
-    monkeypatch.setattr(jobs, "_save_checkpoint", save)
+    monkeypatch.setattr(job_checkpoints, "_save_checkpoint", save)
 
-    restore = jobs._restore_checkpoint
+    restore = job_checkpoints._restore_checkpoint
     restored_steps = []
 
     def spy(manager, state, progress):
@@ -128,7 +128,7 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
         restored_steps.append(result[1]["losses"].shape[1])  # every scale's steps so far
         return result
 
-    monkeypatch.setattr(jobs, "_restore_checkpoint", spy)
+    monkeypatch.setattr(job_checkpoints, "_restore_checkpoint", spy)
     jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert restored_steps == [4]  # the preempted batch resumes at step 4; the other never started
     for item in items:
@@ -139,6 +139,37 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     reference = {r["input"]: r for r in manifest(tmp_path / "reference")}
     for name, record in records.items():
         assert record["evaluations"] == reference[name]["evaluations"]
+    assert [r.get("resumed_from") for r in records.values()].count(4) == 1  # the manifest says which resumed
+    assert not any("resumed_from" in r for r in reference.values())
+
+
+@pytest.mark.parametrize("first, second", [({"vmap_size": 1}, {"vmap_size": None}), ({"devices": 4}, {"devices": 2})],
+                         ids=["vmap-size", "devices"])
+def test_a_checkpoint_is_never_restored_into_another_layout(tmp_path, monkeypatch, first, second):
+    import jax
+
+    from stylejax.batch import local_mesh
+
+    source = make_inputs(tmp_path, count=3, broken=False)
+    items = jobs.collect_inputs(source, tmp_path / "x")
+    config = StyleConfig(size=40, steps=6, optimizer="adam", chunk_steps=2)
+    style = [tmp_path / "style.png"]
+
+    def run(devices=4, vmap_size=1):  # 3 images pad to 4 rows in every layout here: only the key tells them apart
+        return jobs.run_job(items, style, tmp_path / "out", config, batch_size=4, vmap_size=vmap_size,
+                            mesh=local_mesh(jax.devices()[:devices]))
+
+    save = job_checkpoints._save_checkpoint
+    die_after_save(monkeypatch, lambda step: step == 2)
+    with pytest.raises(KeyboardInterrupt):
+        run(**first)
+    monkeypatch.setattr(job_checkpoints, "_save_checkpoint", save)
+    restored = []
+    monkeypatch.setattr(job_checkpoints, "_restore_checkpoint", lambda *args: restored.append(args))
+    run(**second)
+    assert restored == []  # the other layout's checkpoint is left alone: the batch starts at step 0
+    records = [r for r in manifest(tmp_path / "out") if r["status"] == "done"]
+    assert len(records) == 3 and all("resumed_from" not in r and r["evaluations"] == 6 for r in records)
 
 
 def _cli(*args, env=None):
@@ -244,15 +275,15 @@ def test_a_batch_interrupted_at_a_later_scale_resumes_there(tmp_path, monkeypatc
     style = [tmp_path / "style.png"]
     jobs.run_job(items, style, tmp_path / "reference", config, batch_size=4)
 
-    save = jobs._save_checkpoint
+    save = job_checkpoints._save_checkpoint
     # Step 6 is step 2 of the second scale (64 px): checkpoints count steps over the whole schedule.
     saved_steps = die_after_save(monkeypatch, lambda step: step == 6)
     with pytest.raises(KeyboardInterrupt):
         jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert saved_steps == [2, 6]
-    monkeypatch.setattr(jobs, "_save_checkpoint", save)
+    monkeypatch.setattr(job_checkpoints, "_save_checkpoint", save)
 
-    restore = jobs._restore_checkpoint
+    restore = job_checkpoints._restore_checkpoint
     restored = []
 
     def spy(manager, state, progress):
@@ -260,7 +291,7 @@ def test_a_batch_interrupted_at_a_later_scale_resumes_there(tmp_path, monkeypatc
         restored.append((state.image.shape[1:3], result[1]["losses"].shape[1]))
         return result
 
-    monkeypatch.setattr(jobs, "_restore_checkpoint", spy)
+    monkeypatch.setattr(job_checkpoints, "_restore_checkpoint", spy)
     jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert restored == [((48, 64), 6)]  # straight into the second scale, with all six steps' losses
     name = items[0].name

@@ -1,0 +1,209 @@
+"""Ray fleets on a local two-CPU cluster: broken inputs, a worker killed mid-batch, a driver killed, bad input."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import smooth_image, stripes
+from test_jobs import manifest
+
+from stylejax import cli, fleet, images, jobs
+
+
+@pytest.fixture(scope="module")
+def cluster(vgg16):
+    """A local Ray with 2 CPUs; its workers inherit the weights cache (ported already) and one CPU device each."""
+    import ray
+
+    flags = os.environ.get("XLA_FLAGS")
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"  # raylet and workers copy the env now
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, namespace=fleet.NAMESPACE, log_to_driver=False)
+    finally:
+        if flags is None:
+            os.environ.pop("XLA_FLAGS")
+        else:
+            os.environ["XLA_FLAGS"] = flags
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def make_inputs(root: Path, count: int, broken: bool = False) -> Path:
+    """`count` images of one shape bucket (one compiled program, shared by every test through JAX's cache),
+    plus a non-image and a truncated PNG when `broken`."""
+    source = root / "in"
+    source.mkdir(parents=True)
+    for i in range(count):
+        images.save_image(smooth_image(40 + i % 3, 50, seed=i), source / f"img{i:02d}.png")
+    if broken:
+        (source / "notes.png").write_text("not an image")
+        good = (source / "img01.png").read_bytes()
+        (source / "truncated.png").write_bytes(good[: len(good) // 2])
+    images.save_image(stripes(48, 48), root / "style.png")
+    return source
+
+
+def argv(root: Path, *extra: str, steps: int = 8) -> list[str]:
+    return ["batch", str(root / "in"), "--style", str(root / "style.png"), "-o", str(root / "out"), "--size", "40",
+            "--steps", str(steps), "--optimizer", "adam", "--checkpoint-every", "4", "--workers", "2", *extra]
+
+
+def workers_of(pid: int) -> list:
+    """Handles of the live workers a driver process started."""
+    import ray
+
+    names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+             if a["name"].startswith(f"{fleet.WORKER_PREFIX}-{pid}@")]
+    return [ray.get_actor(name, namespace=fleet.NAMESPACE) for name in names]
+
+
+def partial_files(out: Path) -> list[Path]:
+    return [p for p in out.rglob(".*") if p.is_file() and jobs.CHECKPOINTS not in p.parts]
+
+
+def test_twelve_inputs_two_broken_each_done_exactly_once(cluster, tmp_path, capsys):
+    make_inputs(tmp_path, count=10, broken=True)
+    out = tmp_path / "out"
+    code = cli.main(argv(tmp_path, "--batch-size", "4", "--ray", cluster))
+    err = capsys.readouterr().err
+    assert code == 1, err  # some inputs failed, the rest completed
+    records = manifest(out)
+    assert Counter(r["input"] for r in records) == Counter({r["input"]: 1 for r in records})  # one line each
+    assert Counter(r["status"] for r in records) == {"done": 10, "failed": 2}
+    assert {r["input"] for r in records if r["status"] == "failed"} == {"notes.png", "truncated.png"}
+    assert all(r["process"] == 0 and r["steps"] == 8 for r in records if r["status"] == "done")
+    assert len(list(out.rglob("img*.png"))) == 10 and partial_files(out) == []
+    assert not (out / jobs.CHECKPOINTS).exists()
+    assert "2 Ray workers" in err and "failed: truncated.png" in err
+
+
+def test_a_killed_worker_s_batch_is_finished_by_another_from_its_checkpoint(cluster, tmp_path):
+    make_inputs(tmp_path, count=4)  # one batch: one worker busy, one free
+    out = tmp_path / "out"
+    codes = []
+    command = argv(tmp_path, "--batch-size", "4", "--ray", cluster, steps=40)
+    driver = threading.Thread(target=lambda: codes.append(cli.main(command)))
+    driver.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.name.isdigit() for p in (out / jobs.CHECKPOINTS).glob("*/*")):
+        time.sleep(0.02)  # until the batch has a finished checkpoint (orbax writes STEP.orbax-checkpoint-tmp-N,
+        # then renames it to STEP)
+    import ray
+
+    busy = [info for info in ray.get([w.info.remote() for w in workers_of(os.getpid())]) if info["batch"]]
+    assert len(busy) == 1, busy
+    os.kill(busy[0]["pid"], signal.SIGKILL)
+    driver.join(timeout=180)
+    assert codes == [0]
+    records = manifest(out)
+    assert Counter(r["input"] for r in records if r["status"] == "done") == {f"img{i:02d}.png": 1 for i in range(4)}
+    resumed = {r["resumed_from"] for r in records}
+    assert len(resumed) == 1 and 4 <= resumed.pop() < 40  # continued from a checkpoint, not from step 0
+    assert len(list(out.glob("img*.png"))) == 4 and partial_files(out) == []
+    assert not (out / jobs.CHECKPOINTS).exists()
+
+
+def test_a_killed_driver_s_rerun_does_not_redo_finished_images(cluster, tmp_path):
+    make_inputs(tmp_path, count=8)
+    out = tmp_path / "out"
+    command = argv(tmp_path, "--batch-size", "2", "--ray", cluster)
+    driver = subprocess.Popen([sys.executable, "-m", "stylejax", *command], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and driver.poll() is None:
+        if (out / "manifest.jsonl").exists() and '"done"' in (out / "manifest.jsonl").read_text():
+            break
+        time.sleep(0.05)
+    driver.kill()
+    driver.communicate(timeout=30)
+    while workers_of(driver.pid) and time.time() < deadline:
+        time.sleep(0.2)  # Ray ends a dead driver's workers
+    finished = {p: p.stat().st_mtime_ns for p in out.rglob("img*.png")}
+    assert 0 < len(finished) < 8
+    assert cli.main(command) == 0
+    for path, mtime in finished.items():
+        assert path.stat().st_mtime_ns == mtime  # not redone
+    records = manifest(out)
+    assert len(list(out.rglob("img*.png"))) == 8 and partial_files(out) == []
+    assert {r["status"] for r in records} <= {"done", "skipped-existing"}
+    assert set(Counter(r["input"] for r in records).values()) == {1}  # one outcome per input
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("case", ["unreachable", "malformed", "no-ray", "with-distributed"])
+def test_bad_ray_input_is_one_line_and_exit_2_with_nothing_written(tmp_path, capsys, monkeypatch, case):
+    import ray
+
+    make_inputs(tmp_path, count=1)
+    out = tmp_path / "out"
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a fresh driver, whatever ran before
+    address = {"unreachable": f"127.0.0.1:{_free_port()}", "malformed": "localhost"}.get(case, "auto")
+    extra = ["--distributed"] if case == "with-distributed" else []
+    if case == "no-ray":
+        monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if it were not installed
+    code = cli.main(argv(tmp_path, "--ray", address, *extra))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("stylejax: error: "), err
+    assert {"unreachable": "no Ray cluster answers", "malformed": "HOST:PORT", "no-ray": "stylejax[ray]",
+            "with-distributed": "give one"}[case] in err[0]
+    assert not out.exists()
+
+
+class _FakeRay:
+    """Just enough of ray for `fleet._schedule`: a call's outcome is decided when it is made."""
+
+    class exceptions:  # noqa: N801 (ray's name)
+        RayActorError = type("RayActorError", (Exception,), {})
+
+    @staticmethod
+    def wait(refs, num_returns):
+        return refs[:1], refs[1:]  # the oldest call returns first
+
+    @staticmethod
+    def get(ref):
+        if isinstance(ref.outcome, Exception):
+            raise ref.outcome
+        return ref.outcome
+
+
+class _FakeWorker:
+    def __init__(self, dies):
+        self.dies, self.ran = dies, []
+        self.run = self  # worker.run.remote(shape, items)
+
+    def remote(self, shape, items):
+        self.ran.append(items[0].name)
+        outcome = (_FakeRay.exceptions.RayActorError("killed") if self.dies(items[0].name)
+                   else ([{"input": item.name, "status": "done"} for item in items], None))
+        return type("Ref", (), {"outcome": outcome})()
+
+
+def _schedule(workers, names):
+    batches = [fleet._Batch((32, 40), [jobs.Item(Path(name), name)]) for name in names]
+    outcomes = Counter()
+    fleet._schedule(_FakeRay, workers, batches,
+                    lambda batch, records: outcomes.update((r["input"], r["status"]) for r in records),
+                    log=lambda line: None)
+    return outcomes
+
+
+def test_the_schedule_retries_a_dead_worker_s_batch_drops_a_hopeless_worker_and_gives_up_on_a_poison_batch():
+    flaky, steady = _FakeWorker(dies=lambda name: True), _FakeWorker(dies=lambda name: name == "poison")
+    outcomes = _schedule([flaky, steady], ["a", "b", "c", "poison", "d"])
+    assert outcomes == {(name, "done"): 1 for name in "abcd"} | {("poison", "failed"): 1}
+    assert len(flaky.ran) == fleet.MAX_RESTARTS + 1  # then it left the pool
+    assert set(flaky.ran) <= set(steady.ran)  # what died on one worker was retried on the other
+    assert flaky.ran.count("poison") + steady.ran.count("poison") == fleet.MAX_ATTEMPTS
+    with pytest.raises(fleet.StyleJaxError, match="every Ray worker died"):
+        _schedule([_FakeWorker(dies=lambda name: True)] * 2, ["a", "b", "c", "d", "e", "f", "g", "h", "i"])
