@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import sweep_cli, video_cli
 from .color import COLOR_TRANSFERS
-from .config import DEFAULT_MIN_SIZE, StyleConfig
+from .config import DEFAULT_MIN_SIZE, PRECISIONS, StyleConfig
 from .errors import StyleJaxError
 
 EXIT_USAGE = 2
@@ -44,7 +44,8 @@ def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, ste
         p.add_argument("--remat", choices=("auto", "on", "off"), default="auto",
                        help="recompute VGG activations in the backward pass: less memory, more time "
                             "(auto: only when it makes the size fit)")
-        p.add_argument("--optimizer", default=d.optimizer, help="adam, lbfgs, lbfgs-fixed or sgd (%(default)s)")
+        p.add_argument("--optimizer", default=d.optimizer,
+                       help="adam, lbfgs, lbfgs-fixed, lbfgs-backtrack or sgd (%(default)s)")
         p.add_argument("--learning-rate", type=float, default=None, help="step size (optimizer's default)")
         p.add_argument("--compile-cache", default=None, metavar="DIR|off",
                        help="JAX's persistent compilation cache: a re-run with the same shapes loads its compiled "
@@ -64,6 +65,9 @@ def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, ste
     p.add_argument("--color-transfer", choices=COLOR_TRANSFERS, default=d.color_transfer,
                    help="before optimising, give the style images the content's colours: per-channel histograms "
                         "or mean and covariance in CIELAB (%(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                   help="VGG and Gram arithmetic: bf16 multiplies in bfloat16 and accumulates in f32 (pixels, "
+                        "optimizer and losses stay f32); auto: bf16 on GPU/TPU, f32 on CPU (%(default)s)")
     p.add_argument("--pooling", choices=("avg", "max"), default=d.pooling, help="(%(default)s)")
     p.add_argument("--model", default=d.model, help="vgg16, vgg19 (once ported) or a ported name (%(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of noise initialisation (%(default)s)")
@@ -123,7 +127,7 @@ def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
         style_layer_weights=_floats(args.style_layer_weights, "--style-layer-weights"),
         style_blend=_floats(args.style_blend, "--style-blend"), style_scale=args.style_scale, init=args.init,
         original_colors=args.original_colors, color_transfer=args.color_transfer,
-        pooling=args.pooling, model=args.model, seed=args.seed, **fields,
+        pooling=args.pooling, model=args.model, seed=args.seed, precision=args.precision, **fields,
     )
 
 
