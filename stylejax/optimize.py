@@ -23,8 +23,9 @@ import optax
 import optax.tree_utils as otu
 
 from .errors import StyleJaxError
+from .linesearch import scale_by_backtracking
 
-OPTIMIZERS = ("adam", "lbfgs", "lbfgs-fixed", "sgd")
+OPTIMIZERS = ("adam", "lbfgs", "lbfgs-fixed", "lbfgs-backtrack", "sgd")
 
 # Step sizes that work for pixels in [0, 1] with the default loss weights.
 DEFAULT_LEARNING_RATES = {"adam": 0.02, "lbfgs-fixed": 1.0, "sgd": 0.05}
@@ -36,14 +37,16 @@ def make_optimizer(name: str, learning_rate: float | None = None) -> optax.Gradi
 
     adam: Adam. lbfgs: L-BFGS with optax's zoom line search (several loss evaluations per step).
     lbfgs-fixed: L-BFGS with a fixed step and no line search, as Lua/PyTorch neural-style run it.
+    lbfgs-backtrack: L-BFGS with a backtracking (Armijo) line search that has no per-image branches,
+    so a lockstep batch shares its control flow (`stylejax.linesearch`); usually one evaluation a step.
     sgd: SGD with Nesterov momentum 0.9.
     """
     if name not in OPTIMIZERS:
         raise StyleJaxError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
-    if name == "lbfgs":
+    if name in ("lbfgs", "lbfgs-backtrack"):
         if learning_rate is not None:
-            raise StyleJaxError("lbfgs chooses its step by line search: drop the learning rate or use lbfgs-fixed")
-        return optax.lbfgs()
+            raise StyleJaxError(f"{name} chooses its step by line search: drop the learning rate or use lbfgs-fixed")
+        return optax.lbfgs() if name == "lbfgs" else optax.lbfgs(linesearch=scale_by_backtracking())
     lr = DEFAULT_LEARNING_RATES[name] if learning_rate is None else learning_rate
     if name == "adam":
         return optax.with_extra_args_support(optax.adam(lr))
