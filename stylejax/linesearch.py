@@ -13,6 +13,7 @@ then its gradient is the next step's, so no second pass is needed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -36,14 +37,17 @@ class BacktrackingState(NamedTuple):
     info: BacktrackingInfo
 
 
-def scale_by_backtracking(max_steps: int = 8, decrease_factor: float = 0.5,
-                          sufficient_decrease: float = 1e-4) -> optax.GradientTransformationExtraArgs:
+def scale_by_backtracking(max_steps: int = 8, decrease_factor: float = 0.5, sufficient_decrease: float = 1e-4,
+                          project: Callable[[Any], Any] | None = None) -> optax.GradientTransformationExtraArgs:
     """Scales an update direction by 1, `decrease_factor`, ... until Armijo's condition holds.
 
     Args:
       max_steps: trials before giving up; then the step is not taken (its value and gradient stay).
       decrease_factor: each trial's step over the one before.
-      sufficient_decrease: Armijo's c1: accept when f(x + s d) <= f(x) + c1 s <grad, d>.
+      sufficient_decrease: Armijo's c1: accept x' when f(x') <= f(x) + c1 min(<grad, x' - x>, 0).
+      project: onto the feasible set (pixels: clip to [0, 1]). Each trial is x' = project(x + s d)
+        (backtracking along the projection arc), so the value and gradient kept are those of the
+        point the optimizer really moves to, and no evaluation after the projection is needed.
 
     Returns:
       A transformation whose `update` takes `value`, `grad` (at `params`), `value_fn` and the extra
@@ -58,26 +62,30 @@ def scale_by_backtracking(max_steps: int = 8, decrease_factor: float = 0.5,
                grad: optax.Updates, value_fn: Callable[..., jax.Array], **extra: Any
                ) -> tuple[optax.Updates, BacktrackingState]:
         value_and_grad = jax.value_and_grad(lambda p: value_fn(p, **extra))
-        slope = optax.tree.real(optax.tree.vdot(updates, grad))
 
         def trial(carry):
-            k, _, _, _, _ = carry
+            k = carry[0]
             step = jnp.power(jnp.float32(decrease_factor), k.astype(jnp.float32))
-            new_value, new_grad = value_and_grad(optax.tree.add_scale(params, step, updates))
-            accepted = jnp.isfinite(new_value) & (new_value <= value + sufficient_decrease * step * slope)
-            return k + 1, accepted, step, new_value, new_grad
+            moved = optax.tree.add_scale(params, step, updates)
+            if project is not None:
+                moved = project(moved)
+            displacement = optax.tree.sub(moved, params)
+            slope = jnp.minimum(optax.tree.real(optax.tree.vdot(displacement, grad)), 0.0)
+            new_value, new_grad = value_and_grad(moved)
+            accepted = jnp.isfinite(new_value) & (new_value <= value + sufficient_decrease * slope)
+            return k + 1, accepted, displacement, new_value, new_grad
 
         def searching(carry):
             k, accepted, *_ = carry
             return ~accepted & (k < max_steps)
 
-        start = (jnp.zeros((), jnp.int32), jnp.zeros((), bool), jnp.float32(0), value, grad)
-        trials, accepted, step, new_value, new_grad = jax.lax.while_loop(searching, trial, start)
+        start = (jnp.zeros((), jnp.int32), jnp.zeros((), bool), optax.tree.zeros_like(updates), value, grad)
+        trials, accepted, displacement, new_value, new_grad = jax.lax.while_loop(searching, trial, start)
         # Not accepted: stay put, with the value and gradient of where we are.
-        step = jnp.where(accepted, step, 0.0)
-        new_value = jnp.where(accepted, new_value, value)
-        new_grad = jax.tree.map(lambda n, g: jnp.where(accepted, n, g), new_grad, grad)
+        keep = functools.partial(jnp.where, accepted)
+        displacement = jax.tree.map(lambda d: keep(d, jnp.zeros_like(d)), displacement)
+        new_grad = jax.tree.map(keep, new_grad, grad)
         info = BacktrackingInfo(trials, ~accepted)
-        return optax.tree.scale(step, updates), BacktrackingState(new_value, new_grad, info)
+        return displacement, BacktrackingState(keep(new_value, value), new_grad, info)
 
     return optax.GradientTransformationExtraArgs(init, update)
