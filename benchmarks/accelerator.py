@@ -134,7 +134,7 @@ def torch_adam(size: int, steps: int) -> tuple[float, str]:
     move = {k: v.to(device) for k, v in objective.content_targets.items()}
     objective.content_targets, objective.style_targets = move, {k: v.to(device) for k, v in
                                                                 objective.style_targets.items()}
-    image = torch.from_numpy(np.ascontiguousarray(content.transpose(2, 0, 1)[None])).to(device).requires_grad_(True)
+    image = torch.from_numpy(np.array(content.transpose(2, 0, 1)[None])).to(device).requires_grad_(True)
     opt = torch.optim.Adam([image], lr=0.02)
 
     def step():
