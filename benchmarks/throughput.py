@@ -10,6 +10,12 @@ loop and batch timed side by side in each repeat.
     python benchmarks/throughput.py [--images 8] [--steps 10] [--sizes 128,256] [--devices 1,4] [--repeats 3]
                                     [--vmap-sizes auto,all] [--optimizer adam]
 
+The table also gives each side's mean final loss and evaluations per image (line searches count
+every trial), so optimizers with line searches can be compared by loss per evaluation, e.g.
+
+    python benchmarks/throughput.py --optimizer lbfgs-backtrack --sizes 128 --batches 4 --vmap-sizes auto,all \
+        --devices 1 --steps 20
+
 --vmap-sizes: stylize_batch's vmap_size per row: auto (1 on CPU: a device's images one after the
 other), all (a device's images in lockstep) or a number.
 """
@@ -64,12 +70,16 @@ def worker(sizes: list[int], batches: list[int], vmap_sizes: list[str], images: 
     for size in sizes:
         config = stylejax.StyleConfig(size=size, min_size=size, steps=steps, optimizer=optimizer, chunk_steps=steps)
 
-        def loop(contents, config=config):
-            for content in contents:
-                stylejax.stylize(content, style, config)
+        quality = {}  # mean final loss and evaluations per image, from the last timed call
 
-        def batched(contents, batch, vmap, config=config):
-            stylejax.stylize_batch(contents, style, config, batch_size=batch, vmap_size=vmap_size(vmap))
+        def loop(contents, config=config, quality=quality):
+            results = [stylejax.stylize(content, style, config) for content in contents]
+            quality["loop"] = (np.mean([r.losses["total"] for r in results]),
+                               np.mean([r.evaluations for r in results]))
+
+        def batched(contents, batch, vmap, config=config, quality=quality):
+            result = stylejax.stylize_batch(contents, style, config, batch_size=batch, vmap_size=vmap_size(vmap))
+            quality[batch, vmap] = (np.mean([t["total"] for t in result.losses]), np.mean(result.evaluations))
 
         runs = [(b, v) for v in vmap_sizes for b in batches]
         loop(contents[:1])  # compile
@@ -84,7 +94,9 @@ def worker(sizes: list[int], batches: list[int], vmap_sizes: list[str], images: 
             ratios = np.array(loop_s) / np.array(seconds)
             rows.append({"device": device, "size": size, "batch": batch, "vmap_size": vmap,
                          "batch_s_per_image": min(seconds), "loop_s_per_image": min(loop_s),
-                         "speedup_min": float(ratios.min()), "speedup_max": float(ratios.max())})
+                         "speedup_min": float(ratios.min()), "speedup_max": float(ratios.max()),
+                         "batch_loss": float(quality[batch, vmap][0]), "batch_evals": float(quality[batch, vmap][1]),
+                         "loop_loss": float(quality["loop"][0]), "loop_evals": float(quality["loop"][1])})
     print(json.dumps(rows))
 
 
@@ -112,8 +124,8 @@ def main() -> None:
     print(f"{args.images} images, {args.steps} {args.optimizer} steps each, best of {args.repeats} repeats; "
           "seconds per image (lower is better)\n")
     print("| devices | size | batch | vmap_size | stylize_batch s/img | img/s | loop over stylize s/img "
-          "| speed-up (range) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| speed-up (range) | batch/loop s per img | final loss (batch, loop) | evaluations/img (batch, loop) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for env in runs:
         cmd = [sys.executable, __file__, "--worker", "--images", str(args.images), "--steps", str(args.steps),
                "--sizes", args.sizes, "--batches", args.batches, "--repeats", str(args.repeats),
@@ -123,7 +135,10 @@ def main() -> None:
             print(f"| {r['device']} | {r['size']} | {r['batch']} | {r['vmap_size']} | {r['batch_s_per_image']:.3f} | "
                   f"{1 / r['batch_s_per_image']:.2f} | {r['loop_s_per_image']:.3f} | "
                   f"{r['loop_s_per_image'] / r['batch_s_per_image']:.2f}x "
-                  f"({r['speedup_min']:.2f}-{r['speedup_max']:.2f}) |", flush=True)
+                  f"({r['speedup_min']:.2f}-{r['speedup_max']:.2f}) | "
+                  f"{r['batch_s_per_image'] / r['loop_s_per_image']:.2f} | "
+                  f"{r['batch_loss']:.4g}, {r['loop_loss']:.4g} | {r['batch_evals']:.1f}, {r['loop_evals']:.1f} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from . import sweep_cli, video_cli
 from .color import COLOR_TRANSFERS
-from .config import DEFAULT_MIN_SIZE, StyleConfig
+from .config import DEFAULT_MIN_SIZE, PRECISIONS, StyleConfig
 from .errors import StyleJaxError
 
 EXIT_USAGE = 2
@@ -43,8 +44,13 @@ def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, ste
         p.add_argument("--remat", choices=("auto", "on", "off"), default="auto",
                        help="recompute VGG activations in the backward pass: less memory, more time "
                             "(auto: only when it makes the size fit)")
-        p.add_argument("--optimizer", default=d.optimizer, help="adam, lbfgs, lbfgs-fixed or sgd (%(default)s)")
+        p.add_argument("--optimizer", default=d.optimizer,
+                       help="adam, lbfgs, lbfgs-fixed, lbfgs-backtrack or sgd (%(default)s)")
         p.add_argument("--learning-rate", type=float, default=None, help="step size (optimizer's default)")
+        p.add_argument("--compile-cache", default=None, metavar="DIR|off",
+                       help="JAX's persistent compilation cache: a re-run with the same shapes loads its compiled "
+                            "programs instead of compiling (default: $JAX_COMPILATION_CACHE_DIR, else "
+                            "$XDG_CACHE_HOME/stylejax/xla or ~/.cache/stylejax/xla)")
     p.add_argument("--content-weight", type=float, default=d.content_weight, help="(%(default)s)")
     p.add_argument("--style-weight", type=float, default=d.style_weight, help="(%(default)s)")
     p.add_argument("--tv-weight", type=float, default=d.tv_weight, help="total-variation weight (%(default)s)")
@@ -59,6 +65,9 @@ def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, ste
     p.add_argument("--color-transfer", choices=COLOR_TRANSFERS, default=d.color_transfer,
                    help="before optimising, give the style images the content's colours: per-channel histograms "
                         "or mean and covariance in CIELAB (%(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                   help="VGG and Gram arithmetic: bf16 multiplies in bfloat16 and accumulates in f32 (pixels, "
+                        "optimizer and losses stay f32); auto: bf16 on GPU/TPU, f32 on CPU (%(default)s)")
     p.add_argument("--pooling", choices=("avg", "max"), default=d.pooling, help="(%(default)s)")
     p.add_argument("--model", default=d.model, help="vgg16, vgg19 (once ported) or a ported name (%(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of noise initialisation (%(default)s)")
@@ -118,8 +127,14 @@ def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
         style_layer_weights=_floats(args.style_layer_weights, "--style-layer-weights"),
         style_blend=_floats(args.style_blend, "--style-blend"), style_scale=args.style_scale, init=args.init,
         original_colors=args.original_colors, color_transfer=args.color_transfer,
-        pooling=args.pooling, model=args.model, seed=args.seed, **fields,
+        pooling=args.pooling, model=args.model, seed=args.seed, precision=args.precision, **fields,
     )
+
+
+def compiling(args: argparse.Namespace) -> str:
+    """', of which compiling 4.1 s' for a summary line: XLA compilation (and cache loads) during the run."""
+    timer = getattr(args, "compile_timer", None)
+    return "" if timer is None else f", of which compiling {timer.seconds:.1f} s"
 
 
 def progress_bar(total: int, what: str, unit: str = "step"):
@@ -182,10 +197,10 @@ def _run_stylize(args: argparse.Namespace) -> int:
                 path.unlink(missing_ok=True)
             raise
     images.save_image(result.image, output, bit_depth=args.bit_depth)
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() or args.verbose:
         print(f"wrote {output} ({len(result.loss_history)} steps over {len(result.scales)} scales, "
-              f"{result.evaluations} loss evaluations, {result.seconds:.1f} s, loss {result.losses['total']:.4g})",
-              file=sys.stderr)
+              f"{result.evaluations} loss evaluations, {result.seconds:.1f} s{compiling(args)}, "
+              f"loss {result.losses['total']:.4g})", file=sys.stderr)
     return 0
 
 
@@ -212,7 +227,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     images.save_image(result.image, names["result"])
     sheet = demo.contact_sheet({"content": content, "style": style, "result": result.image}, height=args.size)
     images.save_image(sheet, names["sheet"])
-    print(f"wrote {names['result']} and {names['sheet']} ({result.seconds:.1f} s)")
+    print(f"wrote {names['result']} and {names['sheet']} ({result.seconds:.1f} s{compiling(args)})")
     return 0
 
 
@@ -251,13 +266,16 @@ def _run_batch(args: argparse.Namespace) -> int:
     else:  # this process's share (all of it on one host)
         items = my_share(collect_inputs(args.input, outdir), jax.process_index(), jax.process_count())
         run = run_job
+    start = time.perf_counter()
     with progress_bar(len(items), "batch", unit="img") as bar:
         summary = run(items, args.style, outdir, config, batch_size=args.batch_size,
                       masks_dir=None if args.masks_dir is None else Path(args.masks_dir),
                       vmap_size="auto" if args.vmap_size is None else args.vmap_size,
                       progress=lambda done, total: bar.update(done - bar.n))
     print(f"{summary.done} done, {summary.skipped} already there, {len(summary.failed)} failed "
-          f"(manifest: {outdir / 'manifest.jsonl'})", file=sys.stderr)
+          f"({time.perf_counter() - start:.1f} s{'' if args.ray is not None else compiling(args)}; "  # workers compile
+          f"manifest: {outdir / 'manifest.jsonl'})",
+          file=sys.stderr)
     for name, error in summary.failed:
         print(f"failed: {name}: {error}", file=sys.stderr)
     return 1 if summary.failed else 0
@@ -344,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8,
                    help="bits per channel of the output; 16 needs a .png (%(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print the summary line (time, compile time, loss) in logs and pipes too, not only on a "
+                        "terminal")
     p.set_defaults(run=_run_stylize)
 
     p = commands.add_parser("demo", help="stylize a bundled photo with a stained-glass style drawn in code")
@@ -427,6 +448,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # --help, or a usage error already printed in one line
         return e.code
     try:
+        if hasattr(args, "compile_cache"):  # the commands that optimise
+            from .compile_cache import CompileTimer, enable_compile_cache
+
+            enable_compile_cache(args.compile_cache)
+            with CompileTimer() as args.compile_timer:
+                return args.run(args)
         return args.run(args)
     except StyleJaxError as e:
         print(f"stylejax: error: {e}", file=sys.stderr)

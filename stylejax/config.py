@@ -14,6 +14,7 @@ from .optimize import OPTIMIZERS
 MIN_SIDE = 32  # VGG pools four times before relu5_1: smaller images leave it a 1-pixel map.
 MIN_TILE = 128  # a tile narrower than this gives VGG's deep layers too little of the picture
 DEFAULT_MIN_SIZE = 256  # the first scale of a multi-scale run: measured in benchmarks/resolution.py
+PRECISIONS = ("auto", "f32", "bf16")
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
@@ -35,7 +36,7 @@ class StyleConfig:
         overlapping tiles), or "auto" (tile only when the size does not fit in memory).
       remat: recompute VGG activations block by block in the backward pass (less memory, more time);
         None decides by the memory check.
-      optimizer: "adam", "lbfgs", "lbfgs-fixed", "sgd", or any optax GradientTransformation.
+      optimizer: "adam", "lbfgs", "lbfgs-fixed", "lbfgs-backtrack", "sgd", or any optax GradientTransformation.
       learning_rate: step size; None picks the optimizer's default (lbfgs takes none: it line-searches).
       content_weight, style_weight, tv_weight: weights of the three loss terms (>= 0).
       content_layers, style_layers: VGG ReLU names, e.g. "relu4_2".
@@ -50,6 +51,8 @@ class StyleConfig:
       model: a name in the weights cache ("vgg16" always works; "vgg19" once ported).
       seed: random seed for noise initialisation.
       chunk_steps: steps per compiled chunk; progress and intermediate saves happen between chunks.
+      precision: "f32", "bf16" (VGG convolutions and Gram products in bfloat16 with f32 accumulation;
+        pixels, optimizer state and loss reductions stay f32) or "auto": bf16 on GPU/TPU, f32 on CPU.
     """
 
     size: int = 512
@@ -76,6 +79,7 @@ class StyleConfig:
     model: str = "vgg16"
     seed: int = 0
     chunk_steps: int = 25
+    precision: str = "auto"
 
     def __post_init__(self):
         for name in ("content_layers", "style_layers", "style_layer_weights", "style_blend"):
@@ -122,6 +126,8 @@ class StyleConfig:
         _check(self.color_transfer in COLOR_TRANSFERS,
                f"unknown color_transfer {self.color_transfer!r}: use one of {', '.join(COLOR_TRANSFERS)}")
         _check(self.pooling in ("avg", "max"), f"unknown pooling {self.pooling!r}: use 'avg' or 'max'")
+        _check(self.precision in PRECISIONS,
+               f"unknown precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
 
     def replace(self, **overrides) -> StyleConfig:
         """A copy with some fields changed; unknown names raise StyleJaxError."""

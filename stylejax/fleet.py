@@ -143,15 +143,27 @@ def _share(total: float, count: int) -> float:
 def worker_options(ray, workers: int | None) -> tuple[int, dict]:
     """(how many workers, their actor options): one per GPU, or else one per node's CPUs by default."""
     resources = ray.cluster_resources()
+    env = _compile_cache_env()
     if resources.get("GPU"):
         count = workers or int(resources["GPU"])
-        return count, dict(num_gpus=_share(resources["GPU"], count), num_cpus=1)
+        return count, dict(num_gpus=_share(resources["GPU"], count), num_cpus=1, runtime_env={"env_vars": env})
     cpus = [node["Resources"]["CPU"] for node in ray.nodes() if node["Alive"] and node["Resources"].get("CPU")]
     count = workers or max(1, len(cpus))
     # No more CPUs than the largest node has, or the actor could never be placed.
     share = min(_share(resources.get("CPU", count), count), math.floor(max(cpus, default=1)))
     # JAX_PLATFORMS: a CPU worker need not probe for accelerators (and must not grab a GPU it was not given).
-    return count, dict(num_cpus=share, runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu"}})
+    return count, dict(num_cpus=share, runtime_env={"env_vars": env | {"JAX_PLATFORMS": "cpu"}})
+
+
+def _compile_cache_env() -> dict[str, str]:
+    """The driver's persistent compilation cache for its workers (a shared or same-path folder on each node):
+    a retried batch, a restarted worker and the next job load their programs instead of compiling."""
+    import jax
+
+    folder = jax.config.jax_compilation_cache_dir
+    if not jax.config.jax_enable_compilation_cache or not folder:
+        return {}
+    return {"JAX_COMPILATION_CACHE_DIR": folder, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
 
 
 @dataclasses.dataclass

@@ -38,7 +38,8 @@ gram.defvjp(_gram_fwd, _gram_bwd)
 def content_loss(features: dict[str, jax.Array], targets: dict[str, jax.Array],
                  layer_weights: dict[str, jax.Array]) -> jax.Array:
     """Weighted mean squared error between activations and the content image's activations."""
-    return sum(layer_weights[name] * jnp.mean(jnp.square(features[name] - targets[name]))
+    # In f32 whatever the features' dtype (bf16 under mixed precision): a line search compares these.
+    return sum(layer_weights[name] * jnp.mean(jnp.square(features[name].astype(jnp.float32) - targets[name]))
                for name in targets)
 
 
@@ -79,7 +80,7 @@ def guided_gram(features: jax.Array, masks: jax.Array) -> jax.Array:
     Written as the Gram of sqrt(m) f (the fast `gram`, normalised by h*w) over the mask's mean.
     """
     lead = (1,) * (features.ndim - 3)
-    weighted = features[..., None, :, :, :] * jnp.sqrt(masks).reshape(*lead, *masks.shape)
+    weighted = (features[..., None, :, :, :] * jnp.sqrt(masks).reshape(*lead, *masks.shape)).astype(features.dtype)
     mass = jnp.maximum(jnp.mean(masks, axis=(-3, -2, -1)), 1e-8)
     return gram(weighted) / mass.reshape(*lead, -1, 1, 1)
 

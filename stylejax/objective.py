@@ -15,6 +15,10 @@ from flax import nnx
 
 from . import losses
 
+# What VGG's convolutions and the Gram products multiply in. Pixels, optimizer state and every loss
+# reduction stay f32 whatever this is: line searches compare nearby losses.
+COMPUTE_DTYPES = {"f32": jnp.float32, "bf16": jnp.bfloat16}
+
 
 class Temporal(NamedTuple):
     """A video frame's pull towards the previous frame's output (Ruder et al. 2016), per image.
@@ -71,12 +75,14 @@ class Objective:
     content_layers: tuple[str, ...]
     style_layers: tuple[str, ...]
     remat: bool = False  # recompute VGG activations block by block in the backward pass: less memory
+    precision: str = "f32"  # "bf16": VGG and Gram products in bfloat16, accumulated and reduced in f32
 
     def terms(self, image: jax.Array, args: ObjectiveArgs) -> dict[str, jax.Array]:
         """{"content", "style", "tv"} and, for a video frame, "temporal": each weighted term, as f32 scalars."""
         vgg = nnx.merge(self.graphdef, args.vgg)
         layers = tuple(dict.fromkeys(self.content_layers + self.style_layers))
-        features = vgg(image[None], layers, args.backward_kernels, remat=self.remat)
+        features = vgg(image[None], layers, args.backward_kernels, remat=self.remat,
+                       dtype=COMPUTE_DTYPES[self.precision])
         targets = args.targets
         style = (losses.style_loss(features, targets.style, args.weights.style) if targets.regions is None
                  else losses.guided_style_loss(features, targets.style, targets.regions, args.weights.style))

@@ -37,7 +37,7 @@ def _weights(text: str | None, flag: str) -> list[float] | None:
 
 def run(args: argparse.Namespace) -> int:
     from . import images
-    from .cli import config_from_args, progress_bar
+    from .cli import compiling, config_from_args, progress_bar
     from .schedule import total_steps
     from .sweep import cell_label, sweep, sweep_sheet
 
@@ -66,5 +66,5 @@ def run(args: argparse.Namespace) -> int:
     for cell, image in zip(result.cells, result.images, strict=True):
         images.save_image(image, paths[cell])
     images.save_image(sweep_sheet(result, height=min(config.size, 256)), sheet_path)
-    print(f"wrote {sheet_path} and {len(cells)} images ({result.seconds:.1f} s)", file=sys.stderr)
+    print(f"wrote {sheet_path} and {len(cells)} images ({result.seconds:.1f} s{compiling(args)})", file=sys.stderr)
     return 0

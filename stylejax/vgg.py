@@ -101,7 +101,8 @@ class VGG(nnx.Module):
         return tuple(jnp.transpose(conv.kernel[...][::-1, ::-1], (0, 1, 3, 2)) for conv in self.convs)
 
     def __call__(self, images: jax.Array, layers: Sequence[str],
-                 backward_kernels: Sequence[jax.Array] | None = None, *, remat: bool = False) -> dict[str, jax.Array]:
+                 backward_kernels: Sequence[jax.Array] | None = None, *, remat: bool = False,
+                 dtype: jnp.dtype = jnp.float32) -> dict[str, jax.Array]:
         """images: (b, h, w, 3) float in [0, 1] -> {layer: (b, h', w', c)} for each requested ReLU.
 
         Stops after the deepest requested layer, so asking for relu1_1 costs one convolution.
@@ -111,6 +112,9 @@ class VGG(nnx.Module):
         With `remat=True` each block (its convolutions and the pooling after them) runs under
         `jax.checkpoint`: the backward pass keeps only block inputs and the requested layers and
         recomputes the rest, for less memory and about one more forward pass of time. Same values.
+        `dtype` is what the convolutions multiply in (bfloat16: mixed precision): the f32 weights are
+        cast at use, products accumulate in f32, and activations (the returned ones too) are stored
+        in `dtype`.
         """
         relu_names = [n.replace("conv", "relu") for n in self.names]
         wanted = set(layers)
@@ -120,7 +124,7 @@ class VGG(nnx.Module):
         last = max(relu_names.index(name) for name in wanted)
         kernels = [conv.kernel[...] for conv in self.convs]
         biases = [conv.bias[...] for conv in self.convs]
-        x = preprocess(images, self.preprocessing)
+        x = preprocess(images, self.preprocessing).astype(dtype)
         out = {}
         first = 0
         for count in _blocks(self.arch):
@@ -131,8 +135,9 @@ class VGG(nnx.Module):
             if remat:
                 # Plain jax.checkpoint over arrays: nnx.remat on a merged module fails inside transforms.
                 block = jax.checkpoint(block)
-            features, x = block(x, tuple(kernels[i] for i in indices), tuple(biases[i] for i in indices),
-                                None if backward_kernels is None else tuple(backward_kernels[i] for i in indices))
+            features, x = block(x, tuple(kernels[i].astype(dtype) for i in indices), tuple(biases[i] for i in indices),
+                                None if backward_kernels is None
+                                else tuple(backward_kernels[i].astype(dtype) for i in indices))
             out |= features
             if first > last:
                 break
@@ -158,6 +163,8 @@ def _block(x: jax.Array, kernels: tuple[jax.Array, ...], biases: tuple[jax.Array
     """One VGG block as a pure function of arrays: 3x3 conv + ReLU per kernel, then pooling if given.
 
     Returns ({name: activation} for the names in `wanted`, the block's output for the next block).
+    The convolutions multiply in x's dtype and accumulate in f32; bias and ReLU run in f32 and the
+    result is stored in x's dtype again.
     """
     out = {}
     for i, name in enumerate(names):
@@ -165,7 +172,7 @@ def _block(x: jax.Array, kernels: tuple[jax.Array, ...], biases: tuple[jax.Array
             y = _plain_conv(x, kernels[i])
         else:
             y = _conv(x, kernels[i], backward_kernels[i])
-        x = jax.nn.relu(y + biases[i].reshape(1, 1, 1, -1))
+        x = jax.nn.relu(y + biases[i].reshape(1, 1, 1, -1)).astype(x.dtype)
         if name in wanted:
             out[name] = x
     if pooling == "avg":
@@ -179,7 +186,10 @@ _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 
 
 def _plain_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=_DIMENSIONS)
+    """A 3x3 'same' convolution; bfloat16 inputs accumulate (and return) in f32."""
+    accumulate = jnp.float32 if x.dtype == jnp.bfloat16 else None  # f32 in: as before, untouched
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=_DIMENSIONS,
+                                        preferred_element_type=accumulate)
 
 
 @jax.custom_vjp
@@ -196,7 +206,9 @@ def _conv_bwd(residuals, g):
     x, kernel, backward_kernel = residuals
     # The kernel's gradient is exact too; XLA drops it when only the image is differentiated.
     _, kernel_vjp = jax.vjp(lambda k: _plain_conv(x, k), kernel)
-    return _plain_conv(g, backward_kernel), kernel_vjp(g)[0], jnp.zeros_like(backward_kernel)
+    # In bfloat16 the output's cotangent is f32: multiply in bf16, accumulate in f32, return x's dtype.
+    dx = _plain_conv(g.astype(x.dtype), backward_kernel).astype(x.dtype)
+    return dx, kernel_vjp(g)[0], jnp.zeros_like(backward_kernel)
 
 
 _conv.defvjp(_conv_fwd, _conv_bwd)

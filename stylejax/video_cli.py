@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         figures = [f"{s.frames} frames stylized" + (f", {s.resumed} resumed" if s.resumed else "")]
         if s.frames:
             figures.append(f"{s.seconds / stylized:.1f} s/frame")
+        if getattr(args, "compile_timer", None) is not None:
+            figures.append(f"the run compiled for {args.compile_timer.seconds:.1f} s")
         if s.temporal_error is not None:
             figures.append(f"warping error {s.temporal_error:.3g}")
         if s.style_loss is not None:

@@ -18,7 +18,8 @@ def test_four_simulated_devices():
 
 
 # vmap_size: "auto" is 1 on CPU (images in sequence on a device); None runs a device's images in lockstep.
-@pytest.mark.parametrize(("optimizer", "vmap_size"), [("adam", "auto"), ("lbfgs", "auto"), ("lbfgs", None)])
+@pytest.mark.parametrize(("optimizer", "vmap_size"), [("adam", "auto"), ("lbfgs", "auto"), ("lbfgs", None),
+                                                      ("lbfgs-backtrack", None)])
 def test_each_image_matches_stylize_alone(optimizer, vmap_size):
     contents = [smooth_image(32, 48, seed=i) for i in range(5)]  # bucket-aligned; 5 pads a second batch
     style = stripes(48, 48)
@@ -30,9 +31,9 @@ def test_each_image_matches_stylize_alone(optimizer, vmap_size):
         assert batch.evaluations[i] == alone.evaluations
 
 
-@pytest.mark.parametrize("vmap_size", [1, None])
-def test_no_device_waits_for_another(vmap_size):
-    config = stylejax.StyleConfig(optimizer="lbfgs", **SETTINGS)
+@pytest.mark.parametrize(("optimizer", "vmap_size"), [("lbfgs", 1), ("lbfgs", None), ("lbfgs-backtrack", None)])
+def test_no_device_waits_for_another(optimizer, vmap_size):
+    config = stylejax.StyleConfig(optimizer=optimizer, **SETTINGS)
     solver = BatchSolver.create(stripes(48, 48), config, vmap_size=vmap_size)
     state, args = solver.start(jnp.stack([jnp.asarray(smooth_image(36, 48, seed=i)) for i in range(8)]))
     text = solver.programs().run.lower(state, jnp.int32(4), jnp.float32(0), args).compile().as_text()

@@ -46,6 +46,15 @@ def test_line_search_evaluations_are_counted(problem):
     assert int(state.evaluations) > STEPS + 1  # the priming evaluation plus at least one per step, often more
 
 
+def test_backtracking_counts_its_trials_and_takes_the_full_step_when_it_can(problem):
+    from optax import tree_utils as otu
+
+    state, losses = run(problem, optimize.make_optimizer("lbfgs-backtrack"))
+    assert int(state.evaluations) >= STEPS + 1  # the priming evaluation plus at least one per step
+    assert not bool(otu.tree_get(state.opt_state, "failed"))
+    assert np.all(np.diff(losses) < 0)  # Armijo: every accepted step lowers the loss
+
+
 def test_steps_past_remaining_are_skipped_not_taken(problem):
     state, losses = run(problem, optimize.make_optimizer("adam"), steps=4, length=STEPS)
     assert int(state.step) == 4 and int(state.evaluations) == 4
