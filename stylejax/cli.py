@@ -387,8 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="region masks: a folder per style, named by the style file's stem, mirroring the input "
                         "folder with one mask per image (style i goes where its mask is white)")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="run on a Ray cluster: auto (the one this machine is in), HOST:PORT, or none to start a "
-                        "local one; batches go to whichever worker is free, a dead worker's batch is retried")
+                   help="run on a Ray cluster: auto (the one this machine is in), HOST:PORT, or no address to "
+                        "start a local one (then put --ray after the input); batches go to whichever worker is "
+                        "free, a dead worker's batch is retried")
     p.add_argument("--workers", type=int, default=None,
                    help="Ray workers (default: one per GPU, or one per node on a CPU cluster)")
     p.add_argument("--distributed", action="store_true",

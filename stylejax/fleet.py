@@ -16,38 +16,35 @@ Only this module imports ray, and only when its functions are called.
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import dataclasses
 import logging
-import math
 import os
 import socket
 import sys
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .batch_schedule import ScheduledSolver
 from .config import StyleConfig
 from .engine import ImageLike
 from .errors import StyleJaxError
+from .fleet_workers import MAX_RESTARTS, FleetBatch, FleetWorker, schedule_batches, start_workers, worker_options
 from .jobs import (
     Item,
     JobSummary,
     Manifest,
     check_batch_options,
     check_masks,
-    check_memory,
     job_batches,
-    job_solver,
     plan_job,
     remove_checkpoint_folder,
-    run_batch,
 )
 
 NAMESPACE = "stylejax"
 WORKER_PREFIX = "stylejax-worker"  # actor names: stylejax-worker-<driver pid>@<driver host>-<index>
-MAX_RESTARTS = 3  # Ray restarts a dead worker this many times, then it leaves the pool
-MAX_ATTEMPTS = 3  # a batch whose worker dies this many times is recorded as failed (e.g. out of memory)
+DRIVER_LOCK = ".stylejax-driver.lock"  # held by the one driver of an output folder
 
 
 def import_ray():
@@ -96,132 +93,6 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
     except OSError as e:
         raise StyleJaxError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
                             "`ray start --head`, or give --ray without an address for a local one") from None
-
-
-class FleetWorker:
-    """One worker's state for a whole job: the solver (weights, style targets, compiled programs).
-
-    Plain Python: `run_fleet` makes it a Ray actor, so this module needs no ray at import.
-    """
-
-    def __init__(self, style: Sequence[ImageLike], config: StyleConfig, outdir: Path,
-                 vmap_size: int | str | None, masks_dir: Path | None = None):
-        self.style, self.outdir, self.masks_dir = list(style), Path(outdir), masks_dir
-        self.solver = job_solver(self.style, config, None, vmap_size, masks_dir)
-        self.batch: list[str] | None = None
-
-    def info(self) -> dict:
-        """{"pid", "host", "batch": the input names in progress or None} (answers while a batch runs)."""
-        return {"pid": os.getpid(), "host": socket.gethostname(), "batch": self.batch}
-
-    def check_memory(self, shapes: list[tuple[int, int]], batch_size: int) -> tuple[list[str], str | None]:
-        """`jobs.check_memory` on this worker's devices: (the lines it said, the refusal or None)."""
-        lines: list[str] = []
-        try:
-            check_memory(self.solver.final, shapes, batch_size, lines.append)
-        except StyleJaxError as e:
-            return lines, str(e)
-        return lines, None
-
-    def run(self, shape: tuple[int, int], batch: list[Item]) -> tuple[list[dict], str | None]:
-        """`jobs.run_batch`: (manifest records, or a usage error such as a diverging loss for the driver)."""
-        self.batch = [item.name for item in batch]
-        try:
-            return run_batch(self.solver, batch, shape, self.style, self.outdir, self.masks_dir), None
-        except StyleJaxError as e:  # returned, not raised: it names the user's mistake, not a worker's fault
-            return [], str(e)
-        finally:
-            self.batch = None
-
-
-def _share(total: float, count: int) -> float:
-    """Each of `count` workers' part of a resource: whole units when there are enough (Ray's rule)."""
-    part = total / count
-    return math.floor(part) if part >= 1 else math.floor(part * 1e4) / 1e4
-
-
-def worker_options(ray, workers: int | None) -> tuple[int, dict]:
-    """(how many workers, their actor options): one per GPU, or else one per node's CPUs by default."""
-    resources = ray.cluster_resources()
-    env = _compile_cache_env()
-    if resources.get("GPU"):
-        count = workers or int(resources["GPU"])
-        return count, dict(num_gpus=_share(resources["GPU"], count), num_cpus=1, runtime_env={"env_vars": env})
-    cpus = [node["Resources"]["CPU"] for node in ray.nodes() if node["Alive"] and node["Resources"].get("CPU")]
-    count = workers or max(1, len(cpus))
-    # No more CPUs than the largest node has, or the actor could never be placed.
-    share = min(_share(resources.get("CPU", count), count), math.floor(max(cpus, default=1)))
-    # JAX_PLATFORMS: a CPU worker need not probe for accelerators (and must not grab a GPU it was not given).
-    return count, dict(num_cpus=share, runtime_env={"env_vars": env | {"JAX_PLATFORMS": "cpu"}})
-
-
-def _compile_cache_env() -> dict[str, str]:
-    """The driver's persistent compilation cache for its workers (a shared or same-path folder on each node):
-    a retried batch, a restarted worker and the next job load their programs instead of compiling."""
-    import jax
-
-    folder = jax.config.jax_compilation_cache_dir
-    if not jax.config.jax_enable_compilation_cache or not folder:
-        return {}
-    return {"JAX_COMPILATION_CACHE_DIR": folder, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
-
-
-@dataclasses.dataclass
-class _Batch:
-    shape: tuple[int, int]
-    items: list[Item]
-    attempts: int = 0
-    died_on: set[int] = dataclasses.field(default_factory=set)  # workers that died running it
-
-
-def _next_batch(queue: collections.deque, worker: int) -> _Batch:
-    """The first queued batch that did not die on `worker` (a retry goes elsewhere), else the first."""
-    for i, batch in enumerate(queue):
-        if worker not in batch.died_on:
-            del queue[i]
-            return batch
-    return queue.popleft()
-
-
-def _schedule(ray, pool: list, batches: list[_Batch], finished: Callable[[_Batch, list[dict]], None],
-              log: Callable[[str], None]) -> None:
-    """Keeps every live worker busy with the next batch until none is left; retries a dead worker's batch."""
-    queue, free = collections.deque(batches), collections.deque(range(len(pool)))
-    running: dict = {}  # ObjectRef -> (worker index, batch)
-    deaths = [0] * len(pool)
-    while queue or running:
-        while queue and free:
-            worker = free.popleft()
-            batch = _next_batch(queue, worker)
-            running[pool[worker].run.remote(batch.shape, batch.items)] = (worker, batch)
-        if not running:
-            raise StyleJaxError(f"every Ray worker died more than {MAX_RESTARTS} times: see `ray status` "
-                                "and the workers' logs; run the same command again to continue")
-        [ref], _ = ray.wait(list(running), num_returns=1)
-        worker, batch = running.pop(ref)
-        try:
-            records, error = ray.get(ref)
-        except ray.exceptions.RayActorError as e:
-            deaths[worker] += 1
-            if deaths[worker] <= MAX_RESTARTS:
-                free.append(worker)  # Ray restarts it; calls wait until it is back
-            batch.attempts += 1
-            batch.died_on.add(worker)
-            if batch.attempts >= MAX_ATTEMPTS:
-                reason = (f"a worker died {batch.attempts} times running its batch ({type(e).__name__}): "
-                          "out of memory? try a smaller --batch-size or --size")
-                log(f"giving up on a batch of {len(batch.items)}: {reason}")
-                finished(batch, [dict(input=item.name, status="failed", error=reason) for item in batch.items])
-            else:
-                log(f"a worker died running a batch of {len(batch.items)} ({type(e).__name__}); "
-                    "the next free worker (another one, if there is one) continues it from its last checkpoint")
-                queue.appendleft(batch)  # first in line: its checkpoint is the freshest work
-            continue
-        if error is not None:
-            raise StyleJaxError(error)
-        free.append(worker)
-        finished(batch, records)
-
 
 def _absolute(items: Sequence[Item], style: Sequence[ImageLike], config: StyleConfig
               ) -> tuple[list[Item], list[ImageLike], StyleConfig]:
@@ -274,11 +145,38 @@ def run_fleet(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, c
         if started:
             ray.shutdown()
 
-
 def _drive(ray, items, style, outdir, config, workers, batch_size, vmap_size, masks_dir, progress, log
            ) -> JobSummary:
     items, style, config = _absolute(items, style, config)
     outdir.mkdir(parents=True, exist_ok=True)
+    with _sole_driver(outdir):
+        return _drive_alone(ray, items, style, outdir, config, workers, batch_size, vmap_size, masks_dir,
+                            progress, log)
+
+
+@contextlib.contextmanager
+def _sole_driver(outdir: Path) -> Iterator[None]:
+    """Refuses a second driver on the same output folder: two would run the same batches side by side."""
+    import fcntl
+
+    path = outdir / DRIVER_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StyleJaxError(f"{outdir}: another `stylejax batch --ray` driver is running on this folder: "
+                                "wait for it to end, or stop it, then run again") from None
+        except OSError:  # a filesystem without flock: nothing to guard with
+            pass
+        yield
+        path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)  # closing releases the lock (so does the kernel, if the driver is killed)
+
+
+def _drive_alone(ray, items, style, outdir, config, workers, batch_size, vmap_size, masks_dir, progress, log
+                 ) -> JobSummary:
     manifest = Manifest(outdir, process=0)  # the driver never starts JAX: its process number is 0
     summary, pending = plan_job(items, outdir, config, manifest)
     done = [summary.skipped + len(summary.failed)]
@@ -286,27 +184,25 @@ def _drive(ray, items, style, outdir, config, workers, batch_size, vmap_size, ma
         progress(done[0], len(items))
     if not pending:
         return summary
-    batches = [_Batch(shape, batch) for shape, batch in job_batches(pending, batch_size)]
+    batches = [FleetBatch(shape, batch) for shape, batch in job_batches(pending, batch_size)]
     count, options = worker_options(ray, workers)
     count = count if workers else min(count, len(batches))
     actor = ray.remote(FleetWorker)
     options |= dict(max_restarts=MAX_RESTARTS, max_task_retries=0,  # the driver retries, on any free worker
                     max_concurrency=2,  # `info` answers while `run` works
                     scheduling_strategy="SPREAD")
-    prefix = f"{WORKER_PREFIX}-{os.getpid()}@{socket.gethostname()}"  # one driver's workers, by name
+    # One driver's workers, by name (the uuid: a reused pid while an old driver's workers linger).
+    prefix = f"{WORKER_PREFIX}-{os.getpid()}@{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
     pool = [actor.options(name=f"{prefix}-{i}", **options).remote(style, config, outdir, vmap_size, masks_dir)
             for i in range(count)]
     try:
-        checks = ray.get([w.check_memory.remote(sorted(pending), batch_size) for w in pool])
-        refusals = [refusal for _, refusal in checks if refusal]
-        if refusals:
-            raise StyleJaxError(refusals[0])
-        for line in checks[0][0]:  # workers are alike: one worker's lines say it
+        pool, lines = start_workers(ray, pool, sorted(pending), batch_size, log)
+        for line in lines:  # workers are alike: one worker's lines say it
             log(line)
-        log(f"{len(batches)} batches on {count} Ray workers ({options.get('num_gpus', 0)} GPU, "
+        log(f"{len(batches)} batches on {len(pool)} Ray workers ({options.get('num_gpus', 0)} GPU, "
             f"{options['num_cpus']} CPU each)")
 
-        def finished(batch: _Batch, records: list[dict]) -> None:
+        def finished(batch: FleetBatch, records: list[dict]) -> None:
             for record in records:
                 manifest.add(**record)
                 summary.count(record)
@@ -314,7 +210,7 @@ def _drive(ray, items, style, outdir, config, workers, batch_size, vmap_size, ma
             if progress:
                 progress(done[0], len(items))
 
-        _schedule(ray, pool, batches, finished, log)
+        schedule_batches(ray, pool, batches, finished, log)
     finally:
         for worker in pool:
             ray.kill(worker)

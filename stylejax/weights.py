@@ -257,7 +257,10 @@ def _porting_lock(directory: Path, name: str) -> Iterator[None]:
     except OSError as e:
         raise StyleJaxError(f"cannot write weights to {directory} ({e.strerror}): set STYLEJAX_WEIGHTS_DIR") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a filesystem without flock (some FUSE and network mounts): porting is atomic anyway
+            pass
         yield
     finally:
         os.close(fd)  # closing releases the lock

@@ -14,7 +14,8 @@ import pytest
 from conftest import smooth_image, stripes
 from test_jobs import manifest
 
-from stylejax import cli, fleet, images, jobs
+import stylejax
+from stylejax import cli, fleet, fleet_workers, images, jobs
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +96,7 @@ def test_a_killed_worker_s_batch_is_finished_by_another_from_its_checkpoint(clus
     while time.time() < deadline and not any(p.name.isdigit() for p in (out / jobs.CHECKPOINTS).glob("*/*")):
         time.sleep(0.02)  # until the batch has a finished checkpoint (orbax writes STEP.orbax-checkpoint-tmp-N,
         # then renames it to STEP)
+    assert any(p.name.isdigit() for p in (out / jobs.CHECKPOINTS).glob("*/*")), "no checkpoint within 120 s"
     import ray
 
     busy = [info for info in ray.get([w.info.remote() for w in workers_of(os.getpid())]) if info["batch"]]
@@ -161,13 +163,14 @@ def test_bad_ray_input_is_one_line_and_exit_2_with_nothing_written(tmp_path, cap
 
 
 class _FakeRay:
-    """Just enough of ray for `fleet._schedule`: a call's outcome is decided when it is made."""
+    """Just enough of ray for `fleet_workers.schedule_batches`: a call's outcome is decided when it is made."""
 
-    class exceptions:  # noqa: N801 (ray's name)
-        RayActorError = type("RayActorError", (Exception,), {})
+    class exceptions:  # noqa: N801 (ray's names)
+        RayActorError = type("RayActorError", (Exception,), {})  # as ActorUnavailableError: restarting
+        ActorDiedError = type("ActorDiedError", (RayActorError,), {})
 
     @staticmethod
-    def wait(refs, num_returns):
+    def wait(refs, num_returns, timeout=None):
         return refs[:1], refs[1:]  # the oldest call returns first
 
     @staticmethod
@@ -177,22 +180,39 @@ class _FakeRay:
         return ref.outcome
 
 
+def _ref(outcome):
+    return type("Ref", (), {"outcome": outcome})()
+
+
 class _FakeWorker:
-    def __init__(self, dies):
-        self.dies, self.ran = dies, []
+    """A worker whose batches named by `dies` kill it; after each death it answers `restarting` pings with
+    "unavailable" (Ray restarting it), and a batch sent meanwhile would fail at once."""
+
+    def __init__(self, dies, restarting: int = 0):
+        self.dies, self.restarting, self.ran, self.unavailable = dies, restarting, [], 0
         self.run = self  # worker.run.remote(shape, items)
+        self.info = type("Info", (), {"remote": self._ping})()
 
     def remote(self, shape, items):
+        if self.unavailable:  # a call to an actor Ray is restarting fails at once
+            return _ref(_FakeRay.exceptions.RayActorError("unavailable"))
         self.ran.append(items[0].name)
-        outcome = (_FakeRay.exceptions.RayActorError("killed") if self.dies(items[0].name)
-                   else ([{"input": item.name, "status": "done"} for item in items], None))
-        return type("Ref", (), {"outcome": outcome})()
+        if self.dies(items[0].name):
+            self.unavailable = self.restarting
+            return _ref(_FakeRay.exceptions.RayActorError("killed"))
+        return _ref(([{"input": item.name, "status": "done"} for item in items], None))
+
+    def _ping(self):
+        if self.unavailable:
+            self.unavailable -= 1
+            return _ref(_FakeRay.exceptions.RayActorError("unavailable"))
+        return _ref({"pid": 1})
 
 
 def _schedule(workers, names):
-    batches = [fleet._Batch((32, 40), [jobs.Item(Path(name), name)]) for name in names]
+    batches = [fleet_workers.FleetBatch((32, 40), [jobs.Item(Path(name), name)]) for name in names]
     outcomes = Counter()
-    fleet._schedule(_FakeRay, workers, batches,
+    fleet_workers.schedule_batches(_FakeRay, workers, batches,
                     lambda batch, records: outcomes.update((r["input"], r["status"]) for r in records),
                     log=lambda line: None)
     return outcomes
@@ -202,8 +222,43 @@ def test_the_schedule_retries_a_dead_worker_s_batch_drops_a_hopeless_worker_and_
     flaky, steady = _FakeWorker(dies=lambda name: True), _FakeWorker(dies=lambda name: name == "poison")
     outcomes = _schedule([flaky, steady], ["a", "b", "c", "poison", "d"])
     assert outcomes == {(name, "done"): 1 for name in "abcd"} | {("poison", "failed"): 1}
-    assert len(flaky.ran) == fleet.MAX_RESTARTS + 1  # then it left the pool
+    assert 2 <= len(flaky.ran) <= fleet_workers.MAX_RESTARTS + 1  # back after each restart, gone after too many
     assert set(flaky.ran) <= set(steady.ran)  # what died on one worker was retried on the other
-    assert flaky.ran.count("poison") + steady.ran.count("poison") == fleet.MAX_ATTEMPTS
-    with pytest.raises(fleet.StyleJaxError, match="every Ray worker died"):
+    assert flaky.ran.count("poison") + steady.ran.count("poison") == fleet_workers.MAX_ATTEMPTS
+    with pytest.raises(stylejax.StyleJaxError, match="every Ray worker died"):
         _schedule([_FakeWorker(dies=lambda name: True)] * 2, ["a", "b", "c", "d", "e", "f", "g", "h", "i"])
+
+
+def test_a_lone_worker_that_restarts_gets_its_batch_back_once_it_answers(monkeypatch):
+    monkeypatch.setattr(fleet_workers, "PING_INTERVAL", 0.01)
+    died = []
+    lone = _FakeWorker(dies=lambda name: name == "b" and not died.append(name) and len(died) == 1, restarting=3)
+    outcomes = _schedule([lone], ["a", "b", "c"])
+    assert outcomes == {(name, "done"): 1 for name in "abc"}  # no attempt burned while it was restarting
+    assert lone.ran == ["a", "b", "c", "b"]  # once back, it takes the batch that did not die on it first
+
+
+class _FakeCluster:
+    """`ray.cluster_resources()` and `ray.nodes()` of a cluster of GPU nodes."""
+
+    def __init__(self, gpus_per_node: list[int]):
+        self._nodes = [{"Alive": True, "Resources": {"GPU": g, "CPU": 8}} for g in gpus_per_node]
+
+    def cluster_resources(self):
+        return {"GPU": sum(n["Resources"]["GPU"] for n in self._nodes), "CPU": 8 * len(self._nodes)}
+
+    def nodes(self):
+        return self._nodes
+
+
+@pytest.mark.parametrize("workers, count, gpus, fraction", [
+    (None, 4, 1, None),  # one worker per GPU
+    (1, 1, 2, None),  # at most one node's GPUs: Ray places an actor on one node
+    (6, 6, 0.5, "0.450"),  # more workers than GPUs: halves, and JAX told to take its half only
+])
+def test_gpu_workers_ask_for_what_one_node_can_give(workers, count, gpus, fraction):
+    got, options = fleet_workers.worker_options(_FakeCluster([2, 2]), workers)
+    env = options["runtime_env"]["env_vars"]
+    assert (got, options["num_gpus"]) == (count, gpus)
+    assert env.get("XLA_PYTHON_CLIENT_MEM_FRACTION") == fraction
+    assert env["STYLEJAX_WEIGHTS_DIR"]  # workers find the driver's weights, not their raylet's default
