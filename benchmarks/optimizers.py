@@ -14,8 +14,8 @@ import sys
 from torch_reference import runners
 
 from stylejax import StyleConfig
+from stylejax.bench_cli import parse_optimizer_list
 from stylejax.benchmark import Budget, benchmark, default_problems
-from stylejax.cli import parse_optimizer_list
 from stylejax.report import write_report
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-from . import sweep_cli, video_cli
+from . import batch_cli, bench_cli, sweep_cli, video_cli
 from .color import COLOR_TRANSFERS
 from .config import DEFAULT_MIN_SIZE, PRECISIONS, StyleConfig
 from .errors import StyleJaxError
@@ -94,7 +93,7 @@ def _tile(text: str | None) -> int | str | None:
         raise StyleJaxError(f"--tile takes a number of pixels or 'auto', got {text!r}") from None
 
 
-def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
+def parse_floats(text: str | None, flag: str) -> tuple[float, ...] | None:
     if text is None:
         return None
     try:
@@ -124,8 +123,8 @@ def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
         learning_rate=getattr(args, "learning_rate", None), **schedule,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         content_layers=args.content_layers, style_layers=args.style_layers,
-        style_layer_weights=_floats(args.style_layer_weights, "--style-layer-weights"),
-        style_blend=_floats(args.style_blend, "--style-blend"), style_scale=args.style_scale, init=args.init,
+        style_layer_weights=parse_floats(args.style_layer_weights, "--style-layer-weights"),
+        style_blend=parse_floats(args.style_blend, "--style-blend"), style_scale=args.style_scale, init=args.init,
         original_colors=args.original_colors, color_transfer=args.color_transfer,
         pooling=args.pooling, model=args.model, seed=args.seed, precision=args.precision, **fields,
     )
@@ -231,99 +230,6 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_batch(args: argparse.Namespace) -> int:
-    import functools
-
-    import jax
-
-    from .images import load_image
-    from .jobs import collect_inputs, my_share, run_job
-
-    if args.ray is not None and (args.distributed or args.coordinator_address):
-        raise StyleJaxError("--ray and --distributed are two ways to run on many machines: give one")
-    if args.ray is None and args.workers is not None:
-        raise StyleJaxError("--workers is the size of a Ray fleet: it needs --ray")
-    if args.distributed or args.coordinator_address:
-        # No arguments on Cloud TPU, Slurm and Open MPI: JAX finds its peers itself.
-        kwargs = {k: v for k, v in dict(coordinator_address=args.coordinator_address,
-                                        num_processes=args.num_processes, process_id=args.process_id).items()
-                  if v is not None}
-        jax.distributed.initialize(**kwargs)
-
-    if args.checkpoint_every <= 0:
-        raise StyleJaxError(f"--checkpoint-every must be a positive number of steps, got {args.checkpoint_every}")
-    config = config_from_args(args, chunk_steps=args.checkpoint_every)
-    for style in args.style:  # a bad style image is a usage error, before any work
-        load_image(style)
-    outdir = Path(args.output)
-    if outdir.exists() and not outdir.is_dir():
-        raise StyleJaxError(f"{outdir}: exists and is not a directory")
-    if args.ray is not None:  # the driver of a Ray fleet: every input, handed out batch by batch
-        from .fleet import run_fleet
-
-        items = collect_inputs(args.input, outdir)
-        run = functools.partial(run_fleet, address=args.ray or None, workers=args.workers)
-    else:  # this process's share (all of it on one host)
-        items = my_share(collect_inputs(args.input, outdir), jax.process_index(), jax.process_count())
-        run = run_job
-    start = time.perf_counter()
-    with progress_bar(len(items), "batch", unit="img") as bar:
-        summary = run(items, args.style, outdir, config, batch_size=args.batch_size,
-                      masks_dir=None if args.masks_dir is None else Path(args.masks_dir),
-                      vmap_size="auto" if args.vmap_size is None else args.vmap_size,
-                      progress=lambda done, total: bar.update(done - bar.n))
-    print(f"{summary.done} done, {summary.skipped} already there, {len(summary.failed)} failed "
-          f"({time.perf_counter() - start:.1f} s{'' if args.ray is not None else compiling(args)}; "  # workers compile
-          f"manifest: {outdir / 'manifest.jsonl'})",
-          file=sys.stderr)
-    for name, error in summary.failed:
-        print(f"failed: {name}: {error}", file=sys.stderr)
-    return 1 if summary.failed else 0
-
-
-def parse_optimizer_list(text: str) -> list:
-    """'adam,lbfgs,adabelief:learning_rate=0.05,b1=0.8' -> specs; a bare 'k=v' belongs to the one before."""
-    from .benchmark import parse_optimizer
-
-    groups: list[str] = []
-    for token in filter(None, (t.strip() for t in text.split(","))):
-        if "=" in token and ":" not in token and groups:
-            groups[-1] += "," + token
-        else:
-            groups.append(token)
-    if not groups:
-        raise StyleJaxError("--optimizers names no optimizer")
-    return [parse_optimizer(group) for group in groups]
-
-
-def _run_bench(args: argparse.Namespace) -> int:
-    from .benchmark import Budget, benchmark, default_problems, problem_from_paths, with_learning_rates
-    from .report import write_report
-
-    if args.steps is None and args.seconds is None and args.evaluations is None:
-        args.steps = 100  # the default budget
-    budget = Budget(steps=args.steps, seconds=args.seconds, evaluations=args.evaluations)
-    specs = with_learning_rates(parse_optimizer_list(args.optimizers),
-                                list(_floats(args.learning_rates, "--learning-rates") or ()))
-    for spec in specs:
-        spec.build()  # an unknown name or bad hyperparameter fails now, not after an hour of runs
-    out = Path(args.output)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise StyleJaxError(f"{out}: exists and is not empty: pass --overwrite or choose another -o")
-    if args.content:
-        if not args.style:
-            raise StyleJaxError("--content needs --style")
-        problems = [problem_from_paths(args.content, args.style, args.size)]
-    else:
-        problems = default_problems(args.size)
-    config = config_from_args(args)
-    runs = benchmark(problems, specs, budget, config=config, repeats=args.repeats,
-                     progress=lambda line: print(line, file=sys.stderr))
-    summary = write_report(runs, problems, budget, args.repeats, out)
-    print(summary)
-    return 0
-
-
 def _run_weights_list(args: argparse.Namespace) -> int:
     from .weights import list_weights, weights_dir
 
@@ -374,49 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing demo outputs")
     p.set_defaults(run=_run_demo)
 
-    p = commands.add_parser("batch", help="stylize a directory or list of images, resumably, on all devices")
-    p.add_argument("input", help="a directory of images, or a text file with one image path per line")
-    p.add_argument("--style", nargs="+", required=True, help="style image(s)")
-    p.add_argument("-o", "--output", required=True, help="output directory (mirrors the input's layout)")
-    p.add_argument("--batch-size", type=int, default=8, help="images per batch across local devices (%(default)s)")
-    p.add_argument("--vmap-size", type=int, default=None,
-                   help="images per device optimised in lockstep (default: 1 on CPU, the whole batch on GPU/TPU); "
-                        "smaller needs less device memory")
-    p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (%(default)s)")
-    p.add_argument("--masks-dir", default=None,
-                   help="region masks: a folder per style, named by the style file's stem, mirroring the input "
-                        "folder with one mask per image (style i goes where its mask is white)")
-    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="run on a Ray cluster: auto (the one this machine is in), HOST:PORT, or no address to "
-                        "start a local one (then put --ray after the input); batches go to whichever worker is "
-                        "free, a dead worker's batch is retried")
-    p.add_argument("--workers", type=int, default=None,
-                   help="Ray workers (default: one per GPU, or one per node on a CPU cluster)")
-    p.add_argument("--distributed", action="store_true",
-                   help="call jax.distributed.initialize(): SPMD over a TPU pod slice (or Slurm, Open MPI), "
-                        "a fixed share of the inputs per host")
-    p.add_argument("--coordinator-address", default=None, help="host:port of process 0 (other clusters)")
-    p.add_argument("--num-processes", type=int, default=None)
-    p.add_argument("--process-id", type=int, default=None)
-    add_style_options(p)
-    p.set_defaults(run=_run_batch)
+    batch_cli.add_parser(commands)
 
-    p = commands.add_parser("bench", help="compare optimizers on style-transfer problems")
-    p.add_argument("--optimizers", default="adam,lbfgs,lbfgs-fixed,sgd",
-                   help="comma-separated: adam, lbfgs, lbfgs-fixed, sgd, or optax names with options, e.g. "
-                        "adabelief:learning_rate=0.05,b1=0.8 (%(default)s)")
-    p.add_argument("--learning-rates", default=None, help="sweep: run each optimizer at each of these rates")
-    budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, default=None, help="steps per run (default budget: 100 steps)")
-    budget.add_argument("--seconds", type=float, default=None, help="timed seconds per run")
-    budget.add_argument("--evaluations", type=int, default=None, help="loss evaluations per run")
-    p.add_argument("--repeats", type=int, default=3, help="runs per pair for median and spread of time (%(default)s)")
-    p.add_argument("--content", default=None, help="a content image (default: the built-in problem set)")
-    p.add_argument("--style", nargs="+", default=None, help="style image(s) for --content")
-    p.add_argument("-o", "--output", default="bench-results", help="output directory (%(default)s)")
-    p.add_argument("--overwrite", action="store_true", help="write into a non-empty output directory")
-    add_style_options(p, optimisation=False)  # the bench has its own budget and optimizers
-    p.set_defaults(size=128, run=_run_bench)
+    bench_cli.add_parser(commands)
 
     video_cli.add_parser(commands)
     sweep_cli.add_parser(commands)

@@ -27,9 +27,9 @@ def add_parser(commands) -> None:
 
 
 def _weights(text: str | None, flag: str) -> list[float] | None:
-    from .cli import _floats
+    from .cli import parse_floats
 
-    values = _floats(text, flag)
+    values = parse_floats(text, flag)
     if values is not None and not values:
         raise StyleJaxError(f"{flag} needs at least one number")
     return None if values is None else list(values)

@@ -10,7 +10,7 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax import cli
+from stylejax import bench_cli, cli
 from stylejax.benchmark import Budget, OptimizerSpec, Problem, benchmark, parse_optimizer, with_learning_rates
 from stylejax.report import SCHEMA, write_report
 
@@ -32,7 +32,7 @@ def report(tmp_path_factory):
 def test_optimizer_names_and_sweeps_parse():
     assert parse_optimizer("adabelief:learning_rate=0.05,b1=0.8") == OptimizerSpec(
         "adabelief", (("learning_rate", 0.05), ("b1", 0.8)))
-    assert [s.label for s in cli.parse_optimizer_list("adam,adabelief:learning_rate=0.05,b1=0.8,lbfgs")] == [
+    assert [s.label for s in bench_cli.parse_optimizer_list("adam,adabelief:learning_rate=0.05,b1=0.8,lbfgs")] == [
         "adam", "adabelief:learning_rate=0.05,b1=0.8", "lbfgs"]
     swept = with_learning_rates([parse_optimizer("adam"), parse_optimizer("lbfgs")], [0.01, 0.1])
     assert [s.label for s in swept] == ["adam:learning_rate=0.01", "adam:learning_rate=0.1", "lbfgs"]
