@@ -7,7 +7,9 @@ os.environ["JAX_PLATFORMS"] = "cpu"
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 # One compilation cache for this test session, its subprocesses included: a CLI test's rerun, and a
 # program another test already compiled, load instead of compiling again (a fresh folder each session).
-os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="stylejax-test-xla-")
+# pytest-xdist's workers inherit the folder the controller made (conftest runs there first).
+os.environ.setdefault("STYLEJAX_TEST_XLA_CACHE", tempfile.mkdtemp(prefix="stylejax-test-xla-"))
+os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ["STYLEJAX_TEST_XLA_CACHE"]
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
 import jax  # noqa: E402
