@@ -1,14 +1,19 @@
 """Test setup: CPU only, 4 simulated devices, strict numerics, a private weights cache."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ["JAX_PLATFORMS"] = "cpu"
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 # One compilation cache for this test session, its subprocesses included: a CLI test's rerun, and a
 # program another test already compiled, load instead of compiling again (a fresh folder each session).
-# pytest-xdist's workers inherit the folder the controller made (conftest runs there first).
-os.environ.setdefault("STYLEJAX_TEST_XLA_CACHE", tempfile.mkdtemp(prefix="stylejax-test-xla-"))
+# pytest-xdist's workers inherit the folder the controller made (conftest runs there first), which
+# removes it when the session ends.
+if "STYLEJAX_TEST_XLA_CACHE" not in os.environ:
+    os.environ["STYLEJAX_TEST_XLA_CACHE"] = tempfile.mkdtemp(prefix="stylejax-test-xla-")
+    atexit.register(shutil.rmtree, os.environ["STYLEJAX_TEST_XLA_CACHE"], ignore_errors=True)
 os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ["STYLEJAX_TEST_XLA_CACHE"]
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
@@ -49,3 +54,18 @@ def stripes(h: int, w: int) -> np.ndarray:
     band = ((xs + ys) // 4) % 2
     return np.stack([band, 0.2 + 0.6 * (1 - band), 0.9 * band], -1).astype(np.float32)
 
+
+def add_broken_images(folder) -> None:
+    """A non-image and a truncated PNG (cut from folder/img01.png) among a job's inputs."""
+    (folder / "notes.png").write_text("not an image")
+    good = (folder / "img01.png").read_bytes()
+    (folder / "truncated.png").write_bytes(good[: len(good) // 2])
+
+
+def free_port() -> int:
+    """A TCP port on localhost that nothing listens on (now)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

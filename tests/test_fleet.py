@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -11,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import smooth_image, stripes
+from conftest import add_broken_images, free_port, smooth_image, stripes
 from test_jobs import manifest
 
 import stylejax
@@ -44,9 +43,7 @@ def make_inputs(root: Path, count: int, broken: bool = False) -> Path:
     for i in range(count):
         images.save_image(smooth_image(40 + i % 3, 50, seed=i), source / f"img{i:02d}.png")
     if broken:
-        (source / "notes.png").write_text("not an image")
-        good = (source / "img01.png").read_bytes()
-        (source / "truncated.png").write_bytes(good[: len(good) // 2])
+        add_broken_images(source)
     images.save_image(stripes(48, 48), root / "style.png")
     return source
 
@@ -137,11 +134,6 @@ def test_a_killed_driver_s_rerun_does_not_redo_finished_images(cluster, tmp_path
     assert set(Counter(r["input"] for r in records).values()) == {1}  # one outcome per input
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.mark.parametrize("case", ["unreachable", "malformed", "no-ray", "with-distributed"])
 def test_bad_ray_input_is_one_line_and_exit_2_with_nothing_written(tmp_path, capsys, monkeypatch, case):
@@ -150,7 +142,7 @@ def test_bad_ray_input_is_one_line_and_exit_2_with_nothing_written(tmp_path, cap
     make_inputs(tmp_path, count=1)
     out = tmp_path / "out"
     monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a fresh driver, whatever ran before
-    address = {"unreachable": f"127.0.0.1:{_free_port()}", "malformed": "localhost"}.get(case, "auto")
+    address = {"unreachable": f"127.0.0.1:{free_port()}", "malformed": "localhost"}.get(case, "auto")
     extra = ["--distributed"] if case == "with-distributed" else []
     if case == "no-ray":
         monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if it were not installed

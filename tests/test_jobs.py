@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import smooth_image, stripes
+from conftest import add_broken_images, free_port, smooth_image, stripes
 from PIL import Image
 
 from stylejax import cli, images, job_checkpoints, jobs
@@ -30,9 +29,7 @@ def make_inputs(root: Path, count: int = 18, broken: bool = True) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         images.save_image(smooth_image(h + i % 5, w, seed=i), path)
     if broken:
-        (source / "notes.png").write_text("not an image")
-        good = (source / "img01.png").read_bytes()
-        (source / "truncated.png").write_bytes(good[: len(good) // 2])
+        add_broken_images(source)
     images.save_image(stripes(48, 48), root / "style.png")
     return source
 
@@ -199,16 +196,11 @@ def test_sigterm_stops_cleanly_and_the_rerun_finishes(tmp_path):
     assert len(list(out.rglob("img*.png"))) == 12
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_two_processes_share_the_inputs_exactly_once(tmp_path):
     source = make_inputs(tmp_path, count=10, broken=False)
     out = tmp_path / "out"
-    port = _free_port()
+    port = free_port()
     procs = []
     for index in range(2):
         argv, env = _cli("batch", source, "--style", tmp_path / "style.png", "-o", out, *FAST,
