@@ -24,7 +24,7 @@ demo: $(VENV)/.demo
 
 test: $(VENV)/.test
 	$(BIN)/ruff check stylejax tests benchmarks
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile  # two workers, a test file each: compiling is single-threaded
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup  # both cores: compiling is single-threaded
 
 bench: $(VENV)/.test
 	cd benchmarks && ../$(BIN)/python speed.py && ../$(BIN)/python throughput.py

@@ -17,6 +17,9 @@ from stylejax.report import SCHEMA, write_report
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 import torch_reference  # noqa: E402  (benchmarks/ is not a package)
 
+# One xdist worker runs this module: its module-scoped fixture (a Ray cluster, a benchmark run) is costly.
+pytestmark = pytest.mark.xdist_group("bench-report")
+
 PROBLEM = Problem("smooth+stripes", smooth_image(48, 64), (stripes(48, 48),), 48)
 
 

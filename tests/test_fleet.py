@@ -16,6 +16,9 @@ from test_jobs import manifest
 import stylejax
 from stylejax import cli, fleet, fleet_workers, images, jobs
 
+# One xdist worker runs this module: its module-scoped fixture (a Ray cluster, a benchmark run) is costly.
+pytestmark = pytest.mark.xdist_group("ray-cluster")
+
 
 @pytest.fixture(scope="module")
 def cluster(vgg16):
