@@ -26,7 +26,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .batch_schedule import ScheduledSolver
 from .config import StyleConfig
 from .engine import ImageLike
 from .errors import StyleJaxError
@@ -35,8 +34,7 @@ from .jobs import (
     Item,
     JobSummary,
     Manifest,
-    check_batch_options,
-    check_masks,
+    check_job,
     job_batches,
     plan_job,
     remove_checkpoint_folder,
@@ -131,9 +129,7 @@ def run_fleet(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, c
       StyleJaxError: Ray missing or unreachable, bad options, a batch that cannot fit a worker's memory,
         a diverging loss, or every worker lost for good.
     """
-    check_batch_options(batch_size, vmap_size)
-    ScheduledSolver.check(config)
-    check_masks(items, style, masks_dir)
+    check_job(items, style, config, batch_size, vmap_size, masks_dir)
     if workers is not None and workers <= 0:
         raise StyleJaxError(f"--workers must be positive, got {workers}")
     ray = import_ray()

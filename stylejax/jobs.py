@@ -165,14 +165,6 @@ def _largest_batch(solver: BatchSolver, shape: tuple[int, int], batch_size: int,
     return max(smallest, min(batch_size - 1, fitting_rows * solver.devices))
 
 
-def check_batch_options(batch_size: int, vmap_size: int | str | None) -> None:
-    """Raises StyleJaxError for a batch size or vmap size that is not positive."""
-    if batch_size <= 0:
-        raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
-    if isinstance(vmap_size, int) and vmap_size <= 0:
-        raise StyleJaxError(f"--vmap-size must be positive, got {vmap_size}")
-
-
 Buckets = dict[tuple[int, int], list[Item]]  # bucket shape -> the pending inputs of that shape
 
 
@@ -222,8 +214,15 @@ def remove_checkpoint_folder(outdir: Path) -> None:
         pass
 
 
-def check_masks(items: Sequence[Item], style: Sequence[ImageLike], masks_dir: Path | None) -> None:
-    """Raises StyleJaxError, before any work, for an input without its region masks in `masks_dir`."""
+def check_job(items: Sequence[Item], style: Sequence[ImageLike], config: StyleConfig, batch_size: int,
+              vmap_size: int | str | None, masks_dir: Path | None) -> None:
+    """Raises StyleJaxError, before anything is written, for what a job (local or a fleet) cannot run:
+    a batch or vmap size that is not positive, settings batches refuse, an input without its masks."""
+    if batch_size <= 0:
+        raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
+    if isinstance(vmap_size, int) and vmap_size <= 0:
+        raise StyleJaxError(f"--vmap-size must be positive, got {vmap_size}")
+    ScheduledSolver.check(config)
     if masks_dir is not None:
         for item in items:
             masks_io.batch_mask_paths(masks_dir, style, item.name)
@@ -256,9 +255,7 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
     Returns:
       A JobSummary; failures are in the manifest too.
     """
-    check_batch_options(batch_size, vmap_size)
-    ScheduledSolver.check(config)
-    check_masks(items, style, masks_dir)
+    check_job(items, style, config, batch_size, vmap_size, masks_dir)
     outdir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(outdir)
     summary, pending = plan_job(items, outdir, config, manifest)
