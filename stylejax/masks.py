@@ -101,13 +101,11 @@ def frame_masks(sources: Sequence[ImageLike], styles: int, shape: tuple[int, int
     """A video's masks frame by frame: (r, h, w) for each frame, at the frames' (h, w).
 
     Each source is an image or array (the same mask for every frame) or a folder of frames (frame i's
-    mask is its i-th file in natural order; the last one repeats past its end).
+    mask is its i-th file in natural order; the last one repeats past its end). The first frame's
+    `region_masks` checks them (count, aspect ratio, content).
     """
     from .video_io import list_frame_files
 
-    if len(sources) != styles:
-        raise StyleJaxError(f"{len(sources)} mask(s) for {styles} style image(s): give one mask per style, "
-                            "in the same order")
     lists = [list_frame_files(s) if isinstance(s, (str, os.PathLike)) and Path(s).is_dir() else [s]
              for s in sources]
     current, masks = None, None

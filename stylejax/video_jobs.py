@@ -10,6 +10,7 @@ frame timing) only when every frame is done, and appears whole.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 import shutil
@@ -233,10 +234,10 @@ def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config
     check(config, [(job.info.height, job.info.width) for job in jobs])
     mask_frames = None
     if masks is not None:
-        mask_frames = [masks_io.frame_masks(masks, len(style), (job.info.height, job.info.width)) for job in jobs]
-        for frames in mask_frames:  # the first frame's masks are read (and checked) before any work
-            next(frames)
-        mask_frames = [masks_io.frame_masks(masks, len(style), (job.info.height, job.info.width)) for job in jobs]
+        mask_frames = []
+        for job in jobs:  # the first frame's masks are read (and checked) before any work
+            frames = masks_io.frame_masks(masks, len(style), (job.info.height, job.info.width))
+            mask_frames.append(itertools.chain([next(frames)], frames))
     records = [_record(job, style, config, settings, masks) for job in jobs]
     for job, record in zip(jobs, records, strict=True):
         _check_work(job, record, overwrite)
