@@ -4,7 +4,7 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax import color, engine, optimize
+from stylejax import color, engine, images, optimize
 
 SMALL = dict(size=48, steps=5, optimizer="adam", chunk_steps=5)
 
@@ -60,7 +60,7 @@ def test_style_loss_falls_more_than_tenfold(images):
     result = stylejax.stylize(content, style, size=48, steps=40, optimizer="adam", chunk_steps=40)
     config = stylejax.StyleConfig(size=48)
     vgg = stylejax.load_vgg()
-    objective, args, content48 = engine.prepare(vgg, np.asarray(engine.images.resize(content, (48, 32))),
+    objective, args, content48 = engine.prepare(vgg, np.asarray(images.resize(content, (48, 32))),
                                                 [style], config)
     initial = float(jax.jit(objective.terms)(content48, args)["style"])
     assert result.losses["style"] < initial / 10
@@ -92,7 +92,7 @@ def test_style_scale_resizes_the_style_image(images, vgg16):
 def test_initialisation_choices(images):
     content, style = images
     config = stylejax.StyleConfig(**SMALL)
-    resized = engine.images.resize(content, (48, 32))
+    resized = images.resize(content, (48, 32))
     np.testing.assert_array_equal(engine.initial_image(config, resized), resized)
     a = engine.initial_image(config.replace(init="noise", seed=1), resized)
     b = engine.initial_image(config.replace(init="noise", seed=1), resized)
@@ -105,7 +105,7 @@ def test_initialisation_choices(images):
 
 def test_original_colors_keep_the_content_chroma(images):
     content, style = images
-    resized = np.asarray(engine.images.resize(content, (48, 32)))
+    resized = np.asarray(images.resize(content, (48, 32)))
     want = np.asarray(color.rgb_to_yiq(resized))[..., 1:]
 
     def chroma_error(**options):

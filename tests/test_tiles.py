@@ -5,7 +5,7 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax import engine, tiles
+from stylejax import engine, images, tiles
 
 
 @pytest.mark.parametrize("length, tile", [(512, 128), (300, 128), (129, 128), (128, 128), (90, 128)])
@@ -87,7 +87,7 @@ def test_a_tiled_run_has_no_seams_and_is_stylized():
     assert result.tile == 128 and result.image.shape == (192, 144, 3)
     assert tiles.seam_ratio(result.image, 128) <= 1.2
     vgg = stylejax.load_vgg()
-    objective, args, start = engine.prepare(vgg, engine.images.resize(content, (192, 144)), [style],
+    objective, args, start = engine.prepare(vgg, images.resize(content, (192, 144)), [style],
                                             stylejax.StyleConfig(size=192))
     whole = stylejax.stylize(content, style, **config)
 
