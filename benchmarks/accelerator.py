@@ -29,8 +29,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import stylejax
-from stylejax import demo, engine, images, memory, optimize
-from stylejax.batch import BatchSolver, local_mesh
+from stylejax.io import demo_images, images
+from stylejax.objective import targets
+from stylejax.optim import loop, optimizers
+from stylejax.solve import memory, stylize
+from stylejax.solve.batch import BatchSolver, local_mesh
 
 # Dense peak TFLOP/s from datasheets (bf16 tensor cores; f32 without TF32), by device_kind substring.
 DATASHEET = {"H200": {"bf16": 989, "f32": 67}, "H100": {"bf16": 989, "f32": 67}, "A100": {"bf16": 312, "f32": 19.5},
@@ -40,9 +43,9 @@ DTYPES = {"f32": jnp.float32, "bf16": jnp.bfloat16}
 
 
 def problem(size: int) -> tuple[np.ndarray, np.ndarray]:
-    photo = demo.astronaut()
+    photo = demo_images.astronaut()
     side = min(photo.shape[:2])
-    return images.resize(photo[:side, :side], (size, size)), demo.stained_glass(size, size)
+    return images.resize(photo[:side, :side], (size, size)), demo_images.stained_glass(size, size)
 
 
 def timed(fn) -> float:
@@ -71,13 +74,13 @@ def datasheet_peak(precision: str) -> float | None:
 def single_image(vgg, size: int, steps: int, optimizer: str, precision: str) -> dict:
     content, style = problem(size)
     config = stylejax.StyleConfig(size=size, min_size=size, precision=precision)
-    objective, args, content = engine.prepare(vgg, content, [style], config)
-    opt = optimize.make_optimizer(optimizer)
+    objective, args, content = targets.prepare(vgg, content, [style], config)
+    opt = optimizers.make_optimizer(optimizer)
     flops = jax.jit(jax.value_and_grad(objective)).lower(content, args).compile().cost_analysis()
     flops = (flops[0] if isinstance(flops, list) else flops)["flops"]
     chunk = min(steps, 50)
-    state = optimize.init_state_jit(objective, opt, content, args)
-    run = optimize.run_steps_jit.lower(objective, opt, state, jnp.int32(chunk), args, chunk, None,
+    state = loop.init_state_jit(objective, opt, content, args)
+    run = loop.run_steps_jit.lower(objective, opt, state, jnp.int32(chunk), args, chunk, None,
                                        jnp.float32(0)).compile()
     state, _ = run(state, jnp.int32(chunk), args, jnp.float32(0))  # warm up (not counted)
     start_evals = int(state.evaluations)
@@ -116,7 +119,7 @@ def largest_fit(vgg, limit: int, remat: bool) -> int | None:
     best = None
     for size in range(64, limit + 1, 64):
         config = stylejax.StyleConfig(size=size, min_size=size, optimizer="adam", remat=remat)
-        if engine.step_bytes(vgg, [style], config, (size, size)) > available:
+        if stylize.step_bytes(vgg, [style], config, (size, size)) > available:
             break
         best = size
     return best

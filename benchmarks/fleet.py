@@ -23,7 +23,7 @@ import numpy as np
 def write_problem(root: Path, count: int) -> tuple[Path, Path]:
     from skimage import data
 
-    from stylejax import demo, images
+    from stylejax.io import demo_images, images
 
     cat = np.asarray(data.chelsea(), np.float32) / 255.0
     rng = np.random.default_rng(0)
@@ -32,7 +32,7 @@ def write_problem(root: Path, count: int) -> tuple[Path, Path]:
     for i in range(count):  # 3:4 crops: one bucket
         y, x = rng.integers(0, 12), rng.integers(0, 60)
         images.save_image(cat[y:y + 288, x:x + 384], source / f"cat{i}.png")
-    images.save_image(demo.stained_glass(128, 128), root / "style.png")
+    images.save_image(demo_images.stained_glass(128, 128), root / "style.png")
     return source, root / "style.png"
 
 
@@ -51,7 +51,8 @@ def main() -> None:
                       JAX_COMPILATION_CACHE_DIR=str(root / "xla-cache"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
     import ray
 
-    from stylejax import StyleConfig, fleet, jobs
+    from stylejax import StyleConfig
+    from stylejax.jobs import fleet, local
 
     source, style = write_problem(root, args.images)
     config = StyleConfig(size=args.size, min_size=args.size, steps=args.steps, optimizer="adam",
@@ -65,7 +66,7 @@ def main() -> None:
         assert summary.done == len(items) and not summary.failed, summary
         return time.perf_counter() - start
 
-    items = jobs.collect_inputs(source, root / "out")
+    items = local.collect_inputs(source, root / "out")
     job(2, root / "warm-up", items[:2])  # compiles once, into the shared cache
     rows = []
     for workers in (1, 2):

@@ -14,9 +14,9 @@ import sys
 from torch_reference import runners
 
 from stylejax import StyleConfig
-from stylejax.bench_cli import parse_optimizer_list
-from stylejax.benchmark import Budget, benchmark, default_problems
-from stylejax.report import write_report
+from stylejax.bench.optimizers import Budget, benchmark, default_problems
+from stylejax.bench.report import write_report
+from stylejax.cli.bench import parse_optimizer_list
 
 
 def main() -> None:

@@ -18,8 +18,9 @@ import jax
 import numpy as np
 
 import stylejax
-from stylejax import demo, engine, images
-from stylejax.compile_cache import CompileTimer
+from stylejax.cli.compile_cache import CompileTimer
+from stylejax.io import demo_images, images, sheets
+from stylejax.objective import targets
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    content, style = demo.astronaut(), demo.stained_glass(args.size, args.size)
+    content, style = demo_images.astronaut(), demo_images.stained_glass(args.size, args.size)
     base = stylejax.StyleConfig(size=args.size, min_size=args.size, steps=args.steps, optimizer=args.optimizer,
                                 chunk_steps=args.steps)
     vgg = stylejax.load_vgg(base.model, pooling=base.pooling)
@@ -46,9 +47,9 @@ def main() -> None:
         stylejax.save_image(result.image, out / f"{precision}.png")
     # Score both outputs with the same (f32) objective.
     f32 = base.replace(precision="f32")
-    objective, args_, _ = engine.prepare(vgg, images.resize(content, results["f32"][0].image.shape[:2]),
+    objective, args_, _ = targets.prepare(vgg, images.resize(content, results["f32"][0].image.shape[:2]),
                                          [style], f32)
-    scored = {p: float(sum(engine.terms_of(objective, jax.numpy.asarray(r.image), args_).values()))
+    scored = {p: float(sum(targets.terms_of(objective, jax.numpy.asarray(r.image), args_).values()))
               for p, (r, _, _) in results.items()}
     print(f"{jax.devices()[0].device_kind}, {args.size} px, {args.steps} {args.optimizer} steps\n")
     print("| precision | final loss (f32 objective) | final loss (own objective) | s/step | compile s |")
@@ -59,7 +60,7 @@ def main() -> None:
     print(f"\nbf16/f32 final loss: {scored['bf16'] / scored['f32']:.4f}; mean |pixel difference| "
           f"{np.abs(a - b).mean():.4f} (max {np.abs(a - b).max():.3f}); bf16/f32 s/step "
           f"{results['bf16'][1] / results['f32'][1]:.2f}")
-    stylejax.save_image(demo.contact_sheet({"f32": a, "bf16": b}, height=args.size), out / "sheet.png")
+    stylejax.save_image(sheets.contact_sheet({"f32": a, "bf16": b}, height=args.size), out / "sheet.png")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ import skimage.data
 from skimage import filters, measure
 
 import stylejax
-from stylejax import demo, engine
+from stylejax.io import sheets
+from stylejax.objective import targets
 
 
 def sky_mask(photo: np.ndarray, feather: float = 3.0) -> np.ndarray:
@@ -33,7 +34,7 @@ def style_distance(vgg, image: np.ndarray, mask: np.ndarray, style: np.ndarray) 
     """The guided Gram distance of `image`'s masked region to `style` (the region's style term, weight 1)."""
     config = stylejax.StyleConfig(size=max(image.shape[:2]), style_weight=1.0)
     objective, args, pixels = stylejax.prepare(vgg, image, [style], config, masks=mask[None])
-    return float(engine.terms_of(objective, pixels, args)["style"]) / float(mask.mean())
+    return float(targets.terms_of(objective, pixels, args)["style"]) / float(mask.mean())
 
 
 def main() -> None:
@@ -52,11 +53,11 @@ def main() -> None:
     result = stylejax.stylize(photo, styles, size=args.size, masks=masks)
     print(f"{args.size} px, default schedule: {time.perf_counter() - start:.0f} s")
     vgg = stylejax.load_vgg("vgg16")
-    small = [np.asarray(stylejax.images.resize_mask(m, result.image.shape[:2]))[..., 0] for m in masks]
+    small = [np.asarray(stylejax.io.images.resize_mask(m, result.image.shape[:2]))[..., 0] for m in masks]
     for region, mask in zip(("sky", "ground"), small, strict=True):
         distances = [style_distance(vgg, result.image, mask, s) for s in styles]
         print(f"{region}: Gram distance to the sky style {distances[0]:.4g}, to the ground style {distances[1]:.4g}")
-    sheet = demo.contact_sheet({"content": photo, "sky mask": np.repeat(sky[..., None], 3, -1),
+    sheet = sheets.contact_sheet({"content": photo, "sky mask": np.repeat(sky[..., None], 3, -1),
                                 "sky style": styles[0], "ground style": styles[1], "result": result.image},
                                height=min(args.size, 256))
     stylejax.save_image(result.image, args.output.rsplit(".", 1)[0] + "_result.png")

@@ -37,11 +37,12 @@ SHARED_STYLE = Path(__file__).resolve().parents[2] / "shared" / "images" / "styl
 def problem(style: str | None):
     from skimage import data
 
-    from stylejax import demo, load_image
+    from stylejax import load_image
+    from stylejax.io import demo_images
 
     content = np.asarray(data.chelsea(), np.float32) / 255.0
     path = Path(style) if style else SHARED_STYLE
-    return content, (load_image(path) if path.is_file() else demo.stained_glass(512, 512))
+    return content, (load_image(path) if path.is_file() else demo_images.stained_glass(512, 512))
 
 
 def timed_run(content, style, config):
@@ -66,7 +67,7 @@ def first_time_below(samples, loss, last_scale):
 
 def quality(args) -> None:
     import stylejax
-    from stylejax import demo
+    from stylejax.io import sheets
 
     content, style = problem(args.style)
     stylejax.load_vgg()
@@ -91,7 +92,7 @@ def quality(args) -> None:
               f"| {seconds:.1f} | {result.losses['total']:.4g} | {'—' if reach is None else f'{reach:.1f}'} |")
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    sheet = demo.contact_sheet({name: r[1].image for name, r in results.items()}, height=args.size)
+    sheet = sheets.contact_sheet({name: r[1].image for name, r in results.items()}, height=args.size)
     stylejax.save_image(sheet, out / f"quality_{args.size}.png")
     for i, (_, (_, result, _, _)) in enumerate(results.items()):
         stylejax.save_image(result.image, out / f"quality_{args.size}_{i}.png")
@@ -116,7 +117,10 @@ def memory(args) -> None:
     import jax.numpy as jnp
 
     import stylejax
-    from stylejax import engine, images, memory, optimize
+    from stylejax.io import images
+    from stylejax.objective import targets
+    from stylejax.optim import loop, optimizers
+    from stylejax.solve import memory, stylize
 
     content, style = problem(args.style)
     vgg = stylejax.load_vgg()
@@ -126,14 +130,14 @@ def memory(args) -> None:
         shape = images.fit_size(content.shape[:2], size)
         for remat in (False, True):
             config = stylejax.StyleConfig(size=size, remat=remat, optimizer="adam")
-            need = engine.step_bytes(vgg, [style], config, shape)
-            objective, targs, start = engine.prepare(vgg, images.resize(content, shape), [style], config)
-            optimizer = engine.resolve_optimizer(config)
-            state = optimize.init_state_jit(objective, optimizer, start, targs)
+            need = stylize.step_bytes(vgg, [style], config, shape)
+            objective, targs, start = targets.prepare(vgg, images.resize(content, shape), [style], config)
+            optimizer = optimizers.resolve_optimizer(config)
+            state = loop.init_state_jit(objective, optimizer, start, targs)
             times = []
             for _ in range(3):  # the first call compiles
                 begin = time.perf_counter()
-                state, _ = optimize.run_steps_jit(objective, optimizer, state, jnp.int32(1), targs, 1)
+                state, _ = loop.run_steps_jit(objective, optimizer, state, jnp.int32(1), targs, 1)
                 jax.block_until_ready(state)
                 times.append(time.perf_counter() - begin)
             print(f"| {size} | {shape[1]}x{shape[0]} | {'on' if remat else 'off'} | {need / 2**20:.0f} "
@@ -145,7 +149,8 @@ def tiled(args) -> None:
     from skimage import data
 
     import stylejax
-    from stylejax import demo, tiles
+    from stylejax.io import demo_images, sheets
+    from stylejax.solve import tiles
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -155,7 +160,7 @@ def tiled(args) -> None:
         style = args.style or (str(SHARED_STYLE) if SHARED_STYLE.is_file() else None)
         if style is None:
             style = str(Path(tmp) / "glass.png")
-            stylejax.save_image(demo.stained_glass(512, 512), style)
+            stylejax.save_image(demo_images.stained_glass(512, 512), style)
         print("| run | s | peak RSS GiB | seam metric |")
         print("|---|---|---|---|")
         steps = ["--steps", args.steps] if args.steps else []
@@ -175,7 +180,7 @@ def tiled(args) -> None:
             print(f"| {name} | {seconds:.0f} | {usage.ru_maxrss / 2**20:.2f} "
                   f"| {tiles.seam_ratio(outputs[name], args.tile):.3f} |", flush=True)
         if outputs:
-            sheet = demo.contact_sheet(outputs, height=min(args.size, 1024))
+            sheet = sheets.contact_sheet(outputs, height=min(args.size, 1024))
             stylejax.save_image(sheet, out / f"tiled_{args.size}_sheet.png")
 
 

@@ -24,11 +24,11 @@ import numpy as np
 def problem(size: int):
     from skimage import data
 
-    from stylejax import demo, images
+    from stylejax.io import demo_images, images
 
     content = np.asarray(data.chelsea(), np.float32) / 255.0  # 451x300 cat, as in the README figure
     shape = images.fit_size(content.shape[:2], size)
-    return np.asarray(images.resize(content, shape)), demo.stained_glass(size, size)
+    return np.asarray(images.resize(content, shape)), demo_images.stained_glass(size, size)
 
 
 def run_jax(size: int, optimizer: str, steps: int) -> dict:

@@ -35,7 +35,7 @@ import numpy as np
 def problem(count: int):
     from skimage import data
 
-    from stylejax import demo
+    from stylejax.io import demo_images
 
     cat = np.asarray(data.chelsea(), np.float32) / 255.0
     rng = np.random.default_rng(0)
@@ -45,7 +45,7 @@ def problem(count: int):
     for _ in range(count):
         y, x = rng.integers(0, 12), rng.integers(0, 60)
         crops.append(cat[y:y + 288, x:x + 384])
-    return crops, demo.stained_glass(256, 256)
+    return crops, demo_images.stained_glass(256, 256)
 
 
 def timed(run) -> float:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from stylejax.config import StyleConfig, normalised
-from stylejax.vgg import layer_names
+from stylejax.nn.vgg import layer_names
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -125,9 +125,9 @@ def optimise(objective: TorchObjective, start: np.ndarray, optimizer: str, steps
 
 def resized_problem(problem, config: StyleConfig) -> tuple[np.ndarray, list[np.ndarray]]:
     """The content and style images exactly as stylejax resizes them for `problem`."""
-    from stylejax import images
     from stylejax.config import MIN_SIDE
-    from stylejax.engine import working_shape
+    from stylejax.io import images
+    from stylejax.io.images import working_shape
 
     shape = working_shape(problem.content.shape[:2], problem.size, "content image")
     style_size = max(MIN_SIDE, round(problem.size * config.style_scale))
@@ -162,6 +162,6 @@ def traced_run(problem, budget, optimizer: str, config: StyleConfig, lr: float =
 
 
 def runners(config: StyleConfig) -> dict:
-    """{"torch-adam": ..., "torch-lbfgs": ...} for `stylejax.benchmark.benchmark(references=...)`."""
+    """{"torch-adam": ..., "torch-lbfgs": ...} for `stylejax.bench.optimizers.benchmark(references=...)`."""
     return {f"torch-{name}": (lambda problem, budget, name=name: traced_run(problem, budget, name, config))
             for name in ("adam", "lbfgs")}

@@ -27,7 +27,7 @@ def camera_move(frames: int, size: int) -> list[np.ndarray]:
     """A window of 3:2 aspect, `size` px wide, panning right and zooming in slowly across the astronaut."""
     from skimage import data
 
-    from stylejax import images
+    from stylejax.io import images
 
     photo = np.asarray(data.astronaut(), np.float32) / 255.0
     big = np.asarray(images.resize(photo, (2 * size, 2 * size)))
@@ -51,13 +51,14 @@ def main() -> None:
     args = parser.parse_args()
 
     import stylejax
-    from stylejax import demo, video_write
+    from stylejax.io import demo_images
+    from stylejax.video import writing
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     clip = camera_move(round(args.seconds * args.fps), args.size)
     style_path = Path(args.style) if args.style else SHARED_STYLE
-    style = stylejax.load_image(style_path) if style_path.is_file() else demo.stained_glass(512, 512)
+    style = stylejax.load_image(style_path) if style_path.is_file() else demo_images.stained_glass(512, 512)
     config = stylejax.StyleConfig(size=args.size)
     runs = {"independent": stylejax.VideoSettings(frame_steps=args.steps, temporal_weight=0.0, frame_init="content"),
             "temporal": stylejax.VideoSettings(frame_steps=args.steps)}
@@ -74,7 +75,7 @@ def main() -> None:
         error = stylejax.temporal_error(results[name], clip)
         style_loss = np.mean([f.losses["style"] for f in frames[1:]])
         print(f"| {name} | {error:.5f} | {style_loss:.3g} | {seconds / len(frames):.1f} |", flush=True)
-        video_write.write_video(out / f"{name}.mp4", results[name], fps=Fraction(args.fps))
+        writing.write_video(out / f"{name}.mp4", results[name], fps=Fraction(args.fps))
     picks = np.linspace(0, len(clip) - 1, 5).round().astype(int)
     rows = {"content": clip, **results}
     strip = np.concatenate([np.concatenate([rows[name][i] for i in picks], axis=1) for name in rows], axis=0)

@@ -7,14 +7,14 @@ import math
 
 import optax
 
-from .color import COLOR_TRANSFERS
-from .errors import StyleJaxError
-from .optimize import OPTIMIZERS
+from stylejax.errors import StyleJaxError
 
 MIN_SIDE = 32  # VGG pools four times before relu5_1: smaller images leave it a 1-pixel map.
 MIN_TILE = 128  # a tile narrower than this gives VGG's deep layers too little of the picture
 DEFAULT_MIN_SIZE = 256  # the first scale of a multi-scale run: measured in benchmarks/resolution.py
 PRECISIONS = ("auto", "f32", "bf16")
+OPTIMIZERS = ("adam", "lbfgs", "lbfgs-fixed", "lbfgs-backtrack", "sgd")  # `optim.optimizers` builds them
+COLOR_TRANSFERS = ("none", "histogram", "lab-moments")  # `objective.color` implements them
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 

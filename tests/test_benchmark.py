@@ -10,9 +10,10 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax import bench_cli, cli
-from stylejax.benchmark import Budget, OptimizerSpec, Problem, benchmark, parse_optimizer, with_learning_rates
-from stylejax.report import SCHEMA, write_report
+from stylejax import cli
+from stylejax.bench.optimizers import Budget, OptimizerSpec, Problem, benchmark, parse_optimizer, with_learning_rates
+from stylejax.bench.report import SCHEMA, write_report
+from stylejax.cli import bench
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 import torch_reference  # noqa: E402  (benchmarks/ is not a package)
@@ -35,7 +36,7 @@ def report(tmp_path_factory):
 def test_optimizer_names_and_sweeps_parse():
     assert parse_optimizer("adabelief:learning_rate=0.05,b1=0.8") == OptimizerSpec(
         "adabelief", (("learning_rate", 0.05), ("b1", 0.8)))
-    assert [s.label for s in bench_cli.parse_optimizer_list("adam,adabelief:learning_rate=0.05,b1=0.8,lbfgs")] == [
+    assert [s.label for s in bench.parse_optimizer_list("adam,adabelief:learning_rate=0.05,b1=0.8,lbfgs")] == [
         "adam", "adabelief:learning_rate=0.05,b1=0.8", "lbfgs"]
     swept = with_learning_rates([parse_optimizer("adam"), parse_optimizer("lbfgs")], [0.01, 0.1])
     assert [s.label for s in swept] == ["adam:learning_rate=0.01", "adam:learning_rate=0.1", "lbfgs"]

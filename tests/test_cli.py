@@ -8,7 +8,8 @@ import pytest
 from conftest import smooth_image, stripes
 from PIL import Image
 
-from stylejax import cli, images
+from stylejax import cli
+from stylejax.io import images
 
 FAST = ["--size", "40", "--steps", "4", "--optimizer", "adam"]
 

@@ -5,8 +5,8 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax import color
-from stylejax.cli import main
+from stylejax.cli.app import main
+from stylejax.objective import color
 
 
 def _histogram_overlap(a: np.ndarray, b: np.ndarray, bins: int = 32) -> float:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import smooth_image, stripes
 
-from stylejax import cli, images
-from stylejax.compile_cache import default_cache_dir
+from stylejax import cli
+from stylejax.cli.compile_cache import default_cache_dir
+from stylejax.io import images
 
 COMPILING = re.compile(r"of which compiling ([0-9.]+) s")
 

@@ -4,7 +4,10 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax import color, engine, images, optimize
+from stylejax.io.images import resize
+from stylejax.objective import color, targets
+from stylejax.optim import loop
+from stylejax.solve import problem
 
 SMALL = dict(size=48, steps=5, optimizer="adam", chunk_steps=5)
 
@@ -38,9 +41,9 @@ def test_overrides_and_paths_are_accepted(images, tmp_path):
 def test_a_second_call_with_the_same_shapes_does_not_recompile(images):
     content, style = images
     stylejax.stylize(content, style, **SMALL)
-    before = optimize.run_steps_jit._cache_size(), optimize.init_state_jit._cache_size()
+    before = loop.run_steps_jit._cache_size(), loop.init_state_jit._cache_size()
     stylejax.stylize(content, style, **SMALL | {"steps": 3, "style_weight": 5.0})  # weights are arguments
-    assert (optimize.run_steps_jit._cache_size(), optimize.init_state_jit._cache_size()) == before
+    assert (loop.run_steps_jit._cache_size(), loop.init_state_jit._cache_size()) == before
 
 
 def test_a_custom_optax_optimizer_is_compiled_once(images):
@@ -49,9 +52,9 @@ def test_a_custom_optax_optimizer_is_compiled_once(images):
     content, style = images
     optimizer = optax.adabelief(0.02)
     first = stylejax.stylize(content, style, **SMALL | {"optimizer": optimizer})
-    before = optimize.run_steps_jit._cache_size()
+    before = loop.run_steps_jit._cache_size()
     stylejax.stylize(content, style, **SMALL | {"optimizer": optimizer})
-    assert optimize.run_steps_jit._cache_size() == before
+    assert loop.run_steps_jit._cache_size() == before
     assert first.losses["total"] < first.loss_history[0]
 
 
@@ -60,7 +63,7 @@ def test_style_loss_falls_more_than_tenfold(images):
     result = stylejax.stylize(content, style, size=48, steps=40, optimizer="adam", chunk_steps=40)
     config = stylejax.StyleConfig(size=48)
     vgg = stylejax.load_vgg()
-    objective, args, content48 = engine.prepare(vgg, np.asarray(images.resize(content, (48, 32))),
+    objective, args, content48 = targets.prepare(vgg, np.asarray(resize(content, (48, 32))),
                                                 [style], config)
     initial = float(jax.jit(objective.terms)(content48, args)["style"])
     assert result.losses["style"] < initial / 10
@@ -71,9 +74,9 @@ def test_style_blend_interpolates_between_styles(images):
     other = smooth_image(50, 50, seed=3)
     vgg = stylejax.load_vgg()
     cfg = stylejax.StyleConfig(size=48)
-    _, only_first, _ = engine.prepare(vgg, content[:48, :32], [style], cfg)
-    _, only_second, _ = engine.prepare(vgg, content[:48, :32], [other], cfg)
-    _, blended, _ = engine.prepare(vgg, content[:48, :32], [style, other], cfg.replace(style_blend=(3, 1)))
+    _, only_first, _ = targets.prepare(vgg, content[:48, :32], [style], cfg)
+    _, only_second, _ = targets.prepare(vgg, content[:48, :32], [other], cfg)
+    _, blended, _ = targets.prepare(vgg, content[:48, :32], [style, other], cfg.replace(style_blend=(3, 1)))
     for layer, g in blended.targets.style.items():
         want = 0.75 * only_first.targets.style[layer] + 0.25 * only_second.targets.style[layer]
         np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-6)
@@ -84,28 +87,28 @@ def test_style_blend_interpolates_between_styles(images):
 def test_style_scale_resizes_the_style_image(images, vgg16):
     content, style = images
     cfg = stylejax.StyleConfig(size=48)
-    _, normal, _ = engine.prepare(vgg16, content[:48, :32], [style], cfg)
-    _, scaled, _ = engine.prepare(vgg16, content[:48, :32], [style], cfg.replace(style_scale=2.0))
+    _, normal, _ = targets.prepare(vgg16, content[:48, :32], [style], cfg)
+    _, scaled, _ = targets.prepare(vgg16, content[:48, :32], [style], cfg.replace(style_scale=2.0))
     assert not np.allclose(normal.targets.style["relu1_1"], scaled.targets.style["relu1_1"])
 
 
 def test_initialisation_choices(images):
     content, style = images
     config = stylejax.StyleConfig(**SMALL)
-    resized = images.resize(content, (48, 32))
-    np.testing.assert_array_equal(engine.initial_image(config, resized), resized)
-    a = engine.initial_image(config.replace(init="noise", seed=1), resized)
-    b = engine.initial_image(config.replace(init="noise", seed=1), resized)
-    c = engine.initial_image(config.replace(init="noise", seed=2), resized)
+    resized = resize(content, (48, 32))
+    np.testing.assert_array_equal(problem.initial_image(config, resized), resized)
+    a = problem.initial_image(config.replace(init="noise", seed=1), resized)
+    b = problem.initial_image(config.replace(init="noise", seed=1), resized)
+    c = problem.initial_image(config.replace(init="noise", seed=2), resized)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
-    given = engine.initial_image(config, resized, init_image=style)
+    given = problem.initial_image(config, resized, init_image=style)
     assert given.shape == resized.shape and not np.allclose(given, resized)
 
 
 def test_original_colors_keep_the_content_chroma(images):
     content, style = images
-    resized = np.asarray(images.resize(content, (48, 32)))
+    resized = np.asarray(resize(content, (48, 32)))
     want = np.asarray(color.rgb_to_yiq(resized))[..., 1:]
 
     def chroma_error(**options):

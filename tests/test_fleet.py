@@ -14,7 +14,9 @@ from conftest import add_broken_images, free_port, smooth_image, stripes
 from test_jobs import manifest
 
 import stylejax
-from stylejax import cli, fleet, fleet_workers, images, jobs
+from stylejax import cli
+from stylejax.io import images
+from stylejax.jobs import fleet, fleet_workers, local
 
 # One xdist worker runs this module: its module-scoped fixture (a Ray cluster, a benchmark run) is costly.
 pytestmark = pytest.mark.xdist_group("ray-cluster")
@@ -66,7 +68,7 @@ def workers_of(pid: int) -> list:
 
 
 def partial_files(out: Path) -> list[Path]:
-    return [p for p in out.rglob(".*") if p.is_file() and jobs.CHECKPOINTS not in p.parts]
+    return [p for p in out.rglob(".*") if p.is_file() and local.CHECKPOINTS not in p.parts]
 
 
 def test_twelve_inputs_two_broken_each_done_exactly_once(cluster, tmp_path, capsys):
@@ -81,7 +83,7 @@ def test_twelve_inputs_two_broken_each_done_exactly_once(cluster, tmp_path, caps
     assert {r["input"] for r in records if r["status"] == "failed"} == {"notes.png", "truncated.png"}
     assert all(r["process"] == 0 and r["steps"] == 8 for r in records if r["status"] == "done")
     assert len(list(out.rglob("img*.png"))) == 10 and partial_files(out) == []
-    assert not (out / jobs.CHECKPOINTS).exists()
+    assert not (out / local.CHECKPOINTS).exists()
     assert "2 Ray workers" in err and "failed: truncated.png" in err
 
 
@@ -93,10 +95,10 @@ def test_a_killed_worker_s_batch_is_finished_by_another_from_its_checkpoint(clus
     driver = threading.Thread(target=lambda: codes.append(cli.main(command)))
     driver.start()
     deadline = time.time() + 120
-    while time.time() < deadline and not any(p.name.isdigit() for p in (out / jobs.CHECKPOINTS).glob("*/*")):
+    while time.time() < deadline and not any(p.name.isdigit() for p in (out / local.CHECKPOINTS).glob("*/*")):
         time.sleep(0.02)  # until the batch has a finished checkpoint (orbax writes STEP.orbax-checkpoint-tmp-N,
         # then renames it to STEP)
-    assert any(p.name.isdigit() for p in (out / jobs.CHECKPOINTS).glob("*/*")), "no checkpoint within 120 s"
+    assert any(p.name.isdigit() for p in (out / local.CHECKPOINTS).glob("*/*")), "no checkpoint within 120 s"
     import ray
 
     busy = [info for info in ray.get([w.info.remote() for w in workers_of(os.getpid())]) if info["batch"]]
@@ -109,7 +111,7 @@ def test_a_killed_worker_s_batch_is_finished_by_another_from_its_checkpoint(clus
     resumed = {r["resumed_from"] for r in records}
     assert len(resumed) == 1 and 4 <= resumed.pop() < 40  # continued from a checkpoint, not from step 0
     assert len(list(out.glob("img*.png"))) == 4 and partial_files(out) == []
-    assert not (out / jobs.CHECKPOINTS).exists()
+    assert not (out / local.CHECKPOINTS).exists()
 
 
 def test_a_killed_driver_s_rerun_does_not_redo_finished_images(cluster, tmp_path):
@@ -205,7 +207,7 @@ class _FakeWorker:
 
 
 def _schedule(workers, names):
-    batches = [fleet_workers.FleetBatch((32, 40), [jobs.Item(Path(name), name)]) for name in names]
+    batches = [fleet_workers.FleetBatch((32, 40), [local.Item(Path(name), name)]) for name in names]
     outcomes = Counter()
     fleet_workers.schedule_batches(_FakeRay, workers, batches,
                     lambda batch, records: outcomes.update((r["input"], r["status"]) for r in records),

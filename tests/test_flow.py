@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from skimage import data, transform
 
-from stylejax import flow
 from stylejax.errors import StyleJaxError
+from stylejax.video import flow
 
 N = 128  # frame size; windows of a 256 px astronaut, so shifted frames show real content, not wrap-around
 Y0, X0 = 40, 64

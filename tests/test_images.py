@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax import StyleJaxError, images
+from stylejax import StyleJaxError
+from stylejax.io import images
 
 
 def _rgb(h=40, w=30):

@@ -14,8 +14,11 @@ import pytest
 from conftest import add_broken_images, free_port, smooth_image, stripes
 from PIL import Image
 
-from stylejax import cli, images, job_checkpoints, jobs
+from stylejax import cli
 from stylejax.config import StyleConfig
+from stylejax.io import images
+from stylejax.jobs import checkpoints, local
+from stylejax.solve import memory, sizing
 
 FAST = ["--size", "40", "--steps", "4", "--optimizer", "adam", "--batch-size", "4", "--checkpoint-every", "2"]
 SHAPES = [(40, 50), (50, 40), (44, 44)]  # landscape, portrait, square: three buckets
@@ -59,13 +62,13 @@ def test_twenty_inputs_two_broken(tmp_path, capsys):
             assert output_size == want, record["input"]  # nothing cropped: the content's aspect ratio
             assert record["steps"] == 4 and record["evaluations"] == 4 and record["losses"]["total"] > 0
     assert (out / "nested" / "img00.png").is_file()  # outputs mirror input paths
-    assert not (out / jobs.CHECKPOINTS).exists()
+    assert not (out / local.CHECKPOINTS).exists()
 
 
 def test_interrupted_job_resumes_without_redoing_finished_images(tmp_path, monkeypatch):
     source = make_inputs(tmp_path, count=8, broken=False)
     out = tmp_path / "out"
-    items = jobs.my_share(jobs.collect_inputs(source, out), 0, 1)
+    items = local.my_share(local.collect_inputs(source, out), 0, 1)
     config = StyleConfig(size=40, steps=4, optimizer="adam", chunk_steps=2)
     style = [tmp_path / "style.png"]
 
@@ -77,11 +80,11 @@ def test_interrupted_job_resumes_without_redoing_finished_images(tmp_path, monke
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        jobs.run_job(items, style, out, config, batch_size=4, progress=stop_after_first_batch)
+        local.run_job(items, style, out, config, batch_size=4, progress=stop_after_first_batch)
     first = {r["input"]: (out / r["input"]).stat().st_mtime_ns for r in manifest(out) if r["status"] == "done"}
     assert 0 < len(first) < 8
 
-    summary = jobs.run_job(items, style, out, config, batch_size=4)
+    summary = local.run_job(items, style, out, config, batch_size=4)
     assert summary.skipped == len(first) and summary.done == 8 - len(first)
     done = Counter(r["input"] for r in manifest(out) if r["status"] == "done")
     assert set(done) == {i.name for i in items} and set(done.values()) == {1}  # each exactly once
@@ -91,7 +94,7 @@ def test_interrupted_job_resumes_without_redoing_finished_images(tmp_path, monke
 
 def die_after_save(monkeypatch, when) -> list[int]:
     """Makes checkpoint saves raise KeyboardInterrupt (a preemption) right after the save `when(step)` picks."""
-    save, steps = job_checkpoints._save_checkpoint, []
+    save, steps = checkpoints._save_checkpoint, []
 
     def save_then_die(manager, step, state, progress):
         save(manager, step, state, progress)
@@ -99,25 +102,25 @@ def die_after_save(monkeypatch, when) -> list[int]:
         if when(step):
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(job_checkpoints, "_save_checkpoint", save_then_die)
+    monkeypatch.setattr(checkpoints, "_save_checkpoint", save_then_die)
     return steps
 
 
 def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     source = make_inputs(tmp_path, count=2, broken=False)
-    items = jobs.collect_inputs(source, tmp_path / "x")
+    items = local.collect_inputs(source, tmp_path / "x")
     config = StyleConfig(size=40, steps=6, optimizer="lbfgs", chunk_steps=2)
     style = [tmp_path / "style.png"]
-    jobs.run_job(items, style, tmp_path / "reference", config, batch_size=4)
+    local.run_job(items, style, tmp_path / "reference", config, batch_size=4)
 
-    save = job_checkpoints._save_checkpoint
+    save = checkpoints._save_checkpoint
     die_after_save(monkeypatch, lambda step: step == 4)  # preempted right after the step-4 checkpoint
     with pytest.raises(KeyboardInterrupt):
-        jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
+        local.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert not any((tmp_path / "out" / i.name).exists() for i in items)
-    monkeypatch.setattr(job_checkpoints, "_save_checkpoint", save)
+    monkeypatch.setattr(checkpoints, "_save_checkpoint", save)
 
-    restore = job_checkpoints._restore_checkpoint
+    restore = checkpoints._restore_checkpoint
     restored_steps = []
 
     def spy(manager, state, progress):
@@ -125,8 +128,8 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
         restored_steps.append(result[1]["losses"].shape[1])  # every scale's steps so far
         return result
 
-    monkeypatch.setattr(job_checkpoints, "_restore_checkpoint", spy)
-    jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
+    monkeypatch.setattr(checkpoints, "_restore_checkpoint", spy)
+    local.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert restored_steps == [4]  # the preempted batch resumes at step 4; the other never started
     for item in items:
         resumed = images.load_image(tmp_path / "out" / item.name)
@@ -145,24 +148,24 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 def test_a_checkpoint_is_never_restored_into_another_layout(tmp_path, monkeypatch, first, second):
     import jax
 
-    from stylejax.batch import local_mesh
+    from stylejax.solve.batch import local_mesh
 
     source = make_inputs(tmp_path, count=3, broken=False)
-    items = jobs.collect_inputs(source, tmp_path / "x")
+    items = local.collect_inputs(source, tmp_path / "x")
     config = StyleConfig(size=40, steps=6, optimizer="adam", chunk_steps=2)
     style = [tmp_path / "style.png"]
 
     def run(devices=4, vmap_size=1):  # 3 images pad to 4 rows in every layout here: only the key tells them apart
-        return jobs.run_job(items, style, tmp_path / "out", config, batch_size=4, vmap_size=vmap_size,
+        return local.run_job(items, style, tmp_path / "out", config, batch_size=4, vmap_size=vmap_size,
                             mesh=local_mesh(jax.devices()[:devices]))
 
-    save = job_checkpoints._save_checkpoint
+    save = checkpoints._save_checkpoint
     die_after_save(monkeypatch, lambda step: step == 2)
     with pytest.raises(KeyboardInterrupt):
         run(**first)
-    monkeypatch.setattr(job_checkpoints, "_save_checkpoint", save)
+    monkeypatch.setattr(checkpoints, "_save_checkpoint", save)
     restored = []
-    monkeypatch.setattr(job_checkpoints, "_restore_checkpoint", lambda *args: restored.append(args))
+    monkeypatch.setattr(checkpoints, "_restore_checkpoint", lambda *args: restored.append(args))
     run(**second)
     assert restored == []  # the other layout's checkpoint is left alone: the batch starts at step 0
     records = [r for r in manifest(tmp_path / "out") if r["status"] == "done"]
@@ -186,7 +189,7 @@ def test_sigterm_stops_cleanly_and_the_rerun_finishes(tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode in (0, 130), err
-    leftovers = [p for p in out.rglob(".*") if p.is_file() and jobs.CHECKPOINTS not in p.parts]
+    leftovers = [p for p in out.rglob(".*") if p.is_file() and local.CHECKPOINTS not in p.parts]
     assert leftovers == []  # no half-written outputs
     rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
@@ -245,15 +248,15 @@ def test_bad_vmap_size_is_a_usage_error_before_any_output(tmp_path, capsys):
 
 @pytest.mark.parametrize("vmap_size", [1, None])
 def test_the_batch_size_a_refusal_suggests_fits(monkeypatch, vmap_size):
-    from stylejax.batch import BatchSolver
+    from stylejax.solve.batch import BatchSolver
 
     config = StyleConfig(size=48, steps=2, optimizer="adam")
     solver = BatchSolver.create(stripes(48, 48), config, vmap_size=vmap_size)
     shape = (32, 48)
     limit = (solver.memory_needed(shape, 4) + solver.memory_needed(shape, 64)) // 2
-    monkeypatch.setattr(jobs, "available_bytes", lambda: limit)
-    with pytest.raises(jobs.StyleJaxError, match="use --batch-size") as refusal:
-        jobs.check_memory(solver, [shape], 64, log=lambda line: None)
+    monkeypatch.setattr(memory, "available_bytes", lambda: limit)
+    with pytest.raises(local.StyleJaxError, match="use --batch-size") as refusal:
+        sizing.check_memory(solver, [shape], 64, log=lambda line: None)
     suggested = int(str(refusal.value).split("use --batch-size ")[1].split()[0])
     assert 4 <= suggested < 64
     assert solver.memory_needed(shape, suggested) <= limit
@@ -261,21 +264,21 @@ def test_the_batch_size_a_refusal_suggests_fits(monkeypatch, vmap_size):
 
 def test_a_batch_interrupted_at_a_later_scale_resumes_there(tmp_path, monkeypatch):
     source = make_inputs(tmp_path, count=1, broken=False)
-    items = jobs.collect_inputs(source, tmp_path / "x")
+    items = local.collect_inputs(source, tmp_path / "x")
     config = StyleConfig(size=64, min_size=32, scale_factor=2.0, steps=(4, 4), optimizer="adam", chunk_steps=2,
                          ema_decay=0.5)
     style = [tmp_path / "style.png"]
-    jobs.run_job(items, style, tmp_path / "reference", config, batch_size=4)
+    local.run_job(items, style, tmp_path / "reference", config, batch_size=4)
 
-    save = job_checkpoints._save_checkpoint
+    save = checkpoints._save_checkpoint
     # Step 6 is step 2 of the second scale (64 px): checkpoints count steps over the whole schedule.
     saved_steps = die_after_save(monkeypatch, lambda step: step == 6)
     with pytest.raises(KeyboardInterrupt):
-        jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
+        local.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert saved_steps == [2, 6]
-    monkeypatch.setattr(job_checkpoints, "_save_checkpoint", save)
+    monkeypatch.setattr(checkpoints, "_save_checkpoint", save)
 
-    restore = job_checkpoints._restore_checkpoint
+    restore = checkpoints._restore_checkpoint
     restored = []
 
     def spy(manager, state, progress):
@@ -283,8 +286,8 @@ def test_a_batch_interrupted_at_a_later_scale_resumes_there(tmp_path, monkeypatc
         restored.append((state.image.shape[1:3], result[1]["losses"].shape[1]))
         return result
 
-    monkeypatch.setattr(job_checkpoints, "_restore_checkpoint", spy)
-    jobs.run_job(items, style, tmp_path / "out", config, batch_size=4)
+    monkeypatch.setattr(checkpoints, "_restore_checkpoint", spy)
+    local.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert restored == [((48, 64), 6)]  # straight into the second scale, with all six steps' losses
     name = items[0].name
     np.testing.assert_allclose(images.load_image(tmp_path / "out" / name),

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from stylejax import color, losses
+from stylejax.objective import color, losses
 
 features = arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 8)),
                   elements=st.floats(0, 10, width=32))

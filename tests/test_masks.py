@@ -7,9 +7,10 @@ from flax import nnx
 from PIL import Image
 
 import stylejax
-from stylejax import engine, losses, masks
-from stylejax.cli import main
-from stylejax.vgg import extract_features
+from stylejax.cli.app import main
+from stylejax.io import masks
+from stylejax.nn.vgg import extract_features
+from stylejax.objective import losses, targets
 
 SIZE = 64
 
@@ -24,7 +25,7 @@ def _style_distance(vgg, image: np.ndarray, style: np.ndarray) -> float:
     """The unweighted-by-region Gram distance of an image to a style: its style term at one scale."""
     config = stylejax.StyleConfig(size=max(image.shape[:2]), steps=1)
     objective, args, pixels = stylejax.prepare(vgg, image, [style], config)
-    return float(engine.terms_of(objective, pixels, args)["style"])
+    return float(targets.terms_of(objective, pixels, args)["style"])
 
 
 def _save_gray(path, mask: np.ndarray):
@@ -36,9 +37,9 @@ def test_one_mask_over_everything_is_the_unmasked_style_loss(vgg16):
     content, style = smooth_image(48, 40), stripes(40, 40)
     config = stylejax.StyleConfig(size=48, steps=1)
     objective, args, pixels = stylejax.prepare(vgg16, content, [style], config)
-    plain = engine.terms_of(objective, pixels, args)
+    plain = targets.terms_of(objective, pixels, args)
     objective, args, pixels = stylejax.prepare(vgg16, content, [style], config, masks=np.ones((1, 48, 40)))
-    masked = engine.terms_of(objective, pixels, args)
+    masked = targets.terms_of(objective, pixels, args)
     np.testing.assert_allclose(float(masked["style"]), float(plain["style"]), rtol=1e-5)
     assert float(masked["style"]) > 0
 
@@ -79,10 +80,10 @@ def test_two_regions_each_take_their_own_style(vgg16):
 def test_a_style_mask_takes_the_style_from_that_part_of_the_painting(vgg16):
     painting = np.concatenate([stripes(48, 32), smooth_image(48, 32, seed=4)], axis=1)  # stripes | smooth
     config = stylejax.StyleConfig(size=64, steps=1)
-    _, whole = engine.prepare_shared(vgg16, [painting], config, style_masks=[None])
-    _, stripes_part = engine.prepare_shared(vgg16, [painting], config, style_masks=[_halves(48, 64)[0]])
+    _, whole = targets.prepare_shared(vgg16, [painting], config, style_masks=[None])
+    _, stripes_part = targets.prepare_shared(vgg16, [painting], config, style_masks=[_halves(48, 64)[0]])
     # The half alone, at the scale it has inside the painting (a style is sized by its longest side).
-    _, stripes_only = engine.prepare_shared(vgg16, [stripes(48, 32)], config.replace(size=48), style_masks=[None])
+    _, stripes_only = targets.prepare_shared(vgg16, [stripes(48, 32)], config.replace(size=48), style_masks=[None])
     for name in ("relu1_1", "relu3_1"):
         to_part = np.abs(stripes_part.targets.style[name] - stripes_only.targets.style[name]).mean()
         to_whole = np.abs(whole.targets.style[name] - stripes_only.targets.style[name]).mean()

@@ -4,7 +4,9 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax import engine, memory, optimize
+from stylejax.objective import targets
+from stylejax.optim import loop, optimizers
+from stylejax.solve import memory
 
 N = 256 * 256 * 4  # bytes of one (256, 256) f32 buffer
 
@@ -45,10 +47,10 @@ def test_lower_bound_grows_with_pixels_and_never_overflows():
 def test_lower_bound_is_below_what_a_real_step_needs(vgg16):
     shape = (64, 64)
     config = stylejax.StyleConfig(size=64, optimizer="adam")
-    objective, args, content = engine.prepare(vgg16, smooth_image(*shape), [stripes(48, 48)], config)
-    optimizer = optimize.make_optimizer("adam")
-    state = optimize.init_state_jit(objective, optimizer, content, args)
-    compiled = optimize.run_steps_jit.lower(objective, optimizer, state, jnp.int32(1), args, 1).compile()
+    objective, args, content = targets.prepare(vgg16, smooth_image(*shape), [stripes(48, 48)], config)
+    optimizer = optimizers.make_optimizer("adam")
+    state = loop.init_state_jit(objective, optimizer, content, args)
+    compiled = loop.run_steps_jit.lower(objective, optimizer, state, jnp.int32(1), args, 1).compile()
     analysis = compiled.memory_analysis()
     bound = memory.lower_bound_bytes(shape)
     print(f"64 px step: bound {memory.describe(bound)}, XLA {memory.describe(memory.compiled_bytes(compiled))}")

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import stylejax
-from stylejax import porting, weights
-from stylejax.vgg import BLOCKS, layer_names
+from stylejax.nn import porting, weights
+from stylejax.nn.vgg import BLOCKS, layer_names
 
 CHANNELS = (64, 128, 256, 512, 512)
 

@@ -8,8 +8,9 @@ from conftest import smooth_image, stripes
 from flax import nnx
 
 import stylejax
-from stylejax import demo, engine, images
 from stylejax.config import StyleConfig
+from stylejax.io import demo_images, images
+from stylejax.objective import targets
 
 
 @pytest.fixture(scope="module")
@@ -17,15 +18,15 @@ def problems(vgg16):
     config = StyleConfig(size=48)
     out = {}
     for precision in ("f32", "bf16"):
-        out[precision] = engine.prepare(vgg16, smooth_image(48, 48), [stripes(48, 48)],
+        out[precision] = targets.prepare(vgg16, smooth_image(48, 48), [stripes(48, 48)],
                                         config.replace(precision=precision))
     return out
 
 
 def test_auto_is_f32_on_cpu_and_bf16_on_accelerators():
-    assert engine.resolve_precision("auto") == "f32"  # the tests run on CPU
-    assert engine.resolve_precision("auto", "gpu") == engine.resolve_precision("auto", "tpu") == "bf16"
-    assert engine.resolve_precision("bf16", "cpu") == "bf16"
+    assert targets.resolve_precision("auto") == "f32"  # the tests run on CPU
+    assert targets.resolve_precision("auto", "gpu") == targets.resolve_precision("auto", "tpu") == "bf16"
+    assert targets.resolve_precision("bf16", "cpu") == "bf16"
     with pytest.raises(stylejax.StyleJaxError, match="unknown precision"):
         StyleConfig(precision="fp8")
 
@@ -50,10 +51,10 @@ def test_bf16_features_with_f32_loss_and_gradient(problems):
 
 def test_bf16_run_ends_where_f32_does(vgg16):
     """The demo problem, 64 px, 40 Adam steps (benchmarks/precision.py: 128 px, 100 steps)."""
-    content, style = demo.astronaut(), demo.stained_glass(64, 64)
+    content, style = demo_images.astronaut(), demo_images.stained_glass(64, 64)
     config = StyleConfig(size=64, min_size=64, steps=40, optimizer="adam", chunk_steps=40)
     out = {p: stylejax.stylize(content, style, config.replace(precision=p)).image for p in ("f32", "bf16")}
-    objective, args, _ = engine.prepare(vgg16, images.resize(content, out["f32"].shape[:2]), [style],
+    objective, args, _ = targets.prepare(vgg16, images.resize(content, out["f32"].shape[:2]), [style],
                                         config.replace(precision="f32"))
     loss = {p: float(objective(jnp.asarray(im), args)) for p, im in out.items()}
     start = float(objective(jnp.asarray(images.resize(content, out["f32"].shape[:2])), args))

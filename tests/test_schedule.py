@@ -8,14 +8,15 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax import optimize, schedule
-from stylejax.batch_schedule import stylize_batch
+from stylejax.optim import loop
+from stylejax.solve import scales
+from stylejax.solve.coarse_to_fine import stylize_batch
 
 TWO_SCALES = dict(size=64, min_size=32, scale_factor=2.0, steps=(4, 2), chunk_steps=2)
 
 
 def sizes(**fields):
-    return [scale.size for scale in schedule.plan_scales(stylejax.StyleConfig(**fields))]
+    return [scale.size for scale in scales.plan_scales(stylejax.StyleConfig(**fields))]
 
 
 def test_scales_grow_by_the_factor_from_min_size():
@@ -29,10 +30,10 @@ def test_scales_grow_by_the_factor_from_min_size():
 
 
 def test_steps_per_scale_the_last_repeating():
-    plan = schedule.plan_scales(stylejax.StyleConfig(size=512, min_size=181, steps=(30, 10)))
+    plan = scales.plan_scales(stylejax.StyleConfig(size=512, min_size=181, steps=(30, 10)))
     assert [(s.size, s.steps, s.label) for s in plan] == [
         (181, 30, "181 px 1/4"), (256, 10, "256 px 2/4"), (362, 10, "362 px 3/4"), (512, 10, "512 px 4/4")]
-    assert schedule.total_steps(stylejax.StyleConfig(size=512, min_size=256, steps=7)) == 21
+    assert scales.total_steps(stylejax.StyleConfig(size=512, min_size=256, steps=7)) == 21
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -53,14 +54,14 @@ def test_bad_schedule_settings_are_clear(bad, message):
 def _state(optimizer, shape):
     image = jnp.full((*shape, 3), 0.5)
     loss = lambda x, args: jnp.sum(jnp.square(x - 0.25))  # noqa: E731
-    state = optimize.init_state(loss, optimizer, image, None)
-    state, _ = optimize.run_steps(loss, optimizer, state, jnp.int32(3), None, 3)
-    return state, optimize.init_state(loss, optimizer, jnp.zeros((16, 24, 3)), None)
+    state = loop.init_state(loss, optimizer, image, None)
+    state, _ = loop.run_steps(loss, optimizer, state, jnp.int32(3), None, 3)
+    return state, loop.init_state(loss, optimizer, jnp.zeros((16, 24, 3)), None)
 
 
 def test_adam_moments_are_resized_and_its_count_kept():
     previous, fresh = _state(optax.with_extra_args_support(optax.adam(0.1)), (8, 12))
-    carried = schedule.carry_state(previous, fresh)
+    carried = scales.carry_state(previous, fresh)
     adam = carried.opt_state[0]
     assert int(adam.count) == 3
     assert adam.mu.shape == (16, 24, 3) and adam.nu.shape == (16, 24, 3)
@@ -70,7 +71,7 @@ def test_adam_moments_are_resized_and_its_count_kept():
 
 def test_lbfgs_restarts_its_history():
     previous, fresh = _state(optax.lbfgs(learning_rate=1.0, linesearch=None), (8, 12))
-    carried = schedule.carry_state(previous, fresh)
+    carried = scales.carry_state(previous, fresh)
     for a, b in zip(jax.tree.leaves(carried.opt_state), jax.tree.leaves(fresh.opt_state), strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -78,16 +79,16 @@ def test_lbfgs_restarts_its_history():
 def test_the_average_is_the_bias_corrected_moving_average_of_the_iterates():
     optimizer = optax.with_extra_args_support(optax.sgd(0.1))
     loss = lambda x, args: jnp.sum(jnp.square(x - 0.25))  # noqa: E731
-    state = optimize.init_state(loss, optimizer, jnp.full((2, 2, 3), 0.9), None)
-    np.testing.assert_array_equal(optimize.averaged_image(state, 0.5), state.image)  # no step yet: the start
+    state = loop.init_state(loss, optimizer, jnp.full((2, 2, 3), 0.9), None)
+    np.testing.assert_array_equal(loop.averaged_image(state, 0.5), state.image)  # no step yet: the start
     iterates, want, weight = [], 0.0, 0.0
     for _ in range(4):
-        state, _ = optimize.run_steps(loss, optimizer, state, jnp.int32(1), None, 1, ema_decay=0.5)
+        state, _ = loop.run_steps(loss, optimizer, state, jnp.int32(1), None, 1, ema_decay=0.5)
         iterates.append(np.asarray(state.image))
         want, weight = 0.5 * want + 0.5 * iterates[-1], 0.5 * weight + 0.5
-    np.testing.assert_allclose(optimize.averaged_image(state, 0.5), want / weight, rtol=1e-6)
+    np.testing.assert_allclose(loop.averaged_image(state, 0.5), want / weight, rtol=1e-6)
     assert not np.allclose(want / weight, iterates[-1])  # it really averages
-    np.testing.assert_allclose(optimize.averaged_image(state._replace(average=state.image), 0.0), state.image)
+    np.testing.assert_allclose(loop.averaged_image(state._replace(average=state.image), 0.0), state.image)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,9 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax import cli, images, memory, sizing
+from stylejax import cli
+from stylejax.io import images
+from stylejax.solve import memory, sizing
 
 MiB = 2**20
 
@@ -74,7 +76,7 @@ def test_stylize_refuses_a_size_that_cannot_fit_and_tiles_it_with_auto(limit):
     content, style = smooth_image(96, 128), stripes(48, 48)
     config = dict(size=256, min_size=256, steps=2, optimizer="adam", chunk_steps=2)
     vgg = stylejax.load_vgg()
-    need = stylejax.engine.step_bytes(vgg, [style], stylejax.StyleConfig(**config), (192, 256))
+    need = stylejax.solve.stylize.step_bytes(vgg, [style], stylejax.StyleConfig(**config), (192, 256))
     limit(need - 1)  # the whole 256 px image just does not fit; 128 px tiles do
     with pytest.raises(stylejax.StyleJaxError, match="needs .* available: use --remat, --tile auto"):
         stylejax.stylize(content, style, **config, remat=False)

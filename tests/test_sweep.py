@@ -5,10 +5,10 @@ import numpy as np
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax import schedule
-from stylejax.batch import BatchSolver, local_mesh
-from stylejax.cli import main
-from stylejax.sweep import sweep, sweep_sheet
+from stylejax.cli.app import main
+from stylejax.solve import scales
+from stylejax.solve.batch import BatchSolver, local_mesh
+from stylejax.solve.sweep import sweep, sweep_sheet
 
 
 def test_a_sweep_of_three_style_weights_is_one_batch_and_one_compiled_program():
@@ -19,7 +19,7 @@ def test_a_sweep_of_three_style_weights_is_one_batch_and_one_compiled_program():
     result = sweep(content, style, config, style_weights=weights, mesh=mesh, vmap_size=None)
 
     # The three cells were rows of one lockstep batch: its run program compiled once, for all of them.
-    final = BatchSolver.create(style, schedule.at_scale(config, schedule.plan_scales(config)[-1]), mesh,
+    final = BatchSolver.create(style, scales.at_scale(config, scales.plan_scales(config)[-1]), mesh,
                                vmap_size=None)
     assert final.programs().run._cache_size() == 1
 

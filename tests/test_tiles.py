@@ -5,7 +5,9 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax import engine, images, tiles
+from stylejax.io import images
+from stylejax.objective import targets
+from stylejax.solve import tiles
 
 
 @pytest.mark.parametrize("length, tile", [(512, 128), (300, 128), (129, 128), (128, 128), (90, 128)])
@@ -52,7 +54,7 @@ def test_the_seam_metric_ignores_the_pooling_pattern():
 def test_style_grams_by_crops_equal_the_whole_image_grams(vgg16):
     from flax import nnx
 
-    from stylejax import crops, losses
+    from stylejax.objective import crops, losses
 
     image = smooth_image(200, 300, seed=2)
     layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -66,7 +68,7 @@ def test_style_grams_by_crops_equal_the_whole_image_grams(vgg16):
 
 
 def test_content_targets_see_real_context_at_tile_borders():
-    from stylejax.batch import BatchSolver
+    from stylejax.solve.batch import BatchSolver
 
     content = smooth_image(192, 192)
     solver = BatchSolver.create(stripes(48, 48), stylejax.StyleConfig(size=192, steps=1))
@@ -87,11 +89,11 @@ def test_a_tiled_run_has_no_seams_and_is_stylized():
     assert result.tile == 128 and result.image.shape == (192, 144, 3)
     assert tiles.seam_ratio(result.image, 128) <= 1.2
     vgg = stylejax.load_vgg()
-    objective, args, start = engine.prepare(vgg, images.resize(content, (192, 144)), [style],
+    objective, args, start = targets.prepare(vgg, images.resize(content, (192, 144)), [style],
                                             stylejax.StyleConfig(size=192))
     whole = stylejax.stylize(content, style, **config)
 
     def style_loss(image):  # of the whole image, though each tile saw only its own part
-        return float(engine.terms_of(objective, image, args)["style"])
+        return float(targets.terms_of(objective, image, args)["style"])
 
     assert style_loss(result.image) < min(0.9 * style_loss(start), 1.15 * style_loss(whole.image))

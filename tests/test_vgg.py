@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 import stylejax
-from stylejax.vgg import VGG, layer_names
+from stylejax.nn.vgg import VGG, layer_names
 
 
 def _numpy_vgg(image: np.ndarray, vgg: VGG) -> dict[str, np.ndarray]:
@@ -128,16 +128,18 @@ def test_remat_gives_the_same_features_and_image_gradient(vgg16, fast_backward):
 def test_remat_shrinks_the_compiled_step_and_keeps_its_losses(vgg16):
     from conftest import smooth_image, stripes
 
-    from stylejax import engine, memory, optimize
+    from stylejax.objective import targets
+    from stylejax.optim import loop, optimizers
+    from stylejax.solve import memory
 
     config = stylejax.StyleConfig(size=64, optimizer="adam")
-    objective, args, content = engine.prepare(vgg16, smooth_image(64, 64), [stripes(48, 48)], config)
-    optimizer = optimize.make_optimizer("adam")
+    objective, args, content = targets.prepare(vgg16, smooth_image(64, 64), [stripes(48, 48)], config)
+    optimizer = optimizers.make_optimizer("adam")
     needs, histories = {}, {}
     for remat in (False, True):
         remat_objective = dataclasses.replace(objective, remat=remat)
-        state = optimize.init_state_jit(remat_objective, optimizer, content, args)
-        compiled = optimize.run_steps_jit.lower(remat_objective, optimizer, state, jnp.int32(3), args, 3).compile()
+        state = loop.init_state_jit(remat_objective, optimizer, content, args)
+        compiled = loop.run_steps_jit.lower(remat_objective, optimizer, state, jnp.int32(3), args, 3).compile()
         needs[remat] = memory.compiled_bytes(compiled)
         _, histories[remat] = compiled(state, jnp.int32(3), args)
         print(f"64x64 run_steps_jit, remat={remat}: {needs[remat]:,} bytes "

@@ -8,8 +8,8 @@ import pytest
 from video_clips import FPS, H, W, encode_clip, frame_ids, gray_frames, pan_frames, step_audio
 
 from stylejax import StyleJaxError
-from stylejax import video_io as vio
-from stylejax.video_write import write_video
+from stylejax.video import reading
+from stylejax.video.writing import write_video
 
 
 def _audio(path) -> tuple[float, np.ndarray]:
@@ -31,11 +31,11 @@ def _rms(samples, start, stop, rate=48_000) -> float:
 def test_round_trip_keeps_count_rate_size_and_pixels(tmp_path):
     frames = pan_frames(12)
     out = write_video(tmp_path / "out.mp4", frames, fps=FPS)
-    info = vio.probe(out)
+    info = reading.probe(out)
     assert (info.frame_count, info.fps, info.width, info.height, info.rotation) == (12, FPS, W, H, 0)
     assert not info.has_audio
     np.testing.assert_allclose(info.timestamps, np.arange(12) / FPS, atol=1e-3)
-    back = list(vio.read_frames(out))
+    back = list(reading.read_frames(out))
     assert len(back) == 12 and all(f.shape == (H, W, 3) and f.dtype == np.float32 for f in back)
     assert all(0 <= f.min() and f.max() <= 1 for f in back)
     errors = [np.abs(b - f).mean() for b, f in zip(back, frames, strict=True)]
@@ -47,17 +47,17 @@ def test_round_trip_keeps_count_rate_size_and_pixels(tmp_path):
 def test_other_containers_round_trip(tmp_path, suffix):
     frames = pan_frames(6)
     out = write_video(tmp_path / f"out{suffix}", frames, fps=FPS, quality=20)
-    back = list(vio.read_frames(out))
-    assert len(back) == 6 and vio.probe(out).fps == FPS
+    back = list(reading.read_frames(out))
+    assert len(back) == 6 and reading.probe(out).fps == FPS
     assert np.abs(np.stack(back) - np.stack(frames)).mean() < 0.04
 
 
 def test_odd_size_is_padded_to_even_by_repeating_the_edge(tmp_path):
     frames = [f[:47, :63] for f in pan_frames(4)]
     out = write_video(tmp_path / "odd.mp4", frames, fps=FPS)
-    info = vio.probe(out)
+    info = reading.probe(out)
     assert (info.width, info.height) == (64, 48)
-    back = next(vio.read_frames(out))
+    back = next(reading.read_frames(out))
     assert back.shape == (48, 64, 3)
     assert np.abs(back[:47, :63] - frames[0]).mean() < 0.03
     assert np.abs(back[:47, 63] - frames[0][:, 62]).mean() < 0.05  # the added column copies the last one
@@ -68,10 +68,10 @@ def test_variable_frame_rate_survives(tmp_path):
     times = [2.0, 2.05, 2.2, 2.25, 2.5, 2.53, 2.9, 3.0]  # shifted so the first frame is at 0
     for suffix in (".mp4", ".mkv"):
         out = write_video(tmp_path / f"vfr{suffix}", pan_frames(len(times)), fps=FPS, timestamps=times)
-        info = vio.probe(out)
+        info = reading.probe(out)
         assert info.frame_count == len(times)
         np.testing.assert_allclose(info.timestamps, np.array(times) - 2.0, atol=1e-3)
-        assert len(list(vio.read_frames(out))) == len(times)
+        assert len(list(reading.read_frames(out))) == len(times)
 
 
 # --- audio ----------------------------------------------------------------------------------------
@@ -79,9 +79,9 @@ def test_variable_frame_rate_survives(tmp_path):
 
 def test_audio_is_copied_whole(tmp_path):
     source = encode_clip(tmp_path / "src.mp4", gray_frames(24), audio=step_audio(2.0, loud_from=1.0))
-    assert vio.probe(source).has_audio
-    out = write_video(tmp_path / "out.mp4", list(vio.read_frames(source)), fps=FPS, audio_from=source)
-    assert vio.probe(out).has_audio
+    assert reading.probe(source).has_audio
+    out = write_video(tmp_path / "out.mp4", list(reading.read_frames(source)), fps=FPS, audio_from=source)
+    assert reading.probe(out).has_audio
     with av.open(str(out)) as container:
         assert container.streams.audio[0].codec_context.name == "aac"  # copied, not re-encoded to another codec
     duration, samples = _audio(out)
@@ -91,20 +91,20 @@ def test_audio_is_copied_whole(tmp_path):
 
 def test_audio_window_is_shifted_to_start_with_the_video(tmp_path):
     source = encode_clip(tmp_path / "src.mkv", gray_frames(24), audio=step_audio(2.0, loud_from=1.0))
-    info = vio.probe(source, start=0.5, duration=1.0)
-    frames = list(vio.read_frames(source, start=0.5, duration=1.0))
+    info = reading.probe(source, start=0.5, duration=1.0)
+    frames = list(reading.read_frames(source, start=0.5, duration=1.0))
     out = write_video(tmp_path / "out.mp4", frames, fps=info.fps, timestamps=info.timestamps,
                       audio_from=source, audio_start=0.5, audio_duration=1.0)
     duration, samples = _audio(out)
     assert abs(duration - 1.0) < 0.05
     assert _rms(samples, 0.05, 0.45) < 0.01 and _rms(samples, 0.55, 0.95) > 0.2  # loud from 0.5 s, not 1.0 s
-    assert frame_ids(vio.read_frames(out))[0] == 6
+    assert frame_ids(reading.read_frames(out))[0] == 6
 
 
 def test_audio_from_a_silent_file_adds_no_audio(tmp_path):
     source = encode_clip(tmp_path / "src.mp4", gray_frames(4))
     out = write_video(tmp_path / "out.mp4", pan_frames(4), fps=FPS, audio_from=source)
-    assert not vio.probe(out).has_audio
+    assert not reading.probe(out).has_audio
 
 
 def test_audio_the_container_cannot_hold_is_refused_before_any_frame(tmp_path):

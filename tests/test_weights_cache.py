@@ -11,7 +11,7 @@ import pytest
 from conftest import smooth_image
 
 import stylejax
-from stylejax import weights
+from stylejax.nn import weights
 
 
 @pytest.fixture

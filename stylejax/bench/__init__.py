@@ -1,0 +1,4 @@
+"""Benchmarks: fair optimizer comparisons on real problems, and their reports.
+
+Imports `solve` and the layers below it.
+"""

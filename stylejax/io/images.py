@@ -1,0 +1,325 @@
+"""Image files in and out: decoding any common format safely, resizing, atomic writes.
+
+16-bit RGB PNGs are read and written at full precision by a little PNG code here: Pillow writes no
+16-bit RGB at all and reads it keeping only the high byte of each sample.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import glob
+import os
+import re
+import struct
+import tempfile
+import warnings
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from stylejax.config import MIN_SIDE
+from stylejax.errors import StyleJaxError
+
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+MAX_PIXELS = 100_000_000  # ~10k x 10k; larger files are refused as possible decompression bombs
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Decodes an image file to (h, w, 3) float32 RGB in [0, 1].
+
+    Handles grayscale, palette, RGBA/LA (composited on white), CMYK, 16-bit, and EXIF orientation.
+    Raises StyleJaxError for a missing file, a directory, an empty, truncated or non-image file, or a
+    decompression bomb.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StyleJaxError(f"{path}: no such file")
+    if path.is_dir():
+        raise StyleJaxError(f"{path}: is a directory, not an image")
+    if path.stat().st_size == 0:
+        raise StyleJaxError(f"{path}: empty file (0 bytes)")
+    previous = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                wide = _read_png16(path, image)
+                if wide is not None:
+                    return wide
+                image = ImageOps.exif_transpose(image)
+                return _to_rgb_float(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise StyleJaxError(f"{path}: over {MAX_PIXELS:,} pixels (possible decompression bomb): "
+                            "downscale it first") from None
+    except UnidentifiedImageError:
+        raise StyleJaxError(f"{path}: not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise StyleJaxError(f"{path}: damaged or truncated image ({e})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _to_rgb_float(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit grayscale: keep the full range
+        gray = np.asarray(image, np.float32)
+        gray /= 65535.0 if gray.max() > 255 else 255.0
+        return np.repeat(np.clip(gray, 0, 1)[..., None], 3, axis=-1)
+    if image.mode == "F":
+        gray = np.asarray(image, np.float32)
+        return np.repeat(np.clip(gray, 0, 1)[..., None], 3, axis=-1)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return np.asarray(image.convert("RGB"), np.float32) / 255.0
+
+
+# --- 16-bit PNG ----------------------------------------------------------------------------------
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# EXIF orientation -> the transpose that displays the image upright (as ImageOps.exif_transpose).
+_ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+                5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                8: Image.Transpose.ROTATE_90}
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, body) of each chunk after the signature; ValueError if the file is cut short."""
+    chunks, at = [], len(_PNG_SIGNATURE)
+    while at + 8 <= len(data):
+        (length,), kind = struct.unpack(">I", data[at:at + 4]), data[at + 4:at + 8]
+        if at + 12 + length > len(data):
+            raise ValueError(f"{kind.decode('latin-1')} chunk cut short")
+        chunks.append((kind, data[at + 8:at + 8 + length]))
+        at += 12 + length
+        if kind == b"IEND":
+            break
+    return chunks
+
+
+def _png16_bytes(pixels: np.ndarray) -> bytes:
+    """A 16-bit-per-channel RGB PNG file of pixels: (h, w, 3) uint16.
+
+    Every row uses filter type 0 (none); samples are big-endian, as PNG requires.
+    """
+    h, w, _ = pixels.shape
+    samples = np.ascontiguousarray(pixels, ">u2").reshape(h, 3 * w).view(np.uint8)
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), samples], axis=1)  # a filter-type byte per row
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)  # depth 16, colour type 2 (RGB), no interlace
+    return (_PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+            + _png_chunk(b"IEND", b""))
+
+
+def _read_png16(path: Path, image: Image.Image) -> np.ndarray | None:
+    """A 16-bit RGB or RGBA PNG as (h, w, 3) float32 at full precision; None for any other file."""
+    if image.format != "PNG":
+        return None
+    data = path.read_bytes()
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    if depth != 16 or colour not in (2, 6) or interlace:  # Adam7-interlaced ones stay 8-bit (Pillow's path)
+        return None
+    mode = "RGB" if colour == 2 else "RGBA"
+    idat = b"".join(body for kind, body in _png_chunks(data) if kind == b"IDAT")
+    # Pillow's PNG decoder unfilters 16-bit rows correctly but keeps one byte of each sample: decode twice,
+    # keeping the high bytes (";16B") and then the low ones (";16L" takes the other byte of each pair).
+    high, low = (Image.frombytes(mode, (width, height), idat, "zip", f"{mode};16{order}") for order in "BL")
+    if (transpose := _ORIENTATION.get(image.getexif().get(0x0112))) is not None:
+        high, low = high.transpose(transpose), low.transpose(transpose)
+    samples = (np.asarray(high, np.uint16) << 8 | np.asarray(low, np.uint16)).astype(np.float32) / 65535.0
+    if colour == 6:  # composited on white, as 8-bit RGBA is
+        return samples[..., :3] * samples[..., 3:] + (1.0 - samples[..., 3:])
+    return samples
+
+
+def fit_size(shape: tuple[int, int], longest: int) -> tuple[int, int]:
+    """(h, w) scaled so the longer side is `longest`, keeping the aspect ratio."""
+    h, w = shape
+    scale = longest / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def resize(image: np.ndarray | jax.Array, shape: tuple[int, int]) -> jax.Array:
+    """(h, w, 3) -> (*shape, 3), antialiased when shrinking, clipped to [0, 1]."""
+    if tuple(image.shape[:2]) == tuple(shape):
+        return jnp.asarray(image, jnp.float32)
+    return _resize(jnp.asarray(image, jnp.float32), tuple(shape))
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _resize(image: jax.Array, shape: tuple[int, int]) -> jax.Array:
+    return jnp.clip(jax.image.resize(image, (*shape, 3), "lanczos3", antialias=True), 0.0, 1.0)
+
+
+def resize_mask(mask: np.ndarray | jax.Array, shape: tuple[int, int]) -> jax.Array:
+    """Masks (..., h, w) in [0, 1] -> (..., *shape, 1), bilinear (area-averaged when shrinking)."""
+    return _resize_mask(jnp.asarray(mask, jnp.float32), tuple(shape))[..., None]
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _resize_mask(mask: jax.Array, shape: tuple[int, int]) -> jax.Array:
+    if mask.shape[-2:] == shape:
+        return mask
+    return jnp.clip(jax.image.resize(mask, (*mask.shape[:-2], *shape), "linear", antialias=True), 0.0, 1.0)
+
+
+def check_output(path: str | os.PathLike, *, inputs: tuple = (), overwrite: bool = False) -> Path:
+    """Checks, before any work, that `path` can be written: returns it, or raises StyleJaxError."""
+    path = Path(path)
+    if path.suffix.lower() not in Image.registered_extensions():
+        raise StyleJaxError(f"{path}: unknown image extension {path.suffix!r}: use .png or .jpg")
+    for source in inputs:
+        if isinstance(source, (str, os.PathLike)) and Path(source).exists() and path.exists() \
+                and path.resolve() == Path(source).resolve():
+            raise StyleJaxError(f"{path}: output would replace an input image: choose another -o")
+    if path.is_dir():
+        raise StyleJaxError(f"{path}: is a directory: give a file name such as {path / 'out.png'}")
+    if path.exists() and not overwrite:
+        raise StyleJaxError(f"{path}: already exists: pass --overwrite to replace it")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise StyleJaxError(f"{parent}: output directory does not exist: create it first")
+    if not os.access(parent, os.W_OK):
+        raise StyleJaxError(f"{parent}: output directory is not writable")
+    return path
+
+
+def check_bit_depth(path: str | os.PathLike, bit_depth: int) -> None:
+    """Raises StyleJaxError, before any work, if `path` cannot be written with `bit_depth` bits per channel."""
+    if bit_depth not in (8, 16):
+        raise StyleJaxError(f"bit depth {bit_depth} is not supported: use 8 or 16")
+    if bit_depth == 16 and Path(path).suffix.lower() != ".png":
+        raise StyleJaxError(f"{path}: 16-bit output needs a .png file: name it .png or write 8 bits")
+
+
+def save_image(image: np.ndarray | jax.Array, path: str | os.PathLike, *, bit_depth: int = 8) -> Path:
+    """Writes (h, w, 3) floats in [0, 1] to `path` atomically: a reader never sees a partial file.
+
+    Args:
+      image: (h, w, 3) float in [0, 1]; values outside are clipped.
+      path: any extension Pillow writes (.png, .jpg, ...); 16 bits need .png.
+      bit_depth: 8, or 16 for a 16-bit-per-channel RGB PNG (round(x * 65535)).
+
+    Returns:
+      `path`.
+
+    Raises:
+      StyleJaxError: a bit depth other than 8 or 16, or 16 bits to a file that is not a .png.
+    """
+    path = Path(path)
+    check_bit_depth(path, bit_depth)
+    clipped = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        if bit_depth == 16:
+            f.write(_png16_bytes(np.round(clipped * 65535.0).astype(np.uint16)))
+        else:
+            pixels = np.round(clipped * 255.0).astype(np.uint8)
+            Image.fromarray(pixels).save(f, format=Image.registered_extensions()[path.suffix.lower()])
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file beside `path` (same suffix) that replaces it only if the block succeeds.
+
+    Otherwise the temporary file is removed and whatever was at `path` stays as it was: a reader never
+    sees a partial file.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=path.suffix, dir=path.parent or ".")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.stem}.tmp-"
+
+
+def remove_partial_outputs(path: str | os.PathLike) -> None:
+    """Removes what `atomic_output(path)` leaves when its process is killed mid-write (SIGKILL, a lost node).
+
+    Only for a path no other process is writing: a bulk job's input belongs to one writer at a time.
+    """
+    path = Path(path)
+    for stale in path.parent.glob(f"{glob.escape(_temporary_prefix(path))}*{glob.escape(path.suffix)}"):
+        stale.unlink(missing_ok=True)
+
+
+ImageLike = str | os.PathLike | np.ndarray | jax.Array
+
+
+def as_image(source: ImageLike, what: str) -> np.ndarray:
+    """A path or an array -> (h, w, 3) float32 in [0, 1]. uint8 arrays are scaled; gray is repeated."""
+    if isinstance(source, (str, os.PathLike)):
+        return load_image(source)
+    array = np.asarray(source)
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / 255.0
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4):
+        raise StyleJaxError(f"{what} must be (h, w, 3) RGB, got shape {array.shape}")
+    array = np.asarray(array[..., :3], np.float32)
+    if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
+        raise StyleJaxError(f"{what} must hold finite values in [0, 1] (or be uint8)")
+    return array
+
+
+def style_list(style: ImageLike | Sequence[ImageLike]) -> list[np.ndarray]:
+    """One style image or several -> a non-empty list of (h, w, 3) float32 arrays."""
+    styles = [style] if isinstance(style, (str, os.PathLike, np.ndarray, jax.Array)) else list(style)
+    if not styles:
+        raise StyleJaxError("give at least one style image")
+    return [as_image(s, "style image") for s in styles]
+
+
+def list_frame_files(folder: str | os.PathLike, *, required: bool = True) -> list[Path]:
+    """The image files in `folder` (FRAME_SUFFIXES, hidden ones skipped), natural-sorted: frame2 before frame10.
+
+    Args:
+      folder: a folder.
+      required: raise if it holds no images; False returns an empty list instead.
+
+    Raises:
+      StyleJaxError: `folder` is not a folder, or (if `required`) holds no images.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise StyleJaxError(f"{folder}: not a folder")
+    # Hidden files include half-written frames (save_image's temporaries) and macOS ._* shadows.
+    files = [p for p in folder.iterdir()
+             if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".") and p.is_file()]
+    if not files and required:
+        raise StyleJaxError(f"{folder}: no images in this folder (looked for {', '.join(FRAME_SUFFIXES)})")
+    return sorted(files, key=natural_key)
+
+
+def natural_key(path: Path) -> list:
+    # re.split with a group alternates text and digits, so keys compare str with str and int with int.
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def working_shape(shape: tuple[int, int], longest: int, what: str) -> tuple[int, int]:
+    size = fit_size(shape, longest)
+    if min(size) < MIN_SIDE or min(shape) < MIN_SIDE:  # upscaling a thumbnail invents no detail either
+        raise StyleJaxError(f"{what} is too small: {shape[1]}x{shape[0]} becomes {size[1]}x{size[0]}, and VGG needs "
+                            f">= {MIN_SIDE} px on the short side: use a larger image or a larger size")
+    return size

@@ -1,0 +1,96 @@
+"""A bulk job's batch checkpoints: orbax, one folder per batch under OUTDIR/.checkpoints/KEY.
+
+The key names the batch's inputs, settings and layout, so a re-run of the same job finds its batch's
+checkpoint again (on the same host or, in a Ray fleet, on another worker) and a different job or
+layout never restores it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from stylejax.config import StyleConfig
+from stylejax.io.images import ImageLike
+from stylejax.optim.loop import RunState
+from stylejax.solve.batch import BatchSolver
+from stylejax.solve.scales import Scale
+
+
+def batch_key(config: StyleConfig, styles: Sequence[ImageLike], names: Sequence[str], solver: BatchSolver) -> str:
+    """The name of a batch's checkpoint folder.
+
+    The padded row count, the device count and the vmap size shape the saved state: a re-run with another
+    `--vmap-size` or on another number of devices gets another key and starts the batch afresh, rather than
+    restoring a state laid out for a different program.
+    """
+    layout = [solver.padded(len(names)), solver.devices, solver.vmap_size]
+    text = json.dumps([repr(config), [str(s) for s in styles], list(names), layout])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def checkpoint_manager(directory: Path):
+    """An orbax manager of one batch's checkpoints in `directory`, private to this host."""
+    import orbax.checkpoint as ocp
+
+    index = jax.process_index()
+    # Each host checkpoints its own batches: no barriers with other hosts.
+    directory.mkdir(parents=True, exist_ok=True)
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=1, enable_async_checkpointing=False, create=False,
+        multiprocessing_options=ocp.options.MultiprocessingOptions(
+            primary_host=index, active_processes={index}, barrier_sync_key_prefix=f"{directory.name}-{index}"))
+    return ocp.CheckpointManager(directory.absolute(), options=options)
+
+
+def _save_checkpoint(manager, step: int, state: RunState, progress: dict[str, np.ndarray]) -> None:
+    import orbax.checkpoint as ocp
+
+    tree = jax.tree.map(np.asarray, state)  # host-local numpy: orbax accepts these on any host
+    manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                                               progress=ocp.args.StandardSave(progress)))
+    manager.wait_until_finished()
+
+
+def _restore_checkpoint(manager, state: RunState, progress: dict[str, np.ndarray]
+                        ) -> tuple[RunState, dict[str, np.ndarray]]:
+    import orbax.checkpoint as ocp
+
+    restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(jax.tree.map(np.asarray, state)),
+        progress=ocp.args.StandardRestore(progress)))
+    return restored["state"], restored["progress"]
+
+
+class OrbaxCheckpoints:
+    """A batch's checkpoints, numbered by steps over the whole schedule, so the number gives the scale.
+
+    Saves happen strictly inside a scale (after a chunk that is not the scale's last), so step numbers
+    of different scales never meet.
+    """
+
+    def __init__(self, manager, scales: Sequence[Scale]):
+        self.manager = manager
+        self.offsets = np.cumsum([0] + [scale.steps for scale in scales])[:-1]
+        self.resumed_from: int | None = None  # the step over the schedule a restore started from
+
+    def latest(self) -> int | None:
+        step = self.manager.latest_step()
+        return None if step is None else int(np.searchsorted(self.offsets, step, side="left")) - 1
+
+    def restore(self, scale: Scale, fresh: RunState) -> tuple[RunState, dict[str, np.ndarray]]:
+        rows, offset = fresh.image.shape[0], int(self.offsets[scale.index])
+        self.resumed_from = self.manager.latest_step()
+        done = self.resumed_from - offset
+        target = {"losses": np.zeros((rows, offset + done), np.float32),
+                  "earlier_evaluations": np.zeros(rows, np.int64)}
+        return _restore_checkpoint(self.manager, fresh, target)
+
+    def save(self, scale: Scale, state: RunState, progress: dict[str, np.ndarray]) -> None:
+        step = int(self.offsets[scale.index]) + int(np.asarray(state.step)[0])
+        _save_checkpoint(self.manager, step, state, progress)

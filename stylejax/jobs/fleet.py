@@ -1,0 +1,213 @@
+"""Bulk jobs on a Ray cluster: a pool of actors, batches handed to whichever is free, failures survived.
+
+The driver plans the job as `jobs.run_job` does (finished inputs skipped, unreadable ones recorded,
+the rest grouped into same-shape batches) and starts one actor per accelerator, or one per host's CPUs.
+Each actor keeps its weights, style targets and compiled programs for the whole job and runs
+`jobs.run_batch`: the batch resumes from its orbax checkpoint in OUTDIR/.checkpoints (shared storage)
+and its outputs are written atomically. Workers write no manifest: the driver alone does, one line per
+outcome.
+
+A worker whose process or node dies is restarted by Ray; its batch goes back to the front of the queue
+and the next free worker continues it from its last checkpoint. A driver that dies is run again with the
+same command and continues (the manifest and the outputs say what is done).
+
+Only this module imports ray, and only when its functions are called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from stylejax.config import StyleConfig
+from stylejax.errors import StyleJaxError
+from stylejax.io.images import ImageLike
+from stylejax.jobs.fleet_workers import (
+    MAX_RESTARTS,
+    FleetBatch,
+    FleetWorker,
+    schedule_batches,
+    start_workers,
+    worker_options,
+)
+from stylejax.jobs.local import Item, JobSummary, Manifest, check_job, job_batches, plan_job, remove_checkpoint_folder
+
+NAMESPACE = "stylejax"
+WORKER_PREFIX = "stylejax-worker"  # actor names: stylejax-worker-<driver pid>@<driver host>-<index>
+DRIVER_LOCK = ".stylejax-driver.lock"  # held by the one driver of an output folder
+
+
+def import_ray():
+    """The ray module, or a StyleJaxError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise StyleJaxError("--ray needs Ray: pip install 'stylejax[ray]' (on the cluster's nodes too)") from None
+    return ray
+
+
+def connect(address: str | None) -> bool:
+    """Connects this process to a Ray cluster, unless it already is.
+
+    Args:
+      address: "auto" (the cluster this machine belongs to), "host:port" or "ray://host:port", or None
+        to start a local Ray instance on this machine's CPUs and GPUs.
+
+    Returns:
+      Whether this call started Ray here (the caller then shuts it down).
+
+    Raises:
+      StyleJaxError: Ray is not installed, the address is malformed or nothing answers there.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        return False
+    if address not in (None, "auto"):
+        _check_reachable(address)  # ray.init would retry an unreachable address for minutes
+    options = dict(namespace=NAMESPACE, log_to_driver=False, logging_level=logging.ERROR)
+    if address is None:
+        options["include_dashboard"] = False
+    try:
+        ray.init(address=address, **options)
+    except ConnectionError as e:
+        raise StyleJaxError(f"--ray {address}: {e}") from None
+    return True
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise StyleJaxError(f"--ray takes auto, HOST:PORT or ray://HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise StyleJaxError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
+                            "`ray start --head`, or give --ray without an address for a local one") from None
+
+def _absolute(items: Sequence[Item], style: Sequence[ImageLike], config: StyleConfig
+              ) -> tuple[list[Item], list[ImageLike], StyleConfig]:
+    """Paths as workers see them: a Ray worker does not run in the driver's working directory."""
+    items = [dataclasses.replace(item, source=item.source.absolute()) for item in items]
+    style = [str(Path(s).absolute()) if isinstance(s, str | os.PathLike) else s for s in style]
+    if config.init not in ("content", "noise"):
+        config = config.replace(init=str(Path(config.init).absolute()))
+    return items, style, config
+
+
+def run_fleet(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, config: StyleConfig, *,
+              address: str | None = None, workers: int | None = None, batch_size: int = 8,
+              vmap_size: int | str | None = "auto", masks_dir: Path | None = None,
+              progress: Callable[[int, int], None] | None = None,
+              log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> JobSummary:
+    """Stylizes `items` into `outdir` on a pool of Ray actors, resuming whatever an earlier run left.
+
+    Args:
+      items: every input of the job (see `jobs.collect_inputs`); paths must be readable from every node.
+      style: style image path(s), readable from every node.
+      outdir: shared storage every node writes outputs and checkpoints to; the driver writes the manifest.
+      config: settings; `config.chunk_steps` is the checkpoint interval.
+      address: see `connect`.
+      workers: how many actors (default: one per GPU, or one per node when the cluster has no GPU).
+      batch_size: images per batch on one worker.
+      vmap_size: images per device in lockstep (see `stylize_batch`).
+      masks_dir: region masks per input and style (see `jobs.run_job`), readable from every node.
+      progress: called with (images finished, images total) as batches come back.
+      log: where the memory check and worker failures are reported.
+
+    Returns:
+      A JobSummary; the manifest has every outcome.
+
+    Raises:
+      StyleJaxError: Ray missing or unreachable, bad options, a batch that cannot fit a worker's memory,
+        a diverging loss, or every worker lost for good.
+    """
+    check_job(items, style, config, batch_size, vmap_size, masks_dir)
+    if workers is not None and workers <= 0:
+        raise StyleJaxError(f"--workers must be positive, got {workers}")
+    ray = import_ray()
+    started = connect(address)  # before anything is written: a bad address leaves no trace
+    try:
+        return _drive(ray, items, style, Path(outdir).absolute(), config, workers, batch_size, vmap_size,
+                      None if masks_dir is None else Path(masks_dir).absolute(), progress, log)
+    finally:
+        if started:
+            ray.shutdown()
+
+def _drive(ray, items, style, outdir, config, workers, batch_size, vmap_size, masks_dir, progress, log
+           ) -> JobSummary:
+    items, style, config = _absolute(items, style, config)
+    outdir.mkdir(parents=True, exist_ok=True)
+    with _sole_driver(outdir):
+        return _drive_alone(ray, items, style, outdir, config, workers, batch_size, vmap_size, masks_dir,
+                            progress, log)
+
+
+@contextlib.contextmanager
+def _sole_driver(outdir: Path) -> Iterator[None]:
+    """Refuses a second driver on the same output folder: two would run the same batches side by side."""
+    import fcntl
+
+    path = outdir / DRIVER_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StyleJaxError(f"{outdir}: another `stylejax batch --ray` driver is running on this folder: "
+                                "wait for it to end, or stop it, then run again") from None
+        except OSError:  # a filesystem without flock: nothing to guard with
+            pass
+        yield
+        path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)  # closing releases the lock (so does the kernel, if the driver is killed)
+
+
+def _drive_alone(ray, items, style, outdir, config, workers, batch_size, vmap_size, masks_dir, progress, log
+                 ) -> JobSummary:
+    manifest = Manifest(outdir, process=0)  # the driver never starts JAX: its process number is 0
+    summary, pending = plan_job(items, outdir, config, manifest)
+    done = [summary.skipped + len(summary.failed)]
+    if progress:
+        progress(done[0], len(items))
+    if not pending:
+        return summary
+    batches = [FleetBatch(shape, batch) for shape, batch in job_batches(pending, batch_size)]
+    count, options = worker_options(ray, workers)
+    count = count if workers else min(count, len(batches))
+    actor = ray.remote(FleetWorker)
+    options |= dict(max_restarts=MAX_RESTARTS, max_task_retries=0,  # the driver retries, on any free worker
+                    max_concurrency=2,  # `info` answers while `run` works
+                    scheduling_strategy="SPREAD")
+    # One driver's workers, by name (the uuid: a reused pid while an old driver's workers linger).
+    prefix = f"{WORKER_PREFIX}-{os.getpid()}@{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+    pool = [actor.options(name=f"{prefix}-{i}", **options).remote(style, config, outdir, vmap_size, masks_dir)
+            for i in range(count)]
+    try:
+        pool, lines = start_workers(ray, pool, sorted(pending), batch_size, log)
+        for line in lines:  # workers are alike: one worker's lines say it
+            log(line)
+        log(f"{len(batches)} batches on {len(pool)} Ray workers ({options.get('num_gpus', 0)} GPU, "
+            f"{options['num_cpus']} CPU each)")
+
+        def finished(batch: FleetBatch, records: list[dict]) -> None:
+            for record in records:
+                manifest.add(**record)
+                summary.count(record)
+            done[0] += len(batch.items)
+            if progress:
+                progress(done[0], len(items))
+
+        schedule_batches(ray, pool, batches, finished, log)
+    finally:
+        for worker in pool:
+            ray.kill(worker)
+    remove_checkpoint_folder(outdir)
+    return summary

@@ -1,0 +1,4 @@
+"""Optimising pixels: optimizers by name, the compiled optimisation loop over `RunState`, a line search.
+
+Imports nothing of stylejax but `config` and `errors`.
+"""

@@ -1,0 +1,54 @@
+"""Optimizers by name: optax's Adam, L-BFGS (three line-search variants) and SGD for pixels in [0, 1]."""
+
+from __future__ import annotations
+
+import functools
+
+import optax
+
+from stylejax.config import OPTIMIZERS, StyleConfig
+from stylejax.errors import StyleJaxError
+from stylejax.optim.linesearch import scale_by_backtracking
+from stylejax.optim.loop import project_pixels
+
+
+def resolve_optimizer(config: StyleConfig) -> optax.GradientTransformationExtraArgs:
+    """The config's optimizer; the same object for the same settings, so programs are reused."""
+    if isinstance(config.optimizer, str):
+        return make_optimizer(config.optimizer, config.learning_rate)
+    return _with_extra_args(config.optimizer)
+
+
+@functools.lru_cache(maxsize=32)
+def _with_extra_args(optimizer: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+    return optax.with_extra_args_support(optimizer)
+
+
+# Step sizes that work for pixels in [0, 1] with the default loss weights.
+DEFAULT_LEARNING_RATES = {"adam": 0.02, "lbfgs-fixed": 1.0, "sgd": 0.05}
+
+
+@functools.lru_cache(maxsize=32)
+def make_optimizer(name: str, learning_rate: float | None = None) -> optax.GradientTransformationExtraArgs:
+    """An optax optimizer by name (cached, so equal settings give the same compiled program).
+
+    adam: Adam. lbfgs: L-BFGS with optax's zoom line search (several loss evaluations per step).
+    lbfgs-fixed: L-BFGS with a fixed step and no line search, as Lua/PyTorch neural-style run it.
+    lbfgs-backtrack: L-BFGS with a backtracking (Armijo) line search that has no per-image branches,
+    so a lockstep batch shares its control flow (`stylejax.linesearch`); usually one evaluation a step.
+    sgd: SGD with Nesterov momentum 0.9.
+    """
+    if name not in OPTIMIZERS:
+        raise StyleJaxError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
+    if name in ("lbfgs", "lbfgs-backtrack"):
+        if learning_rate is not None:
+            raise StyleJaxError(f"{name} chooses its step by line search: drop the learning rate or use lbfgs-fixed")
+        if name == "lbfgs":
+            return optax.lbfgs()
+        return optax.lbfgs(linesearch=scale_by_backtracking(project=project_pixels))
+    lr = DEFAULT_LEARNING_RATES[name] if learning_rate is None else learning_rate
+    if name == "adam":
+        return optax.with_extra_args_support(optax.adam(lr))
+    if name == "sgd":
+        return optax.with_extra_args_support(optax.sgd(lr, momentum=0.9, nesterov=True))
+    return optax.lbfgs(learning_rate=lr, linesearch=None)

@@ -1,0 +1,353 @@
+"""`BatchSolver`: many same-shape problems optimised independently and in parallel, at one scale.
+
+Inside a device the images are `vmap`ped; across the local devices they are split over a 1-D
+`"data"` mesh with `jax.shard_map`. This replaces `jax.pmap` (in maintenance mode since JAX 0.4.3x,
+implemented on top of jit + shard_map): shard_map composes with jit, needs no replicated copies per
+device, and, unlike `jit(vmap)` with sharded inputs, compiles with no collectives at all, so no device
+waits for another's L-BFGS line search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
+
+from stylejax.config import MIN_SIDE, StyleConfig
+from stylejax.errors import StyleJaxError
+from stylejax.io import images
+from stylejax.io.images import ImageLike, style_list
+from stylejax.nn.weights import load_vgg
+from stylejax.objective.gatys import LossWeights, Objective, ObjectiveArgs, Temporal
+from stylejax.objective.targets import prepare_shared, with_content
+from stylejax.optim.loop import RunState, averaged_image, init_state, run_steps
+from stylejax.optim.optimizers import resolve_optimizer
+from stylejax.solve import memory, scales
+from stylejax.solve.problem import check_finite, initial_image
+
+BUCKET = 16  # the short side is rounded to a multiple of this, so similar aspect ratios share a program
+
+
+def _arg_specs(args: ObjectiveArgs) -> ObjectiveArgs:
+    """What differs per image (targets of content, time and regions, loss weights) is split over devices;
+    the rest (VGG weights, style targets) is replicated."""
+    per_image = jax.tree.map(lambda _: P("data"), _per_image(args))
+    shared = jax.tree.map(lambda _: P(), _with_per_image(args, PerImage({}, None, None, None)))
+    return _with_per_image(shared, per_image)
+
+
+def bucket_shape(shape: tuple[int, int], size: int) -> tuple[int, int]:
+    """The (h, w) an image of `shape` is optimised at: longest side `size`, short side rounded to BUCKET."""
+    h, w = images.fit_size(shape, size)
+
+    def rounded(side: int) -> int:  # halves round up (Python's round() would send 40 to 32, not 48)
+        return max(MIN_SIDE, (side + BUCKET // 2) // BUCKET * BUCKET)
+
+    return (h, rounded(w)) if h >= w else (rounded(h), w)
+
+
+def local_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A 1-D ("data",) mesh over this process's devices."""
+    return Mesh(np.array(devices if devices is not None else jax.local_devices()), ("data",))
+
+
+def default_vmap_size(mesh: Mesh) -> int | None:
+    """1 on CPU, else None (a device's whole share in lockstep).
+
+    A CPU gains nothing from wider convolutions once one image runs it at its matrix-multiply peak,
+    and one image's activations stay in cache: at 256 px on a 2-core CPU, batches of 4 and 8 ran 8%
+    and 14% faster one after another than in lockstep (benchmarks/throughput.py). Accelerators want
+    the wide batch.
+    """
+    return 1 if mesh.devices.flat[0].platform == "cpu" else None
+
+
+def _on_device(solve: Callable, size: int | None, *batched):
+    """solve(*rows, axis_name=...) over a device's share of arrays (n, ...).
+
+    Groups of `size` images run in lockstep under vmap (axis "batch"), one group after another;
+    size 1 runs each image alone, with no vmap at all; None puts all n in one group.
+    """
+    n = jax.tree.leaves(batched)[0].shape[0]
+    if size == 1:
+        return jax.lax.map(lambda rows: solve(*rows, axis_name=None), batched)
+    lockstep = jax.vmap(functools.partial(solve, axis_name="batch"), axis_name="batch")
+    if size is None or size >= n:
+        return lockstep(*batched)
+    grouped = jax.tree.map(lambda x: x.reshape(n // size, size, *x.shape[1:]), batched)
+    out = jax.lax.map(lambda rows: lockstep(*rows), grouped)
+    return jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), out)
+
+
+class PerImage(NamedTuple):
+    """The part of the arguments that differs per image: mapped by vmap, split over devices."""
+
+    content: dict[str, jax.Array]
+    temporal: Temporal | None
+    regions: dict[str, jax.Array] | None
+    weights: LossWeights | None
+
+
+def _per_image(args: ObjectiveArgs) -> PerImage:
+    targets = args.targets
+    return PerImage(targets.content, targets.temporal, targets.regions, args.weights)
+
+
+def _with_per_image(args: ObjectiveArgs, per_image: PerImage) -> ObjectiveArgs:
+    targets = args.targets._replace(content=per_image.content, temporal=per_image.temporal,
+                                    regions=per_image.regions)
+    return args._replace(targets=targets, weights=per_image.weights)
+
+
+def rows_of(weights: LossWeights, rows: int) -> LossWeights:
+    """Loss weights with a leading axis of `rows` (every row equal): per-image arguments of a batch."""
+    return jax.tree.map(lambda w: jnp.broadcast_to(w, (rows, *jnp.shape(w))), weights)
+
+
+@jax.custom_batching.custom_vmap
+def _same_in_every_row(x: jax.Array) -> jax.Array:
+    return x
+
+
+@_same_in_every_row.def_vmap
+def _(axis_size, in_batched, x):
+    return (x[0] if in_batched[0] else x), False
+
+
+def _unbatch_shared(args: ObjectiveArgs) -> ObjectiveArgs:
+    """Marks the arguments every image shares as unbatched again, even where JAX has batched them.
+
+    Optax's zoom line search branches on per-image conditions. Under vmap JAX turns such a cond into
+    a select and batches everything its branches read, the VGG weights too, and every convolution
+    becomes a per-image grouped one. Only the `PerImage` part is ever mapped, so the rows of
+    everything else are all equal and row 0 is exact.
+    """
+    shared = jax.tree.map(_same_in_every_row, _with_per_image(args, PerImage({}, None, None, None)))
+    return _with_per_image(shared, _per_image(args))
+
+
+class BatchPrograms(NamedTuple):
+    """Compiled over a mesh; batched arrays are (b, ...), b a multiple of the device count."""
+
+    init: Callable  # (images, args) -> RunState
+    run: Callable  # (state, remaining, ema_decay, args) -> (state, (b, length) losses); donates the state
+    terms: Callable  # (images, args) -> {"content", "style", "tv"} (and "temporal" for video frames): (b,) each
+
+
+@functools.lru_cache(maxsize=16)
+def batch_programs(objective: Objective, optimizer: optax.GradientTransformationExtraArgs, mesh: Mesh,
+                   length: int, vmap_size: int | None = None) -> BatchPrograms:
+    """The batch's programs. On each device, groups of `vmap_size` images (None: all of them) run in
+    lockstep, the groups in sequence."""
+
+    def loss(image, args):
+        return objective(image, _unbatch_shared(args))
+
+    def init(pixels, args):
+        def solve(image, per_image, axis_name):
+            return init_state(loss, optimizer, image, _with_per_image(args, per_image))
+
+        return _on_device(solve, vmap_size, pixels, _per_image(args))
+
+    def run(state, remaining, ema_decay, args):
+        def solve(state, per_image, axis_name):
+            return run_steps(loss, optimizer, state, remaining, _with_per_image(args, per_image), length,
+                             axis_name, ema_decay)
+
+        return _on_device(solve, vmap_size, state, _per_image(args))
+
+    def terms(pixels, args):
+        def solve(image, per_image, axis_name):
+            return objective.terms(image, _with_per_image(args, per_image))
+
+        return _on_device(solve, vmap_size, pixels, _per_image(args))
+
+    def sharded(fn, args_at, out_specs):
+        """fn over the mesh: argument 0 is split over devices, `args_at` (ObjectiveArgs) by `_arg_specs`."""
+
+        def program(*arguments):
+            in_specs = [P()] * len(arguments)
+            in_specs[0], in_specs[args_at] = P("data"), _arg_specs(arguments[args_at])
+            # check_vma=False: optax's zoom line search fails shard_map's varying-axes check.
+            return jax.shard_map(fn, mesh=mesh, in_specs=tuple(in_specs), out_specs=out_specs,
+                                 check_vma=False)(*arguments)
+
+        return program
+
+    return BatchPrograms(
+        init=jax.jit(sharded(init, 1, P("data"))),
+        run=jax.jit(sharded(run, 3, (P("data"), P("data"))), donate_argnums=0),
+        terms=jax.jit(sharded(terms, 1, P("data"))),
+    )
+
+
+@dataclasses.dataclass
+class BatchSolver:
+    """Optimises batches of same-shape content images against one set of style targets.
+
+    Holds what all batches share (weights, style targets, compiled programs). Each scale of the
+    batches of `stylize_batch` and resumable jobs (which checkpoint `RunState` between chunks) has one,
+    and so does each scale of tiles. `vmap_size` images per device run in lockstep (None: all of a
+    device's share); see `default_vmap_size`. `create(..., style_tile=px)` computes the style targets
+    in crops of that size, `create(..., style_masks=[...])` one per style for images with region
+    masks (`engine.prepare_shared`).
+    """
+
+    config: StyleConfig
+    objective: Objective
+    shared: ObjectiveArgs
+    mesh: Mesh
+    vmap_size: int | None = None
+
+    @classmethod
+    def create(cls, style: ImageLike | Sequence[ImageLike], config: StyleConfig, mesh: Mesh | None = None,
+               vmap_size: int | str | None = "auto", style_tile: int | None = None,
+               style_masks: Sequence[np.ndarray | None] | None = None) -> BatchSolver:
+        if vmap_size is not None and vmap_size != "auto" and vmap_size <= 0:
+            raise StyleJaxError(f"vmap_size must be positive, got {vmap_size}")
+        mesh = mesh or local_mesh()
+        vgg = load_vgg(config.model, pooling=config.pooling)
+        objective, shared = prepare_shared(vgg, style_list(style), config, style_tile=style_tile,
+                                           style_masks=style_masks)
+        return cls(config, objective, shared, mesh, default_vmap_size(mesh) if vmap_size == "auto" else vmap_size)
+
+    @classmethod
+    def abstract(cls, style: ImageLike | Sequence[ImageLike], config: StyleConfig, mesh: Mesh | None = None,
+                 vmap_size: int | str | None = "auto",
+                 style_masks: Sequence[np.ndarray | None] | None = None) -> BatchSolver:
+        """A solver whose shared arguments are shapes only, computed from nothing: for `memory_needed`."""
+        load_vgg(config.model, pooling=config.pooling)  # cached outside the trace: the weights stay concrete
+        made = {}
+
+        def make():
+            made["solver"] = cls.create(style, config, mesh, vmap_size, style_masks=style_masks)
+            return made["solver"].shared
+
+        shared = jax.eval_shape(make)
+        return dataclasses.replace(made["solver"], shared=shared)
+
+    @property
+    def devices(self) -> int:
+        return self.mesh.devices.size
+
+    def padded(self, count: int) -> int:
+        """The batch size actually run: `count` padded so each device gets whole groups of vmap_size."""
+        per_device = -(-count // self.devices)
+        group = min(self.vmap_size or per_device, per_device)
+        return -(-per_device // group) * group * self.devices
+
+    def programs(self, mesh: Mesh | None = None) -> BatchPrograms:
+        optimizer = resolve_optimizer(self.config)
+        return batch_programs(self.objective, optimizer, mesh or self.mesh, self.config.chunk_steps, self.vmap_size)
+
+    def start(self, contents: jax.Array, init_images: jax.Array | None = None,
+              content_targets: dict[str, jax.Array] | None = None, temporal: Temporal | None = None,
+              masks: jax.Array | None = None, weights: LossWeights | None = None) -> tuple[RunState, ObjectiveArgs]:
+        """contents: (b, h, w, 3), b = `padded(b)` -> (initial state, per-batch args); see `solve`."""
+        args = self.batch_args(contents, content_targets, temporal, masks, weights)
+        if init_images is None:
+            init_images = jnp.stack([initial_image(self.config, c) for c in contents])
+        return self.programs().init(init_images, args), args
+
+    def batch_args(self, contents: jax.Array, content_targets: dict[str, jax.Array] | None = None,
+                   temporal: Temporal | None = None, masks: jax.Array | None = None,
+                   weights: LossWeights | None = None) -> ObjectiveArgs:
+        """The arguments of a batch of contents (b, h, w, 3): the shared ones and each image's."""
+        if content_targets is None:
+            args = with_content(self.objective, self.shared, contents, masks)
+        else:  # tiles: targets cut from the whole image's features (tiles take no masks)
+            args = self.shared._replace(targets=self.shared.targets._replace(content=content_targets))
+        if temporal is not None:
+            if args.weights.temporal is None:
+                raise StyleJaxError("temporal targets need a temporal weight: set shared.weights.temporal")
+            args = args._replace(targets=args.targets._replace(temporal=temporal))
+        return args._replace(weights=weights if weights is not None else rows_of(args.weights, len(contents)))
+
+    def run_chunk(self, state: RunState, args: ObjectiveArgs) -> tuple[RunState, np.ndarray]:
+        """One chunk of `config.chunk_steps` steps (fewer at the end). Returns the state and (b, n) losses."""
+        done = int(state.step[0])
+        state, losses = self.programs().run(state, jnp.int32(self.config.steps - done),
+                                            jnp.float32(self.config.ema_decay), args)
+        losses = np.asarray(losses)[:, : self.config.steps - done]
+        check_finite(losses, done)
+        return state, losses
+
+    def solve(self, pixels: Sequence[jax.Array], *, init_images: Sequence[jax.Array] | None = None,
+              content_targets: dict[str, jax.Array] | None = None, temporal: Temporal | None = None,
+              masks: Sequence[np.ndarray | jax.Array] | None = None, weights: Sequence[LossWeights] | None = None,
+              previous: RunState | None = None,
+              resume: Callable[[RunState], tuple[RunState, np.ndarray] | None] | None = None,
+              on_chunk: Callable[[RunState, np.ndarray], None] | None = None
+              ) -> tuple[RunState, np.ndarray, list[dict[str, float]]]:
+        """Optimises same-shape images (h, w, 3) to the end; pads them to the device count.
+
+        Args:
+          pixels: the content images, already at the bucket shape.
+          init_images: where each image starts (default: `config.init`), e.g. the previous scale's result.
+          content_targets: {layer: (b, 1, h', w', c)} to use instead of the targets of `pixels`.
+          temporal: video frames' warped previous outputs (b, h, w, 3) and reliabilities (b, h, w, 1);
+            `shared.weights.temporal` weighs them.
+          masks: each image's region masks (r, h', w') in [0, 1], one per style (`stylejax.masks`); the
+            solver's style targets must be per style (`create(..., style_masks=...)`).
+          weights: each image's loss weights (`engine.loss_weights`), e.g. a grid of style weights that
+            one compiled program runs; default: the config's for every image.
+          previous: the padded batch's state at the previous scale, whose optimizer state carries over.
+          resume: given the fresh state, returns a (state, loss history) to continue from, or None.
+          on_chunk: called after every chunk but the last with the state and history (checkpointing).
+
+        Returns:
+          (state, (b, steps) loss history, final loss terms of each image's output), padded rows included.
+        """
+        rows = self.padded(len(pixels))
+
+        def pad(items):
+            return jnp.stack(list(items) + [items[-1]] * (rows - len(items)))
+
+        def pad_list(items):
+            return list(items) + [items[-1]] * (rows - len(items))
+
+        def pad_rows(tree):  # batched arrays (n, ...) -> (rows, ...), repeating the last row
+            return jax.tree.map(lambda v: jnp.concatenate([v, jnp.repeat(v[-1:], rows - len(v), axis=0)]), tree)
+
+        state, args = self.start(pad(pixels), None if init_images is None else pad(init_images),
+                                 None if content_targets is None else pad_rows(content_targets),
+                                 None if temporal is None else pad_rows(temporal),
+                                 None if masks is None else pad([jnp.asarray(m) for m in masks]),
+                                 None if weights is None else jax.tree.map(lambda *w: jnp.stack(w), *pad_list(weights)))
+        if previous is not None:
+            state = scales.carry_state(previous, state)
+        history = np.zeros((rows, 0), np.float32)
+        if resume is not None and (resumed := resume(state)) is not None:
+            state, history = resumed
+        while history.shape[1] < self.config.steps:
+            state, losses = self.run_chunk(state, args)
+            history = np.concatenate([history, losses], axis=1)
+            if on_chunk is not None and history.shape[1] < self.config.steps:
+                on_chunk(state, history)
+        return state, history, self.final_terms(averaged_image(state, self.config.ema_decay), args)
+
+    def final_terms(self, pixels: jax.Array, args: ObjectiveArgs) -> list[dict[str, float]]:
+        """The loss terms of each image of a batch (b, h, w, 3), with their "total"."""
+        terms = {k: np.asarray(v) for k, v in self.programs().terms(pixels, args).items()}
+        return [{k: float(v[i]) for k, v in terms.items()} | {"total": float(sum(v[i] for v in terms.values()))}
+                for i in range(len(pixels))]
+
+    def memory_needed(self, shape: tuple[int, int], batch: int) -> int:
+        """Bytes of device memory one device needs for a batch of `batch` images of `shape` (from XLA)."""
+        per_device = self.padded(batch) // self.devices
+        contents = jax.ShapeDtypeStruct((per_device, *shape, 3), jnp.float32)
+        target = self.shared.targets.style[self.objective.style_layers[0]]
+        masks = jax.ShapeDtypeStruct((per_device, target.shape[0], *shape), jnp.float32) if target.ndim == 3 else None
+        args = jax.eval_shape(lambda shared, contents, masks: dataclasses.replace(self, shared=shared).batch_args(
+            contents, None, None, masks), self.shared, contents, masks)
+        programs = self.programs(local_mesh(self.mesh.devices.flat[:1]))
+        state = jax.eval_shape(programs.init, contents, args)
+        return memory.compiled_bytes(programs.run.lower(state, jnp.int32(1), jnp.float32(0), args).compile())

@@ -1,0 +1,93 @@
+"""Coarse-to-fine schedules: the scales a run optimises at, and the state carried from one to the next.
+
+A run starts at `min_size` and grows by `scale_factor` up to `size` (Gatys et al. 2017; crowsonkb's
+style-transfer-pytorch). The coarse scales are cheap and lay down the painting's large structures, which
+VGG's ~200 px receptive field cannot see at print size; each later scale starts from the previous result
+upsampled and refines texture. stylize, stylize_batch and bulk jobs all drive their loops with `plan_scales`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from stylejax.config import DEFAULT_MIN_SIZE, StyleConfig
+from stylejax.optim.loop import RunState
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """One scale of a schedule: its longest side, its step budget, and where it stands."""
+
+    size: int
+    steps: int
+    index: int
+    count: int
+
+    @property
+    def label(self) -> str:
+        """What a progress bar shows, e.g. '256 px 2/4'."""
+        return f"{self.size} px {self.index + 1}/{self.count}"
+
+    @property
+    def last(self) -> bool:
+        return self.index == self.count - 1
+
+
+def scale_sizes(size: int, min_size: int, factor: float) -> tuple[int, ...]:
+    """Longest sides from `size` down by `factor` while at least `min_size`, smallest first."""
+    sizes = []
+    while (side := round(size / factor ** len(sizes))) >= min_size:
+        sizes.append(side)
+    return tuple(sorted(set(sizes)))
+
+
+def plan_scales(config: StyleConfig) -> tuple[Scale, ...]:
+    """The scales `config` runs, coarsest first. `min_size` None starts at DEFAULT_MIN_SIZE (or `size`)."""
+    min_size = config.min_size if config.min_size is not None else min(DEFAULT_MIN_SIZE, config.size)
+    sizes = scale_sizes(config.size, min_size, config.scale_factor)
+    steps = config.steps if isinstance(config.steps, tuple) else (config.steps,)
+    return tuple(Scale(side, steps[min(i, len(steps) - 1)], i, len(sizes)) for i, side in enumerate(sizes))
+
+
+def total_steps(config: StyleConfig) -> int:
+    """Steps over every scale of the schedule."""
+    return sum(scale.steps for scale in plan_scales(config))
+
+
+def at_scale(config: StyleConfig, scale: Scale) -> StyleConfig:
+    """The one-scale config of `scale`: its size and step budget, style sized relative to it."""
+    return config.replace(size=scale.size, steps=scale.steps, min_size=scale.size, tile=None)
+
+
+def carry_state(previous: RunState, fresh: RunState) -> RunState:
+    """`fresh` (initialised at the next scale) with what carries over from `previous`.
+
+    Per-pixel optimizer state (Adam's moments, momentum) is resized to the new shape, bilinearly so
+    second moments stay non-negative; counters are kept. Any other state tied to the old shape
+    (L-BFGS's history of steps and gradient changes) cannot be resized meaningfully: the optimizer
+    restarts. Works on one state or a batch of them (leading axis).
+    """
+    old_shape, new_shape = previous.image.shape, fresh.image.shape
+    old_leaves, old_tree = jax.tree.flatten(previous.opt_state)
+    new_leaves, new_tree = jax.tree.flatten(fresh.opt_state)
+    if old_tree != new_tree:
+        return fresh
+    carried = []
+    for old, new in zip(old_leaves, new_leaves, strict=True):
+        if old.shape == old_shape and new.shape == new_shape:
+            carried.append(jax.image.resize(old, new_shape, "linear").astype(new.dtype))
+        elif old.shape == new.shape and old.shape != old_shape:
+            carried.append(old)
+        else:
+            return fresh
+    return fresh._replace(opt_state=jax.tree.unflatten(new_tree, carried))
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def upsample(image: jax.Array, shape: tuple[int, int]) -> jax.Array:
+    """A result (..., h, w, 3) resized to the next scale's (h', w'), as the start of its optimisation."""
+    return jnp.clip(jax.image.resize(image, (*image.shape[:-3], *shape, 3), "cubic"), 0.0, 1.0)

@@ -1,0 +1,316 @@
+"""Video: temporally consistent stylization, frame after frame (Ruder, Dosovitskiy & Brox 2016).
+
+A sequential driver on top of the batch solver. A video's first frame runs the whole coarse-to-fine
+schedule. Every later frame starts from the previous output warped into it by the content's optical
+flow, and a temporal term pulls it towards that warped frame wherever the flow is reliable. The warped
+frame and its reliability are per-image arguments like content targets, never constants baked into a
+program: one compiled program per shape serves a whole video, and frame t of many same-shape videos
+is one batch (in lockstep on an accelerator, split across devices).
+
+What a frame hands the next is its raw output at the working shape (`VideoFrame.working`), before
+colours are kept or the frame is resized to its own aspect ratio; a resumable job saves it, so a run
+resumed after an interruption continues exactly as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+from stylejax.config import StyleConfig
+from stylejax.errors import StyleJaxError
+from stylejax.io import images
+from stylejax.io import masks as masks_io
+from stylejax.io.images import ImageLike, as_image, style_list, working_shape
+from stylejax.nn.weights import load_vgg
+from stylejax.objective.gatys import Temporal
+from stylejax.optim.loop import averaged_image
+from stylejax.solve import scales
+from stylejax.solve.batch import bucket_shape, local_mesh
+from stylejax.solve.coarse_to_fine import CoarseToFineSolver
+from stylejax.solve.problem import finish_image, initial_image
+from stylejax.solve.sizing import check_memory
+from stylejax.video import flow
+
+FRAME_INITS = ("warped", "content", "noise")
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoSettings:
+    """How a video is stylized beyond the StyleConfig (whose `steps` schedule the first frame runs).
+
+    Attributes:
+      frame_steps: optimisation steps of each frame after the first, at full size only.
+      temporal_weight: weight of mean(reliability * (frame - warped previous output)^2); 0 disables it.
+      frame_init: where a later frame starts: "warped" (the previous output warped by the flow, Ruder's
+        prevWarped, blended into the content where the flow is unreliable, so picture entering at an
+        edge is not smeared from the border), "content" or "noise". "content" with temporal_weight 0
+        stylizes frames independently.
+      flow_preset: OpenCV DIS preset for the optical flow: "ultrafast", "fast" or "medium".
+    """
+
+    frame_steps: int = 50
+    temporal_weight: float = 1000.0
+    frame_init: str = "warped"
+    flow_preset: str = "medium"
+
+    def __post_init__(self):
+        if not isinstance(self.frame_steps, int) or self.frame_steps <= 0:
+            raise StyleJaxError(f"frame steps must be a positive whole number, got {self.frame_steps}")
+        if not np.isfinite(self.temporal_weight) or self.temporal_weight < 0:
+            raise StyleJaxError(f"temporal weight must be a finite number >= 0, got {self.temporal_weight}")
+        if self.frame_init not in FRAME_INITS:
+            raise StyleJaxError(f"unknown frame init {self.frame_init!r}: use one of {', '.join(FRAME_INITS)}")
+        if self.flow_preset not in flow.PRESETS:
+            raise StyleJaxError(f"unknown flow preset {self.flow_preset!r}: use one of {', '.join(flow.PRESETS)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoFrame:
+    """One stylized frame.
+
+    Attributes:
+      index: the frame's position in the video (0 first).
+      image: (h, w, 3) float32 in [0, 1], the content frame's aspect ratio, colours kept if asked.
+      working: (h', w', 3) float32, the raw output at the working shape: where the next frame starts from
+        (a resumed run needs it).
+      losses: {"content", "style", "tv", "temporal" (later frames with a temporal term), "total"}.
+      temporal_error: the warping error against the previous output, mean over reliable pixels of the
+        squared difference (None for the first frame).
+    """
+
+    index: int
+    image: np.ndarray
+    working: np.ndarray
+    losses: dict[str, float]
+    temporal_error: float | None
+
+
+def check(config: StyleConfig, shapes: Sequence[tuple[int, int]]) -> None:
+    """Raises StyleJaxError, before any work, for what videos of these frame shapes (h, w) cannot do.
+
+    Tiles (video frames are whole images), frames too small for VGG, missing weights or OpenCV.
+    """
+    CoarseToFineSolver.check_batchable(config)
+    for shape in shapes:
+        for scale in scales.plan_scales(config):
+            working_shape(shape, scale.size, "video frame")
+    load_vgg(config.model, pooling=config.pooling)
+    flow.check_available()
+
+
+class FrameSolver:
+    """Optimises frame t of many same-shape videos as one batch.
+
+    `first_frames` runs the config's whole schedule; `next_frames` runs one full-size scale of
+    `settings.frame_steps` steps with the temporal term. Both hold their compiled programs across calls.
+    """
+
+    def __init__(self, style: ImageLike | Sequence[ImageLike], config: StyleConfig, settings: VideoSettings,
+                 shape: tuple[int, int], mesh: Mesh | None = None, vmap_size: int | str | None = "auto",
+                 style_masks: Sequence[np.ndarray | None] | None = None):
+        self.config, self.settings, self.shape = config, settings, shape
+        self.first = CoarseToFineSolver(style_list(style), config, mesh, vmap_size, style_masks=style_masks)
+        final = self.first.final  # later frames share its style targets and its compiled programs
+        weights = final.shared.weights._replace(temporal=jnp.float32(settings.temporal_weight))
+        self.later = dataclasses.replace(final, config=final.config.replace(steps=settings.frame_steps),
+                                         shared=final.shared._replace(weights=weights))
+
+    def first_frames(self, contents: Sequence[np.ndarray], on_chunk: Callable[[int, int], None] | None = None,
+                     masks: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, list[dict[str, float]]]:
+        """contents: frames at `shape` (with their region masks (r, h, w)) -> (outputs (n, h, w, 3), loss terms)."""
+        total = scales.total_steps(self.config)
+        progress = None if on_chunk is None else (lambda done, pixels, history: on_chunk(done, total))
+        outcome = self.first.solve(contents, self.first.bucket_shapes(self.shape), masks=masks, on_chunk=progress)
+        return outcome.images[:len(contents)], outcome.losses[:len(contents)]
+
+    def next_frames(self, contents: Sequence[np.ndarray], previous_contents: Sequence[np.ndarray],
+                    previous_outputs: Sequence[np.ndarray], on_chunk: Callable[[int, int], None] | None = None,
+                    masks: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, list[dict[str, float]], Temporal]:
+        """Frames at `shape`, each with its video's previous content frame and output (and region masks).
+
+        Returns (outputs (n, h, w, 3), loss terms of each, the temporal targets they were pulled towards).
+        """
+        warped, reliability = [], []
+        for content, previous_content, previous_output in zip(contents, previous_contents, previous_outputs,
+                                                             strict=True):
+            backward, forward = flow.frame_flows(previous_content, content, self.settings.flow_preset)
+            warped.append(flow.warp(jnp.asarray(previous_output), jnp.asarray(backward)))
+            reliability.append(flow.reliability(backward, forward)[..., None])
+        temporal = Temporal(jnp.stack(warped), jnp.asarray(np.stack(reliability)))
+        init = self.settings.frame_init
+        fresh = "noise" if init == "noise" else "content"  # "warped" starts from the content where unreliable
+        starts = [initial_image(self.later.config.replace(init=fresh), jnp.asarray(c)) for c in contents]
+        if init == "warped":  # where the flow says nothing (new picture at an edge), start from the content
+            starts = list(temporal.reliability * temporal.warped + (1 - temporal.reliability) * jnp.stack(starts))
+        chunk = None if on_chunk is None else (lambda state, history: on_chunk(history.shape[1],
+                                                                               self.later.config.steps))
+        state, _, terms = self.later.solve(
+            [jnp.asarray(c) for c in contents], init_images=starts,
+            temporal=temporal if self.settings.temporal_weight > 0 else None, on_chunk=chunk,
+            masks=None if masks is None else [images.resize_mask(m, self.shape)[..., 0] for m in masks])
+        outputs = np.asarray(averaged_image(state, self.later.config.ema_decay))[:len(contents)]
+        return outputs, terms[:len(contents)], temporal
+
+
+@dataclasses.dataclass
+class _Stream:
+    """A video in progress: its content frames still to come, and what its next frame needs."""
+
+    frames: Iterator[np.ndarray]
+    masks: Iterator[np.ndarray] | None = None  # each frame's region masks (r, h, w), if any
+    index: int = 0  # the next frame's index
+    content: np.ndarray | None = None  # the previous content frame, at the working shape
+    output: np.ndarray | None = None  # the previous raw output, at the working shape
+    pending: np.ndarray | None = None  # the next content frame, read ahead
+    pending_masks: np.ndarray | None = None  # its region masks
+    finished: bool = False
+
+    def advance(self) -> np.ndarray | None:
+        """The next content frame, or None at the end of the video."""
+        if self.pending is None and not self.finished:
+            self.pending = next(self.frames, None)
+            self.finished = self.pending is None
+            if self.masks is not None and not self.finished:
+                self.pending_masks = next(self.masks)
+        return self.pending
+
+
+def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | Sequence[ImageLike],
+                    config: StyleConfig, settings: VideoSettings, on_frame: Callable[[int, VideoFrame], None], *,
+                    done: Sequence[tuple[int, np.ndarray | None]] | None = None,
+                    masks: Sequence[Iterable[np.ndarray]] | None = None,
+                    style_masks: Sequence[np.ndarray | None] | None = None, batch_size: int = 8,
+                    mesh: Mesh | None = None, vmap_size: int | str | None = "auto",
+                    on_chunk: Callable[[int, int], None] | None = None,
+                    log: Callable[[str], None] | None = None) -> None:
+    """Stylizes many videos at once: frame t of every video of one working shape is one batch.
+
+    Args:
+      videos: each video's content frames, (h, w, 3) float32 in [0, 1], all of one size per video.
+      style: the style image(s).
+      config: the StyleConfig (its schedule runs each video's first frame).
+      settings: the video settings.
+      on_frame: called with (video index, VideoFrame) as each frame is done, in frame order per video.
+      done: per video, (frames already done, the last one's `VideoFrame.working`) to resume after;
+        the frames already done are read from `videos` and skipped.
+      masks: per video, each frame's region masks (r, h, w), one per style (`masks_io.frame_masks`).
+      style_masks: with `masks`, per style the part of the painting to take from (None: all of it).
+      batch_size: frames (of different videos) per batch, across all devices.
+      mesh: a 1-D ("data",) mesh; default: as many local devices as there are videos, up to `batch_size`.
+      vmap_size: frames per device optimised in lockstep (see `stylize_batch`).
+      on_chunk: called with (steps done, steps) within the frames being optimised.
+      log: receives a line on what a batch of frames needs in memory, checked (and refused where it
+        cannot fit) before a shape's first frame is optimised.
+    """
+    if batch_size <= 0:
+        raise StyleJaxError(f"batch_size must be positive, got {batch_size}")
+    if mesh is None:  # no more devices than videos side by side: the rest would only optimise padding
+        mesh = local_mesh(jax.local_devices()[:max(1, min(len(videos), batch_size))])
+    if masks is not None and style_masks is None:
+        style_masks = [None] * len(style_list(style))
+    streams = [_Stream(iter(frames), None if masks is None else iter(masks[i])) for i, frames in enumerate(videos)]
+    for stream, (count, last) in zip(streams, done or [(0, None)] * len(streams), strict=True):
+        for _ in range(count):  # frames finished before an interruption: the last one's content is needed
+            if stream.advance() is None:
+                break
+            shape = bucket_shape(stream.pending.shape[:2], config.size)
+            stream.content, stream.pending = np.asarray(images.resize(stream.pending, shape)), None
+            stream.index += 1
+        if count:
+            stream.output = last
+    solvers: dict[tuple[int, int], FrameSolver] = {}
+    while active := [i for i, s in enumerate(streams) if s.advance() is not None]:
+        groups: dict[tuple[tuple[int, int], bool], list[int]] = {}
+        for i in active:
+            shape = bucket_shape(streams[i].pending.shape[:2], config.size)
+            groups.setdefault((shape, streams[i].index == 0), []).append(i)
+        for (shape, first), members in groups.items():
+            if shape not in solvers:
+                solvers[shape] = FrameSolver(style, config, settings, shape, mesh, vmap_size, style_masks)
+                check_memory(solvers[shape].first.final, [shape], min(batch_size, len(members)),
+                             log or (lambda line: None))
+            for start in range(0, len(members), batch_size):
+                _frame_batch(solvers[shape], [streams[i] for i in members[start:start + batch_size]],
+                             members[start:start + batch_size], first, on_frame, on_chunk)
+
+
+def _frame_batch(solver: FrameSolver, streams: list[_Stream], ids: list[int], first: bool,
+                 on_frame: Callable[[int, VideoFrame], None], on_chunk: Callable[[int, int], None] | None) -> None:
+    originals = [s.pending for s in streams]
+    contents = [np.asarray(images.resize(frame, solver.shape)) for frame in originals]
+    masks = None if streams[0].masks is None else [s.pending_masks for s in streams]
+    if first:
+        outputs, terms = solver.first_frames(contents, on_chunk, masks)
+        temporal = None
+    else:
+        outputs, terms, temporal = solver.next_frames(contents, [s.content for s in streams],
+                                                      [s.output for s in streams], on_chunk, masks)
+    for row, (stream, video, original) in enumerate(zip(streams, ids, originals, strict=True)):
+        error = None if temporal is None else flow.warping_error(outputs[row], temporal.warped[row],
+                                                                 temporal.reliability[row])
+        stream.content, stream.output, stream.pending = contents[row], outputs[row], None
+        image = finish_image(outputs[row], original, solver.config)
+        on_frame(video, VideoFrame(stream.index, image, outputs[row], terms[row], error))
+        stream.index += 1
+
+
+def stylize_video(source: str | Iterable[ImageLike], style: ImageLike | Sequence[ImageLike],
+                  config: StyleConfig | None = None, settings: VideoSettings | None = None, *,
+                  start: float = 0.0, duration: float | None = None, fps: float | None = None,
+                  masks: Sequence[str | ImageLike] | None = None, **overrides) -> list[VideoFrame]:
+    """Stylizes a video with temporal consistency (Ruder et al. 2016), frame after frame.
+
+    Args:
+      source: a video file, a folder of frames, or a sequence of (h, w, 3) frames (float in [0, 1] or uint8).
+      style: a path or array, or a sequence of them (blended by `config.style_blend`).
+      config: settings; `config.steps` is the first frame's schedule. `**overrides` change its fields.
+      settings: the video settings (later frames' steps, temporal weight, initialisation, flow).
+      start, duration, fps: the part of a video file or folder to stylize, and the rate to sample it at.
+      masks: one region mask per style: an image or array (every frame) or a folder of frames (one per
+        frame stylized); see `stylejax.masks`.
+
+    Returns:
+      The stylized frames, in order.
+
+    Example:
+      >>> frames = stylejax.stylize_video("clip.mp4", "starry_night.jpg", size=256)
+    """
+    from stylejax.video import reading
+
+    config = (config or StyleConfig()).replace(**overrides)
+    settings = settings or VideoSettings()
+    if isinstance(source, str) or hasattr(source, "__fspath__"):
+        frames: Iterable[np.ndarray] = reading.read_frames(source, start=start, duration=duration, fps=fps)
+    else:
+        frames = (as_image(frame, f"frame {i}") for i, frame in enumerate(source))
+    results: list[VideoFrame] = []
+    mask_frames = None
+    if masks is not None:
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None:
+            raise StyleJaxError("the video has no frames")
+        frames = itertools.chain([first], frames)
+        mask_frames = [masks_io.frame_masks(masks, len(style_list(style)), first.shape[:2])]
+    stylize_streams([_same_size(frames)], style, config, settings, lambda _, frame: results.append(frame),
+                    masks=mask_frames)
+    if not results:
+        raise StyleJaxError("the video has no frames")
+    return results
+
+
+def _same_size(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    size = None
+    for i, frame in enumerate(frames):
+        if size is not None and frame.shape != size:
+            raise StyleJaxError(f"frame {i} is {frame.shape[1]}x{frame.shape[0]} but frame 0 is "
+                                f"{size[1]}x{size[0]}: every frame of a video must have one size")
+        size = frame.shape
+        yield frame
