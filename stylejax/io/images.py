@@ -35,8 +35,16 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     """Decodes an image file to (h, w, 3) float32 RGB in [0, 1].
 
     Handles grayscale, palette, RGBA/LA (composited on white), CMYK, 16-bit, and EXIF orientation.
-    Raises StyleJaxError for a missing file, a directory, an empty, truncated or non-image file, or a
-    decompression bomb.
+
+    Args:
+      path: the image file.
+
+    Returns:
+      (h, w, 3) float32 RGB in [0, 1]; a 16-bit PNG at full precision.
+
+    Raises:
+      StyleJaxError: a missing file, a directory, an empty, truncated or non-image file, or a
+        decompression bomb.
     """
     path = Path(path)
     if not path.exists():

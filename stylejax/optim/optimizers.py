@@ -35,8 +35,19 @@ def make_optimizer(name: str, learning_rate: float | None = None) -> optax.Gradi
     adam: Adam. lbfgs: L-BFGS with optax's zoom line search (several loss evaluations per step).
     lbfgs-fixed: L-BFGS with a fixed step and no line search, as Lua/PyTorch neural-style run it.
     lbfgs-backtrack: L-BFGS with a backtracking (Armijo) line search that has no per-image branches,
-    so a lockstep batch shares its control flow (`stylejax.linesearch`); usually one evaluation a step.
+    so a lockstep batch shares its control flow (`stylejax.optim.linesearch`); usually one evaluation a step.
     sgd: SGD with Nesterov momentum 0.9.
+
+    Args:
+      name: "adam", "lbfgs", "lbfgs-fixed", "lbfgs-backtrack" or "sgd".
+      learning_rate: the step size; None picks the optimizer's default (0.02 for adam, 1.0 for
+        lbfgs-fixed, 0.05 for sgd). The line-searching optimizers take none.
+
+    Returns:
+      An optax `GradientTransformationExtraArgs`.
+
+    Raises:
+      StyleJaxError: an unknown name, or a learning rate for lbfgs or lbfgs-backtrack.
     """
     if name not in OPTIMIZERS:
         raise StyleJaxError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")

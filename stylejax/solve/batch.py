@@ -198,7 +198,7 @@ class BatchSolver:
     and so does each scale of tiles. `vmap_size` images per device run in lockstep (None: all of a
     device's share); see `default_vmap_size`. `create(..., style_tile=px)` computes the style targets
     in crops of that size, `create(..., style_masks=[...])` one per style for images with region
-    masks (`engine.prepare_shared`).
+    masks (`stylejax.objective.targets.prepare_shared`).
     """
 
     config: StyleConfig
@@ -211,6 +211,24 @@ class BatchSolver:
     def create(cls, style: ImageLike | Sequence[ImageLike], config: StyleConfig, mesh: Mesh | None = None,
                vmap_size: int | str | None = "auto", style_tile: int | None = None,
                style_masks: Sequence[np.ndarray | None] | None = None) -> BatchSolver:
+        """A solver for `style` at `config`'s settings: loads the weights and computes the style targets.
+
+        Args:
+          style: a path or array, or a sequence of them (blended by `config.style_blend`).
+          config: the settings of this scale (`config.size` sizes the style image).
+          mesh: a 1-D ("data",) mesh; default: all local devices.
+          vmap_size: images per device in lockstep; None: all of a device's share; "auto":
+            `default_vmap_size` (1 on CPU, None on GPU/TPU).
+          style_tile: compute the style targets in crops of this many pixels (for tiles).
+          style_masks: one entry per style (a mask of the part of the painting, or None): keeps one style
+            target per style, for content images with region masks.
+
+        Returns:
+          The solver.
+
+        Raises:
+          StyleJaxError: a vmap_size that is not positive, unreadable style images or masks, or missing weights.
+        """
         if vmap_size is not None and vmap_size != "auto" and vmap_size <= 0:
             raise StyleJaxError(f"vmap_size must be positive, got {vmap_size}")
         mesh = mesh or local_mesh()
@@ -236,6 +254,7 @@ class BatchSolver:
 
     @property
     def devices(self) -> int:
+        """How many devices the mesh splits a batch over."""
         return self.mesh.devices.size
 
     def padded(self, count: int) -> int:
@@ -245,6 +264,10 @@ class BatchSolver:
         return -(-per_device // group) * group * self.devices
 
     def programs(self, mesh: Mesh | None = None) -> BatchPrograms:
+        """The compiled programs (start, chunk of steps, loss terms) for this solver's objective and optimizer.
+
+        Equal settings give the same programs, so every batch and solver of a shape shares one compilation.
+        """
         optimizer = resolve_optimizer(self.config)
         return batch_programs(self.objective, optimizer, mesh or self.mesh, self.config.chunk_steps, self.vmap_size)
 
@@ -295,9 +318,9 @@ class BatchSolver:
           content_targets: {layer: (b, 1, h', w', c)} to use instead of the targets of `pixels`.
           temporal: video frames' warped previous outputs (b, h, w, 3) and reliabilities (b, h, w, 1);
             `shared.weights.temporal` weighs them.
-          masks: each image's region masks (r, h', w') in [0, 1], one per style (`stylejax.masks`); the
+          masks: each image's region masks (r, h', w') in [0, 1], one per style (`stylejax.io.masks`); the
             solver's style targets must be per style (`create(..., style_masks=...)`).
-          weights: each image's loss weights (`engine.loss_weights`), e.g. a grid of style weights that
+          weights: each image's loss weights (`stylejax.objective.targets.loss_weights`), e.g. a grid of style weights that
             one compiled program runs; default: the config's for every image.
           previous: the padded batch's state at the previous scale, whose optimizer state carries over.
           resume: given the fresh state, returns a (state, loss history) to continue from, or None.

@@ -20,7 +20,14 @@ from stylejax.optim.loop import RunState
 
 @dataclasses.dataclass(frozen=True)
 class Scale:
-    """One scale of a schedule: its longest side, its step budget, and where it stands."""
+    """One scale of a schedule: its longest side, its step budget, and where it stands.
+
+    Attributes:
+      size: the longest side of the image at this scale, in pixels.
+      steps: optimisation steps at this scale.
+      index: the scale's position in the run, 0 for the coarsest.
+      count: how many scales the run has.
+    """
 
     size: int
     steps: int
@@ -34,6 +41,7 @@ class Scale:
 
     @property
     def last(self) -> bool:
+        """Whether this is the run's final (full-size) scale."""
         return self.index == self.count - 1
 
 
@@ -46,7 +54,15 @@ def scale_sizes(size: int, min_size: int, factor: float) -> tuple[int, ...]:
 
 
 def plan_scales(config: StyleConfig) -> tuple[Scale, ...]:
-    """The scales `config` runs, coarsest first. `min_size` None starts at DEFAULT_MIN_SIZE (or `size`)."""
+    """The scales `config` runs, coarsest first. `min_size` None starts at DEFAULT_MIN_SIZE (or `size`).
+
+    Args:
+      config: the settings whose `size`, `min_size`, `scale_factor` and `steps` make the scales.
+
+    Returns:
+      One `Scale` per size from the smallest to `config.size`, each with its steps (the last number of
+      `config.steps` repeating).
+    """
     min_size = config.min_size if config.min_size is not None else min(DEFAULT_MIN_SIZE, config.size)
     sizes = scale_sizes(config.size, min_size, config.scale_factor)
     steps = config.steps if isinstance(config.steps, tuple) else (config.steps,)

@@ -71,7 +71,7 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
       style: a path or array, or a sequence of them (blended by `config.style_blend`).
       config: settings; defaults to `StyleConfig()`.
       masks: one grayscale mask per style (path or array, the content's aspect ratio): style i goes
-        where mask i is white, with a soft seam where it fades (see `stylejax.masks`); pixels under no
+        where mask i is white, with a soft seam where it fades (see `stylejax.io.masks`); pixels under no
         mask keep the content. None: the styles are blended everywhere.
       style_masks: with `masks`, one entry per style: a mask of the part of that painting to take the
         style from, or None for all of it.

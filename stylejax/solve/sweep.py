@@ -61,7 +61,8 @@ def sweep(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: St
       config: settings other than the two weights; `**overrides` change its fields.
       style_weights: the grid's columns.
       content_weights: the grid's rows (default: the config's content weight alone).
-      mesh, vmap_size: as in `stylize_batch`.
+      mesh: as in `stylize_batch`.
+      vmap_size: as in `stylize_batch`.
       on_chunk: called with (steps done, steps in all) as the batch advances.
       log: receives the memory check's line.
 
@@ -104,6 +105,14 @@ def cell_label(content_weight: float, style_weight: float) -> str:
 
 
 def sweep_sheet(result: SweepResult, height: int = 256) -> np.ndarray:
-    """The grid as one labelled image: a row per content weight, a column per style weight."""
+    """The grid as one labelled image: a row per content weight, a column per style weight.
+
+    Args:
+      result: what `sweep` returned.
+      height: the height of each cell in the sheet, in pixels.
+
+    Returns:
+      The sheet, (h, w, 3) float32 in [0, 1], each cell labelled with its weights.
+    """
     panels = {cell_label(*cell): image for cell, image in zip(result.cells, result.images, strict=True)}
     return contact_sheet(panels, height=height, columns=len(result.style_weights))

@@ -272,9 +272,11 @@ def stylize_video(source: str | Iterable[ImageLike], style: ImageLike | Sequence
       style: a path or array, or a sequence of them (blended by `config.style_blend`).
       config: settings; `config.steps` is the first frame's schedule. `**overrides` change its fields.
       settings: the video settings (later frames' steps, temporal weight, initialisation, flow).
-      start, duration, fps: the part of a video file or folder to stylize, and the rate to sample it at.
+      start: seconds into a video file or folder to begin at.
+      duration: seconds of it to stylize (None: all).
+      fps: the rate to sample it at (None: every frame).
       masks: one region mask per style: an image or array (every frame) or a folder of frames (one per
-        frame stylized); see `stylejax.masks`.
+        frame stylized); see `stylejax.io.masks`.
 
     Returns:
       The stylized frames, in order.
