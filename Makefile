@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # A CPU build of PyTorch for the porting tests and the benchmark reference; override for another build.
 TORCH ?= torch==2.13.0
+# Quiets Material for MkDocs' notice about its successor on every docs build.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-fast docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,18 +18,32 @@ $(VENV)/.demo: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q '$(TORCH)'
-	$(BIN)/pip install -q -e '.[test,demo]'
+	$(BIN)/pip install -q -e '.[test,demo,docs]'
+	touch $@
+
+$(VENV)/.docs: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[docs]'
 	touch $@
 
 demo: $(VENV)/.demo
 	$(BIN)/stylejax demo -o demo-output --overwrite
 
+# The documentation site into site/ (MkDocs Material + mkdocstrings); warnings are errors.
+docs: $(VENV)/.docs
+	$(BIN)/mkdocs build --strict -d site
+
 test: $(VENV)/.test
 	$(BIN)/ruff check stylejax tests benchmarks
+	$(BIN)/mkdocs build --strict -d site  # the docs too: a broken link or API reference fails it
+	$(BIN)/lint-imports  # the layers (pyproject.toml's importlinter contract)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup  # both cores: compiling is single-threaded
+
+# The inner loop: the suite without the slow tests (whole runs, jobs, Ray, video, benchmarks).
+test-fast: $(VENV)/.test
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow"
 
 bench: $(VENV)/.test
 	cd benchmarks && ../$(BIN)/python speed.py && ../$(BIN)/python throughput.py
 
 clean:
-	rm -rf $(VENV) demo-output
+	rm -rf $(VENV) demo-output site

@@ -119,7 +119,7 @@ def largest_fit(vgg, limit: int, remat: bool) -> int | None:
     best = None
     for size in range(64, limit + 1, 64):
         config = stylejax.StyleConfig(size=size, min_size=size, optimizer="adam", remat=remat)
-        if stylize.step_bytes(vgg, [style], config, (size, size)) > available:
+        if stylize.memory_needed([style], config, (size, size)) > available:
             break
         best = size
     return best

@@ -130,7 +130,7 @@ def memory(args) -> None:
         shape = images.fit_size(content.shape[:2], size)
         for remat in (False, True):
             config = stylejax.StyleConfig(size=size, remat=remat, optimizer="adam")
-            need = stylize.step_bytes(vgg, [style], config, shape)
+            need = stylize.memory_needed([style], config, shape)
             objective, targs, start = targets.prepare(vgg, images.resize(content, shape), [style], config)
             optimizer = optimizers.resolve_optimizer(config)
             state = loop.init_state_jit(objective, optimizer, start, targs)

@@ -32,6 +32,29 @@ def weights_cache(tmp_path_factory):
     yield path
 
 
+@pytest.fixture()
+def compiles(caplog):
+    """A context manager that collects the names of the programs XLA compiles inside it: ["jit(run)", ...]."""
+    import contextlib
+    import logging
+    import re
+
+    @contextlib.contextmanager
+    def counting():
+        names = []
+        jax.config.update("jax_log_compiles", True)
+        try:
+            with caplog.at_level(logging.WARNING):
+                first = len(caplog.records)
+                yield names
+                names += [m.group(1) for r in caplog.records[first:]
+                          if (m := re.search(r"Finished XLA compilation of (\S+)", r.getMessage()))]
+        finally:
+            jax.config.update("jax_log_compiles", False)
+
+    return counting
+
+
 @pytest.fixture(scope="session")
 def vgg16(weights_cache):
     import stylejax

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     import jax
 
-    from stylejax.io.images import load_image
+    from stylejax.io.images import check_output_dir, load_image
     from stylejax.jobs.local import collect_inputs, my_share, run_job
 
     if args.ray is not None and (args.distributed or args.coordinator_address):
@@ -67,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args, chunk_steps=args.checkpoint_every)
     for style in args.style:  # a bad style image is a usage error, before any work
         load_image(style)
-    outdir = Path(args.output)
-    if outdir.exists() and not outdir.is_dir():
-        raise StyleJaxError(f"{outdir}: exists and is not a directory")
+    outdir = check_output_dir(args.output)
     if args.ray is not None:  # the driver of a Ray fleet: every input, handed out batch by batch
         from stylejax.jobs.fleet import run_fleet
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from stylejax.cli.options import add_style_options, compiling, config_from_args, progress_bar
-from stylejax.errors import StyleJaxError
 
 
 def add_parser(commands) -> None:
@@ -24,11 +22,9 @@ def run(args: argparse.Namespace) -> int:
     from stylejax.solve.scales import total_steps
     from stylejax.solve.stylize import stylize
 
-    out = Path(args.output)
+    out = images.check_output_dir(args.output)
     names = {"style": out / "stained_glass.png", "result": out / "astronaut_stained_glass.png",
              "sheet": out / "sheet.png"}
-    if out.exists() and not out.is_dir():
-        raise StyleJaxError(f"{out}: exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     for path in names.values():
         images.check_output(path, overwrite=args.overwrite)

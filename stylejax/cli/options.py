@@ -18,7 +18,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, steps_flag: str = "--steps") -> None:
-    """The flags of every StyleConfig field; `steps_flag` names the flag of the schedule's steps."""
+    """The flags of every StyleConfig field; `steps_flag` names the flag of the steps per scale."""
     d = StyleConfig()
     p.add_argument("--size", type=int, default=d.size, help="longest side of the output in pixels (%(default)s)")
     if optimisation:
@@ -108,15 +108,15 @@ def path_list(text: str | None) -> list[str | None] | None:
 def config_from_args(args: argparse.Namespace, **fields) -> StyleConfig:
     """The StyleConfig the style flags describe (shared by every subcommand that stylizes)."""
     d = StyleConfig()
-    schedule = {}
+    scale_fields = {}
     if hasattr(args, "min_size"):  # the commands that optimise; bench has its own budget
         steps = _steps(str(args.steps), getattr(args, "steps_flag", "--steps"))
-        schedule = dict(steps=steps, min_size=args.min_size, scale_factor=args.scale_factor,
+        scale_fields = dict(steps=steps, min_size=args.min_size, scale_factor=args.scale_factor,
                         ema_decay=args.ema_decay, tile=_tile(args.tile),
                         remat={"auto": None, "on": True, "off": False}[args.remat])
     return StyleConfig(
         size=args.size, optimizer=getattr(args, "optimizer", d.optimizer),
-        learning_rate=getattr(args, "learning_rate", None), **schedule,
+        learning_rate=getattr(args, "learning_rate", None), **scale_fields,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         content_layers=args.content_layers, style_layers=args.style_layers,
         style_layer_weights=parse_floats(args.style_layer_weights, "--style-layer-weights"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from stylejax.cli.options import add_style_options, compiling, config_from_args, parse_floats, progress_bar
 from stylejax.errors import StyleJaxError
@@ -44,9 +43,7 @@ def run(args: argparse.Namespace) -> int:
     content_weights = _weights(args.content_weights, "--content-weights") or [config.content_weight]
     for weight in style_weights + content_weights:  # a bad weight is refused before any work
         config.replace(style_weight=weight, content_weight=weight)
-    out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise StyleJaxError(f"{out}: exists and is not a directory")
+    out = images.check_output_dir(args.output)
     cells = [(c, s) for c in content_weights for s in style_weights]
     paths = {cell: out / (cell_label(*cell).replace(", ", "_").replace(" ", "-") + ".png") for cell in cells}
     sheet_path = out / "sheet.png"

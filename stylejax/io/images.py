@@ -11,10 +11,8 @@ import functools
 import glob
 import os
 import re
-import struct
 import tempfile
 import warnings
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from stylejax.config import MIN_SIDE
 from stylejax.errors import StyleJaxError
+from stylejax.io import png16
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -60,7 +59,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.load()
-                wide = _read_png16(path, image)
+                wide = png16.read_png16(path, image)
                 if wide is not None:
                     return wide
                 image = ImageOps.exif_transpose(image)
@@ -89,67 +88,6 @@ def _to_rgb_float(image: Image.Image) -> np.ndarray:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
     return np.asarray(image.convert("RGB"), np.float32) / 255.0
-
-
-# --- 16-bit PNG ----------------------------------------------------------------------------------
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# EXIF orientation -> the transpose that displays the image upright (as ImageOps.exif_transpose).
-_ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-                5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-                8: Image.Transpose.ROTATE_90}
-
-
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """(type, body) of each chunk after the signature; ValueError if the file is cut short."""
-    chunks, at = [], len(_PNG_SIGNATURE)
-    while at + 8 <= len(data):
-        (length,), kind = struct.unpack(">I", data[at:at + 4]), data[at + 4:at + 8]
-        if at + 12 + length > len(data):
-            raise ValueError(f"{kind.decode('latin-1')} chunk cut short")
-        chunks.append((kind, data[at + 8:at + 8 + length]))
-        at += 12 + length
-        if kind == b"IEND":
-            break
-    return chunks
-
-
-def _png16_bytes(pixels: np.ndarray) -> bytes:
-    """A 16-bit-per-channel RGB PNG file of pixels: (h, w, 3) uint16.
-
-    Every row uses filter type 0 (none); samples are big-endian, as PNG requires.
-    """
-    h, w, _ = pixels.shape
-    samples = np.ascontiguousarray(pixels, ">u2").reshape(h, 3 * w).view(np.uint8)
-    rows = np.concatenate([np.zeros((h, 1), np.uint8), samples], axis=1)  # a filter-type byte per row
-    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)  # depth 16, colour type 2 (RGB), no interlace
-    return (_PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
-            + _png_chunk(b"IEND", b""))
-
-
-def _read_png16(path: Path, image: Image.Image) -> np.ndarray | None:
-    """A 16-bit RGB or RGBA PNG as (h, w, 3) float32 at full precision; None for any other file."""
-    if image.format != "PNG":
-        return None
-    data = path.read_bytes()
-    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
-    if depth != 16 or colour not in (2, 6) or interlace:  # Adam7-interlaced ones stay 8-bit (Pillow's path)
-        return None
-    mode = "RGB" if colour == 2 else "RGBA"
-    idat = b"".join(body for kind, body in _png_chunks(data) if kind == b"IDAT")
-    # Pillow's PNG decoder unfilters 16-bit rows correctly but keeps one byte of each sample: decode twice,
-    # keeping the high bytes (";16B") and then the low ones (";16L" takes the other byte of each pair).
-    high, low = (Image.frombytes(mode, (width, height), idat, "zip", f"{mode};16{order}") for order in "BL")
-    if (transpose := _ORIENTATION.get(image.getexif().get(0x0112))) is not None:
-        high, low = high.transpose(transpose), low.transpose(transpose)
-    samples = (np.asarray(high, np.uint16) << 8 | np.asarray(low, np.uint16)).astype(np.float32) / 65535.0
-    if colour == 6:  # composited on white, as 8-bit RGBA is
-        return samples[..., :3] * samples[..., 3:] + (1.0 - samples[..., 3:])
-    return samples
 
 
 def fit_size(shape: tuple[int, int], longest: int) -> tuple[int, int]:
@@ -231,10 +169,18 @@ def save_image(image: np.ndarray | jax.Array, path: str | os.PathLike, *, bit_de
     clipped = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         if bit_depth == 16:
-            f.write(_png16_bytes(np.round(clipped * 65535.0).astype(np.uint16)))
+            f.write(png16.png16_bytes(np.round(clipped * 65535.0).astype(np.uint16)))
         else:
             pixels = np.round(clipped * 255.0).astype(np.uint8)
             Image.fromarray(pixels).save(f, format=Image.registered_extensions()[path.suffix.lower()])
+    return path
+
+
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """`path` as an output folder (it may not exist yet); refused in one line if it is something else."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise StyleJaxError(f"{path}: exists and is not a directory")
     return path
 
 

@@ -63,8 +63,18 @@ def region_masks(masks: Sequence[ImageLike], styles: int, shape: tuple[int, int]
     return np.stack(out)
 
 
-def style_masks(sources: Sequence[ImageLike | None] | None, styles: int) -> list[np.ndarray | None]:
-    """The parts of the paintings to take each style from: one entry per style, None for all of it."""
+def style_masks(sources: Sequence[ImageLike | None] | None, styles: int, *, regions: bool = True
+                ) -> list[np.ndarray | None] | None:
+    """The parts of the paintings to take each style from: one entry per style, None for all of it.
+
+    Without `regions` (no content masks: the styles are blended everywhere) there is nothing to take a
+    part for: returns None, and refuses style masks given anyway.
+    """
+    if not regions:
+        if sources is not None:
+            raise StyleJaxError("style masks pick which part of each painting a region takes: give the regions' "
+                                "masks too")
+        return None
     if sources is None:
         return [None] * styles
     if len(sources) != styles:

@@ -68,7 +68,7 @@ def _restore_checkpoint(manager, state: RunState, progress: dict[str, np.ndarray
 
 
 class OrbaxCheckpoints:
-    """A batch's checkpoints, numbered by steps over the whole schedule, so the number gives the scale.
+    """A batch's checkpoints, numbered by steps over every scale, so the number gives the scale.
 
     Saves happen strictly inside a scale (after a chunk that is not the scale's last), so step numbers
     of different scales never meet.
@@ -77,7 +77,7 @@ class OrbaxCheckpoints:
     def __init__(self, manager, scales: Sequence[Scale]):
         self.manager = manager
         self.offsets = np.cumsum([0] + [scale.steps for scale in scales])[:-1]
-        self.resumed_from: int | None = None  # the step over the schedule a restore started from
+        self.resumed_from: int | None = None  # the step over every scale a restore started from
 
     def latest(self) -> int | None:
         step = self.manager.latest_step()

@@ -260,7 +260,7 @@ def run_batch(solver: CoarseToFineSolver, batch: Sequence[Item], shape: tuple[in
 
     Returns:
       One manifest record per input: "failed" for one that cannot be decoded, else "done", with
-      "resumed_from" (steps over the schedule) when the batch continued from a checkpoint.
+      "resumed_from" (steps over every scale) when the batch continued from a checkpoint.
     """
     config = solver.config
     start = time.perf_counter()

@@ -178,9 +178,8 @@ def _prepare_work(job: VideoJob, record: dict) -> None:
     if _read_record(path) != record:  # a new run, or --overwrite over another's
         for stale in [*_frame_files(job.work), job.work / LAST_OUTPUT]:
             stale.unlink(missing_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        tmp.replace(path)
+        with images.atomic_output(path) as tmp:
+            tmp.write_text(json.dumps(record, indent=1))
 
 
 def _remove_unstarted(job: VideoJob, existed: set[Path]) -> None:
@@ -195,9 +194,8 @@ def _remove_unstarted(job: VideoJob, existed: set[Path]) -> None:
 
 
 def _save_last(work: Path, frame: VideoFrame) -> None:
-    tmp = work / (LAST_OUTPUT + ".tmp.npz")
-    np.savez(tmp, index=frame.index, working=frame.working)
-    tmp.replace(work / LAST_OUTPUT)
+    with images.atomic_output(work / LAST_OUTPUT) as tmp:
+        np.savez(tmp, index=frame.index, working=frame.working)
 
 
 def _read_record(path: Path) -> dict | None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from stylejax.errors import StyleJaxError
-from stylejax.nn.vgg import _CHANNELS, BLOCKS, conv_names
+from stylejax.nn.vgg import BLOCKS, CHANNELS, conv_names
 
 Params = dict[str, dict[str, np.ndarray]]
 
@@ -24,7 +24,7 @@ def expected_shapes(arch: str) -> dict[str, dict[str, tuple[int, ...]]]:
     names = iter(conv_names(arch))
     for block, count in enumerate(BLOCKS[arch]):
         for _ in range(count):
-            c_out = _CHANNELS[block]
+            c_out = CHANNELS[block]
             shapes[next(names)] = {"kernel": (3, 3, c_in, c_out), "bias": (c_out,)}
             c_in = c_out
     return shapes

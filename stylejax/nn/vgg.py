@@ -16,7 +16,7 @@ from stylejax.errors import StyleJaxError
 
 # Convolutions per block, as in Simonyan & Zisserman's configurations D and E.
 BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
-_CHANNELS = (64, 128, 256, 512, 512)
+CHANNELS = (64, 128, 256, 512, 512)
 
 # How a checkpoint expects its input. torchvision: RGB in [0, 1] then ImageNet mean/std.
 # caffe (Keras, the original VGG release): BGR in [0, 255] minus the per-channel mean.
@@ -96,8 +96,8 @@ class VGG(nnx.Module):
         c_in = 3
         for block, count in enumerate(_blocks(arch)):
             for _ in range(count):
-                convs.append(nnx.Conv(c_in, _CHANNELS[block], (3, 3), padding=1, rngs=rngs))
-                c_in = _CHANNELS[block]
+                convs.append(nnx.Conv(c_in, CHANNELS[block], (3, 3), padding=1, rngs=rngs))
+                c_in = CHANNELS[block]
         self.convs = nnx.List(convs)
 
     def backward_kernels(self) -> tuple[jax.Array, ...]:

@@ -1,4 +1,4 @@
-"""VGG weights on disk: reading source files safely, porting them once into an orbax cache, loading.
+"""VGG weights on disk: ported once (from files `readers` reads safely) into an orbax cache, then loaded.
 
 Layout of the cache (default `weights/` in a source checkout, else ~/.cache/stylejax/weights;
 `STYLEJAX_WEIGHTS_DIR` overrides):
@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import importlib.resources
 import json
 import os
-import pickle
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -27,11 +25,11 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import nnx
 
 from stylejax.errors import StyleJaxError
 from stylejax.nn import porting
+from stylejax.nn.readers import read_keras_h5, read_pickle, read_torch, sha256
 from stylejax.nn.vgg import BLOCKS, PREPROCESSING, VGG
 
 DEFAULT_MODEL = "vgg16"
@@ -46,92 +44,6 @@ def weights_dir() -> Path:
     if (checkout / "README.md").is_file() and os.access(checkout, os.W_OK):
         return checkout
     return Path.home() / ".cache" / "stylejax" / "weights"
-
-
-# --- reading source files -------------------------------------------------------------------------
-
-class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """Admits numpy arrays and plain containers; any other class in the file is refused."""
-
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict"),
-    }
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are allowed")
-        return super().find_class(module, name)
-
-
-def read_pickle(path: Path) -> dict:
-    """A pickle of nested dicts of numpy arrays, read without running code from the file."""
-    try:
-        with open(path, "rb") as f:
-            return _ArraysOnlyUnpickler(f).load()
-    except (pickle.UnpicklingError, EOFError, ValueError) as e:
-        raise StyleJaxError(f"{path}: not a plain pickle of numpy arrays ({e})") from None
-
-
-def read_torch(path: Path) -> dict[str, np.ndarray]:
-    """A torch state_dict `.pth`, loaded with weights_only=True (no code execution)."""
-    try:
-        import torch
-    except ImportError:
-        raise StyleJaxError("porting a .pth needs PyTorch: pip install 'stylejax[torch]'") from None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a bad file
-        raise StyleJaxError(f"{path}: not a readable torch state_dict ({type(e).__name__})") from None
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise StyleJaxError(f"{path}: holds a {type(state).__name__}, not a state_dict")
-    return {k: v.float().numpy() for k, v in state.items() if hasattr(v, "numpy")}
-
-
-def read_keras_h5(path: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Conv layers of a Keras `.h5` (whole model or weights only, Keras 2 or 3): {layer: {kernel, bias}}."""
-    try:
-        import h5py
-    except ImportError:
-        raise StyleJaxError("porting a .h5 needs h5py: pip install 'stylejax[keras]'") from None
-    try:
-        with h5py.File(path, "r") as f:
-            root = f.get("model_weights", f)
-            root = root.get("layers", root)
-            layers = {}
-            for name, group in root.items():
-                if not isinstance(group, h5py.Group):
-                    continue
-                arrays = _datasets(group, h5py)
-                kernels = [a for a in arrays if a.ndim == 4]
-                biases = [a for a in arrays if a.ndim == 1]
-                if len(kernels) == 1 and len(biases) == 1:
-                    layers[name] = {"kernel": kernels[0], "bias": biases[0]}
-    except OSError as e:
-        raise StyleJaxError(f"{path}: not a readable HDF5 file ({e})") from None
-    return layers
-
-
-def _datasets(group, h5py) -> list[np.ndarray]:
-    """Every array below an HDF5 group, in file order."""
-    found = []
-
-    def visit(_, obj):
-        if isinstance(obj, h5py.Dataset):
-            found.append(obj[()])
-
-    group.visititems(visit)
-    return found
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def lpips_vgg16_file() -> Path:

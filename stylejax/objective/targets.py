@@ -1,5 +1,9 @@
-"""TODO docstring."""
+"""The objective of content and style images: style Gram targets, content targets, loss weights.
 
+`prepare` gives one image's objective and arguments; `prepare_shared` what a batch shares (the style
+targets), `with_content` each image's content targets and regions. Computing targets runs VGG: nothing
+here reads files.
+"""
 
 from __future__ import annotations
 

@@ -180,6 +180,7 @@ def batch_programs(objective: Objective, optimizer: optax.GradientTransformation
             return jax.shard_map(fn, mesh=mesh, in_specs=tuple(in_specs), out_specs=out_specs,
                                  check_vma=False)(*arguments)
 
+        program.__name__ = fn.__name__  # compile logs and profiles say init, run or terms
         return program
 
     return BatchPrograms(
@@ -372,5 +373,8 @@ class BatchSolver:
         args = jax.eval_shape(lambda shared, contents, masks: dataclasses.replace(self, shared=shared).batch_args(
             contents, None, None, masks), self.shared, contents, masks)
         programs = self.programs(local_mesh(self.mesh.devices.flat[:1]))
-        state = jax.eval_shape(programs.init, contents, args)
+        # The state placed as `init` places it, so a run on one device reuses this compiled program.
+        init = programs.init.lower(contents, args).compile()
+        state = jax.tree.map(lambda s, placed: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=placed),
+                             jax.eval_shape(programs.init, contents, args), init.output_shardings)
         return memory.compiled_bytes(programs.run.lower(state, jnp.int32(1), jnp.float32(0), args).compile())

@@ -1,5 +1,5 @@
-"""TODO docstring."""
-
+"""One image's problem around the optimisation: where its pixels start, when its loss has diverged, and
+the output it becomes (back to its own aspect ratio, with its colours kept if asked)."""
 
 from __future__ import annotations
 

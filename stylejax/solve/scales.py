@@ -1,4 +1,4 @@
-"""Coarse-to-fine schedules: the scales a run optimises at, and the state carried from one to the next.
+"""Coarse to fine: the scales a run optimises at, and the state carried from one to the next.
 
 A run starts at `min_size` and grows by `scale_factor` up to `size` (Gatys et al. 2017; crowsonkb's
 style-transfer-pytorch). The coarse scales are cheap and lay down the painting's large structures, which
@@ -20,7 +20,7 @@ from stylejax.optim.loop import RunState
 
 @dataclasses.dataclass(frozen=True)
 class Scale:
-    """One scale of a schedule: its longest side, its step budget, and where it stands.
+    """One scale of a run: its longest side, its step budget, and where it stands.
 
     Attributes:
       size: the longest side of the image at this scale, in pixels.
@@ -70,7 +70,7 @@ def plan_scales(config: StyleConfig) -> tuple[Scale, ...]:
 
 
 def total_steps(config: StyleConfig) -> int:
-    """Steps over every scale of the schedule."""
+    """Steps over every scale."""
     return sum(scale.steps for scale in plan_scales(config))
 
 

@@ -101,18 +101,16 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
     regions = None
     if masks is not None:
         regions = _check_regions(config, masks, len(style_images), content_image.shape[:2])
-        style_masks = masks_io.style_masks(style_masks, len(style_images))
-    elif style_masks is not None:
-        raise StyleJaxError("style masks pick which part of each painting a region takes: give the regions' masks too")
+    style_masks = masks_io.style_masks(style_masks, len(style_images), regions=masks is not None)
 
     start = time.perf_counter()
     plan = scales.plan_scales(config)
     shapes = _scale_shapes(content_image.shape[:2], plan)
     mesh = local_mesh(jax.local_devices()[:1])  # one image: one device, nothing padded
 
-    def measure(shape, remat):  # compiles the run's own program for abstract inputs: nothing is computed
-        final = scales.at_scale(config.replace(remat=remat), plan[-1])
-        return BatchSolver.abstract(style_images, final, mesh, 1, style_masks=style_masks).memory_needed(shape, 1)
+    def measure(shape, remat):
+        return memory_needed(style_images, scales.at_scale(config.replace(remat=remat), plan[-1]), shape,
+                             style_masks=style_masks)
 
     fit = sizing.fit(measure, shapes[-1], config, log=log)
     config = config.replace(remat=fit.remat)
@@ -140,6 +138,17 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
         remat=fit.remat,
         tile=fit.tile,
     )
+
+
+def memory_needed(style: ImageLike | Sequence[ImageLike], config: StyleConfig, shape: tuple[int, int], *,
+                  style_masks: Sequence[np.ndarray | None] | None = None) -> int:
+    """Bytes of device memory `stylize` needs to optimise an image of `shape` (h, w) at one scale of `config`.
+
+    XLA's count for the run's own program, compiled for abstract inputs: nothing is computed, and the run
+    reuses the compiled program.
+    """
+    mesh = local_mesh(jax.local_devices()[:1])
+    return BatchSolver.abstract(style_list(style), config, mesh, 1, style_masks=style_masks).memory_needed(shape, 1)
 
 
 def _check_regions(config: StyleConfig, masks: Sequence[ImageLike], styles: int, shape: tuple[int, int]
@@ -192,7 +201,7 @@ def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[Ima
 
     Images are resized to `config.size` and grouped by `bucket_shape`; each group runs in batches of
     `batch_size` (padded to a multiple of the device count; the padding is discarded), coarse to fine
-    through `config`'s schedule. Outputs keep each content image's aspect ratio. Per image, the result
+    through `config`'s scales. Outputs keep each content image's aspect ratio. Per image, the result
     matches `stylize` with the same config when the image's shape is a bucket shape at every scale.
 
     Args:
@@ -224,9 +233,7 @@ def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[Ima
                                 "give each content image its masks")
         regions = [masks_io.region_masks(m, len(styles), image.shape[:2])
                    for m, image in zip(masks, content_images, strict=True)]
-        style_masks = masks_io.style_masks(style_masks, len(styles))
-    elif style_masks is not None:
-        raise StyleJaxError("style masks pick which part of each painting a region takes: give the regions' masks too")
+    style_masks = masks_io.style_masks(style_masks, len(styles), regions=masks is not None)
     CoarseToFineSolver.check_batchable(config)
     solver = CoarseToFineSolver(styles, config, mesh, vmap_size, style_masks=style_masks)
     buckets: dict[tuple[int, int], list[int]] = {}

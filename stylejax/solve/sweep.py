@@ -1,7 +1,7 @@
 """`sweep`: one content image at a grid of style and content weights, as one batch, to choose by eye.
 
 Loss weights are arguments of the compiled programs, never constants, so every cell of the grid is
-a row of one batch: each scale of the schedule compiles once for the whole grid, and the cells run
+a row of one batch: each scale compiles once for the whole grid, and the cells run
 side by side (in lockstep on an accelerator, across devices). `sweep_sheet` lays the results out
 as a labelled contact sheet, a row per content weight and a column per style weight.
 """

@@ -121,7 +121,7 @@ def stylize_tiles(content: jax.Array, start: jax.Array, styles: Sequence[np.ndar
       content: (h, w, 3) the content image at this scale.
       start: where the optimisation starts: the previous scale's result or the initial image (any size).
       styles: the style images; their Gram targets are the whole scale's.
-      config: the one-scale config (`schedule.at_scale`).
+      config: the one-scale config (`scales.at_scale`).
       tile: the tile side in px.
     """
     shape = tuple(content.shape[:2])

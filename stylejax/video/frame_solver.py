@@ -1,7 +1,7 @@
 """Video: temporally consistent stylization, frame after frame (Ruder, Dosovitskiy & Brox 2016).
 
 A sequential driver on top of the batch solver. A video's first frame runs the whole coarse-to-fine
-schedule. Every later frame starts from the previous output warped into it by the content's optical
+scales. Every later frame starts from the previous output warped into it by the content's optical
 flow, and a temporal term pulls it towards that warped frame wherever the flow is reliable. The warped
 frame and its reliability are per-image arguments like content targets, never constants baked into a
 program: one compiled program per shape serves a whole video, and frame t of many same-shape videos
@@ -43,7 +43,7 @@ FRAME_INITS = ("warped", "content", "noise")
 
 @dataclasses.dataclass(frozen=True)
 class VideoSettings:
-    """How a video is stylized beyond the StyleConfig (whose `steps` schedule the first frame runs).
+    """How a video is stylized beyond the StyleConfig (whose `steps` per scale the first frame runs).
 
     Attributes:
       frame_steps: optimisation steps of each frame after the first, at full size only.
@@ -108,7 +108,7 @@ def check(config: StyleConfig, shapes: Sequence[tuple[int, int]]) -> None:
 class FrameSolver:
     """Optimises frame t of many same-shape videos as one batch.
 
-    `first_frames` runs the config's whole schedule; `next_frames` runs one full-size scale of
+    `first_frames` runs every scale of the config; `next_frames` runs one full-size scale of
     `settings.frame_steps` steps with the temporal term. Both hold their compiled programs across calls.
     """
 
@@ -195,7 +195,7 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
     Args:
       videos: each video's content frames, (h, w, 3) float32 in [0, 1], all of one size per video.
       style: the style image(s).
-      config: the StyleConfig (its schedule runs each video's first frame).
+      config: the StyleConfig (each video's first frame runs its scales).
       settings: the video settings.
       on_frame: called with (video index, VideoFrame) as each frame is done, in frame order per video.
       done: per video, (frames already done, the last one's `VideoFrame.working`) to resume after;
@@ -270,7 +270,7 @@ def stylize_video(source: str | Iterable[ImageLike], style: ImageLike | Sequence
     Args:
       source: a video file, a folder of frames, or a sequence of (h, w, 3) frames (float in [0, 1] or uint8).
       style: a path or array, or a sequence of them (blended by `config.style_blend`).
-      config: settings; `config.steps` is the first frame's schedule. `**overrides` change its fields.
+      config: settings; `config.steps` are the first frame's steps per scale. `**overrides` change its fields.
       settings: the video settings (later frames' steps, temporal weight, initialisation, flow).
       start: seconds into a video file or folder to begin at.
       duration: seconds of it to stylize (None: all).

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import add_broken_images, free_port, smooth_image, stripes
-from test_jobs import manifest
+from test_local import manifest
 
 import stylejax
 from stylejax import cli

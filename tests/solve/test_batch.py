@@ -8,7 +8,7 @@ from conftest import smooth_image, stripes
 
 import stylejax
 from stylejax.solve.batch import BatchSolver, bucket_shape, default_vmap_size, local_mesh
-from stylejax.solve.coarse_to_fine import stylize_batch
+from stylejax.solve.stylize import stylize_batch
 
 SETTINGS = dict(size=48, steps=4, chunk_steps=2)
 

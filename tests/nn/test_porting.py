@@ -7,24 +7,11 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from torch_vgg import torchvision_like_vgg
 
 import stylejax
-from stylejax.nn import porting, weights
-from stylejax.nn.vgg import BLOCKS, layer_names
-
-CHANNELS = (64, 128, 256, 512, 512)
-
-
-def torchvision_like_vgg(arch: str, seed: int) -> "torch.nn.Sequential":
-    """The layer sequence of torchvision's `vgg16().features` / `vgg19().features`, randomly initialised."""
-    torch.manual_seed(seed)
-    layers, c_in = [], 3
-    for block, count in enumerate(BLOCKS[arch]):
-        for _ in range(count):
-            layers += [torch.nn.Conv2d(c_in, CHANNELS[block], 3, padding=1), torch.nn.ReLU()]
-            c_in = CHANNELS[block]
-        layers.append(torch.nn.MaxPool2d(2, 2))
-    return torch.nn.Sequential(*layers).eval()
+from stylejax.nn import porting, readers, weights
+from stylejax.nn.vgg import layer_names
 
 
 def torch_relus(net: "torch.nn.Sequential", x: np.ndarray, arch: str) -> dict[str, np.ndarray]:
@@ -118,7 +105,7 @@ def test_restricted_unpickler_refuses_code(tmp_path, monkeypatch):
     path = tmp_path / "evil.ckpt"
     path.write_bytes(pickle.dumps({"VGG16_0": _Exploit()}))
     with pytest.raises(stylejax.StyleJaxError, match="only numpy arrays"):
-        weights.read_pickle(path)
+        readers.read_pickle(path)
     assert not (tmp_path / "exploited").exists()
 
 
@@ -127,9 +114,9 @@ def test_lpips_checkpoint_is_read_and_recorded(vgg16, weights_cache):
 
     manifest = json.loads((weights_cache / "vgg16" / "manifest.json").read_text())
     assert manifest["architecture"] == "vgg16" and manifest["preprocessing"] == "torchvision"
-    assert manifest["source_sha256"] == weights.sha256(weights.lpips_vgg16_file())
+    assert manifest["source_sha256"] == readers.sha256(weights.lpips_vgg16_file())
     assert manifest["layers"]["conv5_3"]["kernel"] == [3, 3, 512, 512]
-    tree = weights.read_pickle(weights.lpips_vgg16_file())
+    tree = readers.read_pickle(weights.lpips_vgg16_file())
     np.testing.assert_array_equal(vgg16.convs[0].kernel[...], tree["VGG16_0"]["Conv_0"]["kernel"])
 
 
@@ -145,5 +132,5 @@ def test_overwriting_replaces_the_weights_and_leaves_no_staging_folders(tmp_path
     stored = stylejax.port_file(tmp_path / "0.pth", "vgg16", name="replaced")
     stylejax.port_file(tmp_path / "1.pth", "vgg16", name="replaced", overwrite=True)
     manifest = (stored / "manifest.json").read_text()
-    assert weights.sha256(tmp_path / "1.pth") in manifest
+    assert readers.sha256(tmp_path / "1.pth") in manifest
     assert not [p for p in stored.parent.iterdir() if p.name.startswith((".tmp-replaced", ".old-replaced"))]

@@ -15,7 +15,7 @@ from stylejax.bench.optimizers import Budget, OptimizerSpec, Problem, benchmark,
 from stylejax.bench.report import SCHEMA, write_report
 from stylejax.cli import bench
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 import torch_reference  # noqa: E402  (benchmarks/ is not a package)
 
 # One xdist worker runs this module: its module-scoped fixture (a Ray cluster, a benchmark run) is costly.

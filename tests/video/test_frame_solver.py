@@ -56,7 +56,8 @@ def test_one_compiled_program_serves_every_later_frame(clip, style):
         outputs, _, temporal = solver.next_frames([frame], [previous], [outputs[0]])
         compiled.append(solver.later.programs().run._cache_size())
     assert compiled[1:] == compiled[:1] * 3  # the warped frames are arguments, not constants: no recompiles
-    assert float(np.asarray(temporal.reliability).min()) >= 0.0
+    # the targets are the last frame's: a 2 px pan leaves most of the frame reliably warped
+    assert temporal.warped.shape == (1, *shape, 3) and float(np.mean(temporal.reliability)) > 0.5
 
 
 def _frames_of(path):

@@ -10,7 +10,7 @@ from conftest import smooth_image, stripes
 import stylejax
 from stylejax.optim import loop
 from stylejax.solve import scales
-from stylejax.solve.coarse_to_fine import stylize_batch
+from stylejax.solve.stylize import stylize_batch
 
 TWO_SCALES = dict(size=64, min_size=32, scale_factor=2.0, steps=(4, 2), chunk_steps=2)
 

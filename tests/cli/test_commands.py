@@ -79,7 +79,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(files, capsys, monkeyp
 
 def test_weights_list_and_port_through_the_cli(capsys, tmp_path):
     import torch
-    from test_porting import torchvision_like_vgg
+    from torch_vgg import torchvision_like_vgg
 
     net = torchvision_like_vgg("vgg19", seed=3)
     torch.save({f"features.{k}": v for k, v in net.state_dict().items()}, tmp_path / "v19.pth")
