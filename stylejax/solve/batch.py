@@ -321,8 +321,8 @@ class BatchSolver:
             `shared.weights.temporal` weighs them.
           masks: each image's region masks (r, h', w') in [0, 1], one per style (`stylejax.io.masks`); the
             solver's style targets must be per style (`create(..., style_masks=...)`).
-          weights: each image's loss weights (`stylejax.objective.targets.loss_weights`), e.g. a grid of style weights that
-            one compiled program runs; default: the config's for every image.
+          weights: each image's loss weights (`stylejax.objective.targets.loss_weights`), e.g. a grid of
+            style weights that one compiled program runs; default: the config's for every image.
           previous: the padded batch's state at the previous scale, whose optimizer state carries over.
           resume: given the fresh state, returns a (state, loss history) to continue from, or None.
           on_chunk: called after every chunk but the last with the state and history (checkpointing).

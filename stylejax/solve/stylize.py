@@ -159,7 +159,7 @@ def _check_regions(config: StyleConfig, masks: Sequence[ImageLike], styles: int,
                             "use one of them")
     if config.tile is not None:
         raise StyleJaxError("masks do not work with tiles yet: drop --tile (lower --size, or use --remat on)")
-    return masks.region_masks(masks, styles, shape)
+    return masks_io.region_masks(masks, styles, shape)
 
 
 def _scale_shapes(shape: tuple[int, int], scales: Sequence[Scale]) -> list[tuple[int, int]]:
