@@ -217,6 +217,7 @@ def test_two_processes_share_the_inputs_exactly_once(tmp_path):
     assert Counter(r["input"] for r in records) == Counter({f"{'nested/' if i % 4 == 0 else ''}img{i:02d}.png": 1
                                                            for i in range(10)})
     assert {r["process"] for r in records} == {0, 1}
+    assert not (out / checkpoints.CHECKPOINTS).exists()  # whichever process ended last removed it
 
 
 def test_a_batch_that_cannot_fit_is_refused_before_starting(tmp_path, capsys):
