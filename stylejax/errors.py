@@ -6,3 +6,10 @@ class StyleJaxError(Exception):
 
     The CLI prints it as one line on stderr and exits with status 2.
     """
+
+
+class LossDivergedError(StyleJaxError):
+    """The loss stopped being finite: these settings fail on these images.
+
+    A bulk job fails the batch's images and goes on with the others; elsewhere it is a StyleJaxError.
+    """

@@ -2,13 +2,18 @@
 
 The key names the batch's inputs, settings and layout, so a re-run of the same job finds its batch's
 checkpoint again (on the same host or, in a Ray fleet, on another worker) and a different job or
-layout never restores it.
+layout never restores it. The key is a hash, so each folder also lists its inputs (KEY/inputs.json):
+a folder whose inputs all have their outputs can never be resumed (a re-run skips those inputs) and
+is removed, whichever process or earlier run left it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +25,9 @@ from stylejax.io.images import ImageLike
 from stylejax.optim.loop import RunState
 from stylejax.solve.batch import BatchSolver
 from stylejax.solve.scales import Scale
+
+CHECKPOINTS = ".checkpoints"  # under OUTDIR: one folder per batch in flight
+INPUTS = "inputs.json"  # in a batch's folder: the names of the inputs it holds progress of
 
 
 def batch_key(config: StyleConfig, styles: Sequence[ImageLike], names: Sequence[str], solver: BatchSolver) -> str:
@@ -74,7 +82,8 @@ class OrbaxCheckpoints:
     of different scales never meet.
     """
 
-    def __init__(self, manager, scales: Sequence[Scale]):
+    def __init__(self, folder: Path, manager, scales: Sequence[Scale]):
+        self.folder = folder
         self.manager = manager
         self.offsets = np.cumsum([0] + [scale.steps for scale in scales])[:-1]
         self.resumed_from: int | None = None  # the step over every scale a restore started from
@@ -94,3 +103,54 @@ class OrbaxCheckpoints:
     def save(self, scale: Scale, state: RunState, progress: dict[str, np.ndarray]) -> None:
         step = int(self.offsets[scale.index]) + int(np.asarray(state.step)[0])
         _save_checkpoint(self.manager, step, state, progress)
+
+    def remove(self) -> None:
+        """Deletes the batch's folder: its outputs are written, or it failed for good."""
+        self.manager.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def open_batch_checkpoints(outdir: Path, key: str, names: Sequence[str], scales: Sequence[Scale]
+                           ) -> OrbaxCheckpoints:
+    """The checkpoints of the batch `key` of inputs `names`, in OUTDIR/.checkpoints/KEY (made if new)."""
+    folder = outdir / CHECKPOINTS / key
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_inputs(folder, names)
+    return OrbaxCheckpoints(folder, checkpoint_manager(folder), scales)
+
+
+def _write_inputs(folder: Path, names: Sequence[str]) -> None:
+    """Writes the folder's inputs atomically: a reader finds all of them or none (the folder is then kept)."""
+    temporary = folder / f".{INPUTS}.{uuid.uuid4().hex}"  # unique: two hosts may share a pid
+    temporary.write_text(json.dumps(list(names)))
+    os.replace(temporary, folder / INPUTS)
+
+
+def batch_inputs(folder: Path) -> list[str] | None:
+    """The input names a checkpoint folder holds progress of; None if it does not say (yet)."""
+    try:
+        names = json.loads((folder / INPUTS).read_text())
+    except (OSError, ValueError):
+        return None
+    return names if isinstance(names, list) else None
+
+
+def remove_finished_checkpoints(outdir: Path) -> None:
+    """Removes the checkpoint folders whose inputs all have their outputs, then .checkpoints if it is empty.
+
+    Such a folder is left by a batch that regrouped on a re-run (some of its inputs got done, or others
+    joined its bucket, so it has a new key). A batch still pending has an input without an output, so
+    its folder stays, whoever owns it (another `--distributed` process writes in the same OUTDIR); so
+    does a folder that does not list its inputs (one being made right now).
+    """
+    root = outdir / CHECKPOINTS
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        names = batch_inputs(folder)
+        if names is not None and all((outdir / name).exists() for name in names):
+            shutil.rmtree(folder, ignore_errors=True)
+    try:
+        root.rmdir()  # only when no batch is left in flight
+    except OSError:
+        pass

@@ -29,6 +29,7 @@ from pathlib import Path
 from stylejax.config import StyleConfig
 from stylejax.errors import StyleJaxError
 from stylejax.io.images import ImageLike
+from stylejax.jobs.checkpoints import remove_finished_checkpoints
 from stylejax.jobs.fleet_workers import (
     MAX_RESTARTS,
     FleetBatch,
@@ -37,7 +38,8 @@ from stylejax.jobs.fleet_workers import (
     start_workers,
     worker_options,
 )
-from stylejax.jobs.local import Item, JobSummary, Manifest, check_job, job_batches, plan_job, remove_checkpoint_folder
+from stylejax.jobs.local import Item, check_job, job_batches, plan_job
+from stylejax.jobs.manifest import JobSummary, Manifest
 
 NAMESPACE = "stylejax"
 WORKER_PREFIX = "stylejax-worker"  # actor names: stylejax-worker-<driver pid>@<driver host>-<index>
@@ -126,7 +128,7 @@ def run_fleet(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, c
 
     Raises:
       StyleJaxError: Ray missing or unreachable, bad options, a batch that cannot fit a worker's memory,
-        a diverging loss, or every worker lost for good.
+        or every worker lost for good (a batch whose loss diverges fails its images, not the job).
     """
     check_job(items, style, config, batch_size, vmap_size, masks_dir)
     if workers is not None and workers <= 0:
@@ -178,6 +180,7 @@ def _drive_alone(ray, items, style, outdir, config, workers, batch_size, vmap_si
     if progress:
         progress(done[0], len(items))
     if not pending:
+        remove_finished_checkpoints(outdir)
         return summary
     batches = [FleetBatch(shape, batch) for shape, batch in job_batches(pending, batch_size)]
     count, options = worker_options(ray, workers)
@@ -209,5 +212,5 @@ def _drive_alone(ray, items, style, outdir, config, workers, batch_size, vmap_si
     finally:
         for worker in pool:
             ray.kill(worker)
-    remove_checkpoint_folder(outdir)
+    remove_finished_checkpoints(outdir)
     return summary

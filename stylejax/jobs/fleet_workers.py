@@ -21,6 +21,7 @@ from stylejax.config import StyleConfig
 from stylejax.errors import StyleJaxError
 from stylejax.io.images import ImageLike
 from stylejax.jobs.local import Item, job_solver, run_batch
+from stylejax.jobs.manifest import failed_record
 from stylejax.nn.weights import weights_dir
 from stylejax.solve.sizing import check_memory
 
@@ -63,15 +64,18 @@ class FleetWorker:
         return lines, None
 
     def run(self, shape: tuple[int, int], batch: list[Item]) -> tuple[list[dict], str | None]:
-        """`jobs.run_batch`: (manifest records, or a usage error such as a diverging loss for the driver)."""
+        """`jobs.run_batch`: (manifest records, or a usage error for the driver to stop the job with).
+
+        A diverging loss is no usage error: `run_batch` records the batch's images as failed.
+        """
         self.batch = [item.name for item in batch]
         try:
             return run_batch(self.solver, batch, shape, self.style, self.outdir, self.masks_dir), None
         except StyleJaxError as e:  # returned, not raised: it names the user's mistake, not a worker's fault
             return [], str(e)
         except Exception as e:  # noqa: BLE001  out of device memory, a full disk: the batch fails, the worker lives
-            reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else 'no message'}"
-            return [dict(input=item.name, status="failed", error=reason) for item in batch], None
+            reason = f"{type(e).__name__}: {str(e).strip() or 'no message'}"
+            return [failed_record(item.name, reason) for item in batch], None
         finally:
             self.batch = None
 
@@ -187,7 +191,7 @@ def schedule_batches(ray, pool: list, batches: list[FleetBatch], finished: Calla
             if batch.attempts >= MAX_ATTEMPTS:
                 reason = f"a worker died {batch.attempts} times running its batch ({type(e).__name__})"
                 log(f"giving up on a batch of {len(batch.items)}: {reason}")
-                finished(batch, [dict(input=item.name, status="failed", error=reason) for item in batch.items])
+                finished(batch, [failed_record(item.name, reason) for item in batch.items])
             else:
                 log(f"a worker died running a batch of {len(batch.items)} ({type(e).__name__}); "
                     "the next free worker (another one, if there is one) continues it from its last checkpoint")

@@ -11,53 +11,33 @@ manifest from its driver alone.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import jax
+import numpy as np
 from jax.sharding import Mesh
 from PIL import Image
 
 from stylejax.config import MIN_SIDE, StyleConfig
-from stylejax.errors import StyleJaxError
+from stylejax.errors import LossDivergedError, StyleJaxError
 from stylejax.io import images
 from stylejax.io import masks as masks_io
 from stylejax.io.images import ImageLike
-from stylejax.jobs.checkpoints import OrbaxCheckpoints, batch_key, checkpoint_manager
+from stylejax.jobs.checkpoints import batch_key, open_batch_checkpoints, remove_finished_checkpoints
+from stylejax.jobs.manifest import JobSummary, Manifest, failed_record
 from stylejax.solve.batch import bucket_shape
 from stylejax.solve.coarse_to_fine import CoarseToFineSolver
 from stylejax.solve.problem import finish_image
 from stylejax.solve.sizing import check_memory
-
-MANIFEST = "manifest.jsonl"
-CHECKPOINTS = ".checkpoints"
 
 
 @dataclasses.dataclass(frozen=True)
 class Item:
     source: Path  # where the input is read from
     name: str  # its path relative to the input root: the output mirrors it
-
-
-@dataclasses.dataclass
-class JobSummary:
-    done: int = 0
-    skipped: int = 0
-    failed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-
-    def count(self, record: dict) -> None:
-        """Counts one manifest record ("done", "skipped-existing" or "failed")."""
-        if record["status"] == "done":
-            self.done += 1
-        elif record["status"] == "failed":
-            self.failed.append((record["input"], record["error"]))
-        else:
-            self.skipped += 1
 
 
 def collect_inputs(source: str | os.PathLike, outdir: Path) -> list[Item]:
@@ -86,38 +66,6 @@ def collect_inputs(source: str | os.PathLike, outdir: Path) -> list[Item]:
 def my_share(items: Sequence[Item], process_index: int, process_count: int) -> list[Item]:
     """This process's disjoint share: every process_count-th input of the sorted list."""
     return sorted(items, key=lambda item: item.name)[process_index::process_count]
-
-
-class Manifest:
-    """The job's JSON-lines record. One write() per line with O_APPEND, so concurrent hosts don't interleave.
-
-    `process` is the number each line carries (default: `jax.process_index()`); a Ray driver, which never
-    starts JAX, gives 0.
-    """
-
-    def __init__(self, outdir: Path, process: int | None = None):
-        self.path = outdir / MANIFEST
-        self.process = process
-
-    def latest(self) -> dict[str, dict]:
-        records = {}
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut off by a crash: the input is simply redone
-                records[record["input"]] = record
-        return records
-
-    def add(self, **record) -> None:
-        process = jax.process_index() if self.process is None else self.process
-        line = (json.dumps(record | {"time": time.time(), "process": process}) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
 
 
 def _image_shape(path: Path) -> tuple[int, int]:
@@ -159,8 +107,9 @@ def plan_job(items: Sequence[Item], outdir: Path, config: StyleConfig, manifest:
             if min(shape) < MIN_SIDE:
                 raise StyleJaxError(f"{item.source}: {shape[1]}x{shape[0]} is under {MIN_SIDE} px on a side")
         except StyleJaxError as e:
-            manifest.add(input=item.name, status="failed", error=str(e))
-            summary.failed.append((item.name, str(e)))
+            record = failed_record(item.name, str(e))
+            manifest.add(**record)
+            summary.count(record)
             continue
         pending.setdefault(bucket_shape(shape, config.size), []).append(item)
     return summary, pending
@@ -170,14 +119,6 @@ def job_batches(pending: Buckets, batch_size: int) -> list[tuple[tuple[int, int]
     """The pending inputs as (bucket shape, up to `batch_size` items), shape by shape."""
     return [(shape, pending[shape][first:first + batch_size])
             for shape in sorted(pending) for first in range(0, len(pending[shape]), batch_size)]
-
-
-def remove_checkpoint_folder(outdir: Path) -> None:
-    """Removes OUTDIR/.checkpoints if it is empty: only when no batch is left in flight."""
-    try:
-        (outdir / CHECKPOINTS).rmdir()
-    except OSError:
-        pass
 
 
 def check_job(items: Sequence[Item], style: Sequence[ImageLike], config: StyleConfig, batch_size: int,
@@ -230,6 +171,7 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
     if progress:
         progress(finished, total)
     if not pending:
+        remove_finished_checkpoints(outdir)
         return summary
     solver = job_solver(style, config, mesh, vmap_size, masks_dir)
     check_memory(solver.final, list(pending), batch_size, log)
@@ -240,7 +182,7 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
         finished += len(batch)
         if progress:
             progress(finished, total)
-    remove_checkpoint_folder(outdir)
+    remove_finished_checkpoints(outdir)
     return summary
 
 
@@ -259,11 +201,39 @@ def run_batch(solver: CoarseToFineSolver, batch: Sequence[Item], shape: tuple[in
       masks_dir: where each input's region masks are (`job_solver` made the solver with masks_dir too).
 
     Returns:
-      One manifest record per input: "failed" for one that cannot be decoded, else "done", with
-      "resumed_from" (steps over every scale) when the batch continued from a checkpoint.
+      One manifest record per input: "failed" for one that cannot be decoded, and for every input of a
+      batch whose loss diverged, else "done", with "resumed_from" (steps over every scale) when the
+      batch continued from a checkpoint.
     """
-    config = solver.config
     start = time.perf_counter()
+    records, loaded, masks = load_batch(batch, style, masks_dir)
+    if not loaded:
+        return records
+    key = batch_key(solver.config, style, [item.name for item, _ in loaded], solver.final)
+    checkpoints = open_batch_checkpoints(outdir, key, [item.name for item, _ in loaded], solver.scales)
+    try:
+        outcome = solver.solve([image for _, image in loaded], solver.bucket_shapes(shape), masks=masks or None,
+                               checkpoints=checkpoints)
+    except LossDivergedError as e:  # these settings fail on this batch: its images fail, the job goes on
+        checkpoints.remove()  # a re-run starts the batch afresh, not from the diverging state
+        return records + [failed_record(item.name, str(e)) for item, _ in loaded]
+    seconds = (time.perf_counter() - start) / len(loaded)
+    resumed = {} if checkpoints.resumed_from is None else {"resumed_from": checkpoints.resumed_from}
+    for row, (item, content) in enumerate(loaded):
+        output = outdir / item.name
+        output.parent.mkdir(parents=True, exist_ok=True)
+        images.remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
+        images.save_image(finish_image(outcome.images[row], content, solver.config), output)
+        records.append(dict(input=item.name, status="done", output=str(output), losses=outcome.losses[row],
+                            steps=int(outcome.loss_history.shape[1]), evaluations=int(outcome.evaluations[row]),
+                            seconds=round(seconds, 3), **resumed))
+    checkpoints.remove()
+    return records
+
+
+def load_batch(batch: Sequence[Item], style: Sequence[ImageLike], masks_dir: Path | None
+               ) -> tuple[list[dict], list[tuple[Item, np.ndarray]], list[np.ndarray]]:
+    """(failed records of inputs or masks that cannot be read, (item, content) of the others, their masks)."""
     records, loaded, masks = [], [], []
     for item in batch:
         try:
@@ -273,24 +243,5 @@ def run_batch(solver: CoarseToFineSolver, batch: Sequence[Item], shape: tuple[in
                 masks.append(masks_io.region_masks(paths, len(style), content.shape[:2]))
             loaded.append((item, content))
         except StyleJaxError as e:  # a bad input (or mask) fails alone; the rest of the batch runs
-            records.append(dict(input=item.name, status="failed", error=str(e)))
-    if not loaded:
-        return records
-    key = batch_key(config, style, [item.name for item, _ in loaded], solver.final)
-    manager = checkpoint_manager(outdir / CHECKPOINTS / key)
-    checkpoints = OrbaxCheckpoints(manager, solver.scales)
-    outcome = solver.solve([image for _, image in loaded], solver.bucket_shapes(shape), masks=masks or None,
-                           checkpoints=checkpoints)
-    seconds = (time.perf_counter() - start) / len(loaded)
-    resumed = {} if checkpoints.resumed_from is None else {"resumed_from": checkpoints.resumed_from}
-    for row, (item, content) in enumerate(loaded):
-        output = outdir / item.name
-        output.parent.mkdir(parents=True, exist_ok=True)
-        images.remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
-        images.save_image(finish_image(outcome.images[row], content, config), output)
-        records.append(dict(input=item.name, status="done", output=str(output), losses=outcome.losses[row],
-                            steps=int(outcome.loss_history.shape[1]), evaluations=int(outcome.evaluations[row]),
-                            seconds=round(seconds, 3), **resumed))
-    manager.close()
-    shutil.rmtree(outdir / CHECKPOINTS / key, ignore_errors=True)
-    return records
+            records.append(failed_record(item.name, str(e)))
+    return records, loaded, masks

@@ -8,17 +8,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from stylejax.config import StyleConfig
-from stylejax.errors import StyleJaxError
+from stylejax.errors import LossDivergedError
 from stylejax.io import images
 from stylejax.io.images import ImageLike, as_image
 from stylejax.objective import color
 
 
 def check_finite(losses: np.ndarray, done: int) -> None:
-    """Raises StyleJaxError naming the first step whose loss is not finite. losses: (..., steps)."""
+    """Raises LossDivergedError naming the first step whose loss is not finite. losses: (..., steps)."""
     bad = ~np.isfinite(losses).reshape(-1, losses.shape[-1]).all(axis=0)
     if bad.any():
-        raise StyleJaxError(f"the loss diverged (not finite at step {done + int(np.argmax(bad))}): lower the "
+        raise LossDivergedError(f"the loss diverged (not finite at step {done + int(np.argmax(bad))}): lower the "
                             "learning rate (--learning-rate) or the style weight (--style-weight)")
 
 

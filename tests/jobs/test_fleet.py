@@ -12,11 +12,15 @@ from pathlib import Path
 import pytest
 from conftest import add_broken_images, free_port, smooth_image, stripes
 from test_local import manifest
+from test_recovery import diverge_batches
 
 import stylejax
 from stylejax import cli
+from stylejax.config import StyleConfig
 from stylejax.io import images
 from stylejax.jobs import fleet, fleet_workers, local
+from stylejax.jobs.checkpoints import CHECKPOINTS
+from stylejax.solve.batch import bucket_shape
 
 # One xdist worker runs this module: its module-scoped fixture (a Ray cluster, a benchmark run) is costly.
 pytestmark = pytest.mark.xdist_group("ray-cluster")
@@ -68,7 +72,7 @@ def workers_of(pid: int) -> list:
 
 
 def partial_files(out: Path) -> list[Path]:
-    return [p for p in out.rglob(".*") if p.is_file() and local.CHECKPOINTS not in p.parts]
+    return [p for p in out.rglob(".*") if p.is_file() and CHECKPOINTS not in p.parts]
 
 
 def test_twelve_inputs_two_broken_each_done_exactly_once(cluster, tmp_path, capsys):
@@ -83,7 +87,7 @@ def test_twelve_inputs_two_broken_each_done_exactly_once(cluster, tmp_path, caps
     assert {r["input"] for r in records if r["status"] == "failed"} == {"notes.png", "truncated.png"}
     assert all(r["process"] == 0 and r["steps"] == 8 for r in records if r["status"] == "done")
     assert len(list(out.rglob("img*.png"))) == 10 and partial_files(out) == []
-    assert not (out / local.CHECKPOINTS).exists()
+    assert not (out / CHECKPOINTS).exists()
     assert "2 Ray workers" in err and "failed: truncated.png" in err
 
 
@@ -95,10 +99,10 @@ def test_a_killed_worker_s_batch_is_finished_by_another_from_its_checkpoint(clus
     driver = threading.Thread(target=lambda: codes.append(cli.main(command)))
     driver.start()
     deadline = time.time() + 120
-    while time.time() < deadline and not any(p.name.isdigit() for p in (out / local.CHECKPOINTS).glob("*/*")):
+    while time.time() < deadline and not any(p.name.isdigit() for p in (out / CHECKPOINTS).glob("*/*")):
         time.sleep(0.02)  # until the batch has a finished checkpoint (orbax writes STEP.orbax-checkpoint-tmp-N,
         # then renames it to STEP)
-    assert any(p.name.isdigit() for p in (out / local.CHECKPOINTS).glob("*/*")), "no checkpoint within 120 s"
+    assert any(p.name.isdigit() for p in (out / CHECKPOINTS).glob("*/*")), "no checkpoint within 120 s"
     import ray
 
     busy = [info for info in ray.get([w.info.remote() for w in workers_of(os.getpid())]) if info["batch"]]
@@ -111,7 +115,7 @@ def test_a_killed_worker_s_batch_is_finished_by_another_from_its_checkpoint(clus
     resumed = {r["resumed_from"] for r in records}
     assert len(resumed) == 1 and 4 <= resumed.pop() < 40  # continued from a checkpoint, not from step 0
     assert len(list(out.glob("img*.png"))) == 4 and partial_files(out) == []
-    assert not (out / local.CHECKPOINTS).exists()
+    assert not (out / CHECKPOINTS).exists()
 
 
 def test_a_killed_driver_s_rerun_does_not_redo_finished_images(cluster, tmp_path):
@@ -222,8 +226,30 @@ def test_the_schedule_retries_a_dead_worker_s_batch_drops_a_hopeless_worker_and_
     assert 2 <= len(flaky.ran) <= fleet_workers.MAX_RESTARTS + 1  # back after each restart, gone after too many
     assert set(flaky.ran) <= set(steady.ran)  # what died on one worker was retried on the other
     assert flaky.ran.count("poison") + steady.ran.count("poison") == fleet_workers.MAX_ATTEMPTS
+    hopeless = [_FakeWorker(dies=lambda name: True) for _ in range(2)]
     with pytest.raises(stylejax.StyleJaxError, match="every Ray worker died"):
-        _schedule([_FakeWorker(dies=lambda name: True)] * 2, ["a", "b", "c", "d", "e", "f", "g", "h", "i"])
+        _schedule(hopeless, ["a", "b", "c", "d", "e", "f", "g", "h", "i"])
+    # Each ran until it had died once more than Ray restarts it, then left the pool.
+    assert [len(worker.ran) for worker in hopeless] == [fleet_workers.MAX_RESTARTS + 1] * 2
+
+
+def test_a_worker_s_diverging_batch_fails_its_images_and_the_worker_goes_on(tmp_path, monkeypatch):
+    make_inputs(tmp_path, count=2)
+    diverging = [True]
+    diverge_batches(monkeypatch, lambda h, w, done: diverging[0])
+    config = StyleConfig(size=40, steps=2, optimizer="adam", chunk_steps=2)
+    worker = fleet_workers.FleetWorker([tmp_path / "style.png"], config, tmp_path / "out", vmap_size=1)
+    batch = [local.Item(path, path.name) for path in sorted((tmp_path / "in").glob("*.png"))]
+    records, error = worker.run(bucket_shape((40, 50), config.size), batch)
+    assert error is None  # not a usage error for the driver to stop the fleet with
+    assert [(r["input"], r["status"]) for r in records] == [("img00.png", "failed"), ("img01.png", "failed")]
+    assert all(r["error"].startswith("the loss diverged (not finite at step 0)") for r in records)
+    assert list((tmp_path / "out" / CHECKPOINTS).iterdir()) == []  # its checkpoint folder is gone
+    assert not list((tmp_path / "out").glob("img*"))
+
+    diverging[0] = False
+    records, error = worker.run(bucket_shape((40, 50), config.size), batch)
+    assert error is None and [r["status"] for r in records] == ["done", "done"]
 
 
 def test_a_lone_worker_that_restarts_gets_its_batch_back_once_it_answers(monkeypatch):

@@ -62,10 +62,10 @@ def test_twenty_inputs_two_broken(tmp_path, capsys):
             assert output_size == want, record["input"]  # nothing cropped: the content's aspect ratio
             assert record["steps"] == 4 and record["evaluations"] == 4 and record["losses"]["total"] > 0
     assert (out / "nested" / "img00.png").is_file()  # outputs mirror input paths
-    assert not (out / local.CHECKPOINTS).exists()
+    assert not (out / checkpoints.CHECKPOINTS).exists()
 
 
-def test_interrupted_job_resumes_without_redoing_finished_images(tmp_path, monkeypatch):
+def test_interrupted_job_resumes_without_redoing_finished_images(tmp_path):
     source = make_inputs(tmp_path, count=8, broken=False)
     out = tmp_path / "out"
     items = local.my_share(local.collect_inputs(source, out), 0, 1)
@@ -189,7 +189,7 @@ def test_sigterm_stops_cleanly_and_the_rerun_finishes(tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode in (0, 130), err
-    leftovers = [p for p in out.rglob(".*") if p.is_file() and local.CHECKPOINTS not in p.parts]
+    leftovers = [p for p in out.rglob(".*") if p.is_file() and checkpoints.CHECKPOINTS not in p.parts]
     assert leftovers == []  # no half-written outputs
     rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
@@ -197,7 +197,6 @@ def test_sigterm_stops_cleanly_and_the_rerun_finishes(tmp_path):
     assert len(done) + sum(r["status"] == "skipped-existing" for r in manifest(out)) >= 12
     assert set(done.values()) == {1}
     assert len(list(out.rglob("img*.png"))) == 12
-
 
 
 def test_two_processes_share_the_inputs_exactly_once(tmp_path):
@@ -218,6 +217,7 @@ def test_two_processes_share_the_inputs_exactly_once(tmp_path):
     assert Counter(r["input"] for r in records) == Counter({f"{'nested/' if i % 4 == 0 else ''}img{i:02d}.png": 1
                                                            for i in range(10)})
     assert {r["process"] for r in records} == {0, 1}
+    assert not (out / checkpoints.CHECKPOINTS).exists()  # whichever process ended last removed it
 
 
 def test_a_batch_that_cannot_fit_is_refused_before_starting(tmp_path, capsys):
