@@ -148,7 +148,7 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 def test_a_checkpoint_is_never_restored_into_another_layout(tmp_path, monkeypatch, first, second):
     import jax
 
-    from stylejax.solve.batch import local_mesh
+    from stylejax.solve.sharding import local_mesh
 
     source = make_inputs(tmp_path, count=3, broken=False)
     items = local.collect_inputs(source, tmp_path / "x")

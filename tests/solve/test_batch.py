@@ -7,7 +7,8 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax.solve.batch import BatchSolver, bucket_shape, default_vmap_size, local_mesh
+from stylejax.solve.batch import BatchSolver, bucket_shape
+from stylejax.solve.sharding import default_vmap_size, local_mesh
 from stylejax.solve.stylize import stylize_batch
 
 SETTINGS = dict(size=48, steps=4, chunk_steps=2)

@@ -7,7 +7,8 @@ from conftest import smooth_image, stripes
 import stylejax
 from stylejax.cli.app import main
 from stylejax.solve import scales
-from stylejax.solve.batch import BatchSolver, local_mesh
+from stylejax.solve.batch import BatchSolver
+from stylejax.solve.sharding import local_mesh
 from stylejax.solve.sweep import sweep, sweep_sheet
 
 
