@@ -90,7 +90,7 @@ def test_a_style_mask_takes_the_style_from_that_part_of_the_painting(vgg16):
         assert to_part < 0.5 * to_whole
 
 
-def test_regions_in_a_batch_match_the_single_image_loss(vgg16):
+def test_regions_in_a_batch_match_the_single_image_loss():
     content = smooth_image(48, 48, seed=3)
     styles = [stripes(48, 48), smooth_image(48, 48, seed=9) ** 3]
     config = stylejax.StyleConfig(size=48, steps=5, optimizer="adam")
@@ -163,7 +163,7 @@ def test_bad_masks_are_one_line_and_exit_2_with_nothing_written(tmp_path, capsys
     assert not out.exists()
 
 
-def test_masks_refuse_style_blend_and_tiles(tmp_path):
+def test_masks_refuse_style_blend_and_tiles():
     content, styles = smooth_image(48, 48), [stripes(48, 48), smooth_image(48, 48, seed=9)]
     with pytest.raises(stylejax.StyleJaxError, match="--style-blend"):
         stylejax.stylize(content, styles, size=48, steps=1, style_blend=(0.5, 0.5), masks=_halves(48, 48))
