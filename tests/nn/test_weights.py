@@ -51,6 +51,7 @@ def test_the_private_copy_loads(vgg16):
     np.testing.assert_array_equal(vgg.convs[-1].kernel[...], vgg16.convs[-1].kernel[...])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_damage_is_one_line_naming_the_folder_in_process_and_from_the_cli(private_cache, tmp_path, damage):
     folder = private_cache / "vgg16"
