@@ -1,0 +1,58 @@
+"""The style network: its size, any input shape, conditional instance norm's style rows and mixes."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from stylejax.errors import StyleJaxError
+from stylejax.nn.transformer import StyleNetwork, check_style_mix, one_hot_styles
+
+
+def count(network):
+    return sum(x.size for x in jax.tree.leaves(nnx.state(network, nnx.Param)))
+
+
+def test_parameter_counts_match_johnson_and_dumoulin():
+    assert count(StyleNetwork(32, 1)) == 1_679_235 - 1_600  # the PyTorch example's, less biases a norm cancels
+    assert count(StyleNetwork(32, 3)) - count(StyleNetwork(32, 1)) == 2 * 3_200
+    assert count(StyleNetwork(16, 1)) < count(StyleNetwork(32, 1)) / 3.5
+
+
+@pytest.mark.parametrize("shape", [(33, 50), (64, 36), (7, 9)])
+def test_any_input_size_gives_the_same_size_in_0_1(shape):
+    net = StyleNetwork(8, 1, rngs=nnx.Rngs(1))
+    images = jnp.asarray(np.random.default_rng(0).uniform(size=(2, *shape, 3)), jnp.float32)
+    out = net(images, jnp.ones(1))
+    assert out.shape == images.shape
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_each_style_row_and_a_mix_differ_and_a_one_hot_mix_is_that_style():
+    net = StyleNetwork(8, 2, rngs=nnx.Rngs(2))
+    # Distinct rows, as training makes them.
+    state = nnx.state(net, nnx.Param)
+    state = jax.tree.map(lambda x: x + jax.random.normal(jax.random.key(3), x.shape) * 0.3, state)
+    nnx.update(net, state)
+    image = jnp.asarray(np.random.default_rng(1).uniform(size=(1, 32, 32, 3)), jnp.float32)
+    first, second = net(image, one_hot_styles(jnp.array([0]), 2)), net(image, jnp.array([0.0, 1.0]))
+    mix = net(image, jnp.array([0.5, 0.5]))
+    assert float(jnp.abs(first - second).mean()) > 1e-3
+    assert float(jnp.abs(mix - first).mean()) > 1e-4 and float(jnp.abs(mix - second).mean()) > 1e-4
+    np.testing.assert_allclose(net(image, jnp.array([1.0, 0.0])), first, atol=1e-6)
+
+
+def test_padding_is_reflection_not_zeros():
+    net = StyleNetwork(8, 1)
+    assert net.down[0].conv.pad == 4 and net.down[0].conv.conv.padding == "VALID"
+
+
+def test_style_mix_checks():
+    assert check_style_mix([0.5, 0.5, 0], 3).shape == (3,)
+    with pytest.raises(StyleJaxError, match="one weight per style"):
+        check_style_mix([1.0, 0.0], 3)
+    with pytest.raises(StyleJaxError, match=">= 0"):
+        check_style_mix([1.0, -0.5], 2)
+    with pytest.raises(StyleJaxError, match="multiple of 4"):
+        StyleNetwork(30)
