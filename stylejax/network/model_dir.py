@@ -40,9 +40,9 @@ def save_model(folder: Path, network: StyleNetwork, info: dict) -> None:
 
     model.json is written last, through a temporary file and a rename: a folder with it is complete.
     """
-    import orbax.checkpoint as ocp
+    from importlib.metadata import version  # not stylejax.__version__: the package root imports every layer
 
-    from stylejax import __version__
+    import orbax.checkpoint as ocp
 
     params = nnx.to_pure_dict(nnx.state(network, nnx.Param))
     target = (folder / PARAMS).absolute()
@@ -52,7 +52,7 @@ def save_model(folder: Path, network: StyleNetwork, info: dict) -> None:
     checkpointer.save(target, jax.tree.map(np.asarray, params))
     checkpointer.wait_until_finished()
     record = dict(format=FORMAT, format_version=FORMAT_VERSION, architecture=ARCHITECTURE, width=network.width,
-                  num_styles=network.num_styles, stylejax_version=__version__) | info
+                  num_styles=network.num_styles, stylejax_version=version("stylejax")) | info
     temporary = folder / f".{MODEL_JSON}.tmp"
     temporary.write_text(json.dumps(record, indent=2) + "\n")
     os.replace(temporary, folder / MODEL_JSON)
