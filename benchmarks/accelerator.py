@@ -33,7 +33,8 @@ from stylejax.io import demo_images, images
 from stylejax.objective import targets
 from stylejax.optim import loop, optimizers
 from stylejax.solve import memory, stylize
-from stylejax.solve.batch import BatchSolver, local_mesh
+from stylejax.solve.batch import BatchSolver
+from stylejax.solve.sharding import local_mesh
 
 # Dense peak TFLOP/s from datasheets (bf16 tensor cores; f32 without TF32), by device_kind substring.
 DATASHEET = {"H200": {"bf16": 989, "f32": 67}, "H100": {"bf16": 989, "f32": 67}, "A100": {"bf16": 312, "f32": 19.5},

@@ -1,4 +1,4 @@
-"""`stylejax bench`: the flags of an optimizer comparison, and the call into `benchmark`. No logic of its own."""
+"""`stylejax bench`: the flags of an optimizer comparison, and the call into `bench.optimizers`. No logic of its own."""
 
 from __future__ import annotations
 

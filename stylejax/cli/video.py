@@ -1,4 +1,4 @@
-"""`stylejax video`: the flags of a video run, and the call into `video_jobs`. No logic of its own."""
+"""`stylejax video`: the flags of a video run, and the call into `jobs.video`. No logic of its own."""
 
 from __future__ import annotations
 

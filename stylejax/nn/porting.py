@@ -1,6 +1,6 @@
 """Pure remapping of VGG weights from other frameworks' layouts to stylejax's.
 
-Every function takes arrays already in memory (reading files is `stylejax.weights`' job) and returns
+Every function takes arrays already in memory (reading files is `stylejax.nn.weights`' job) and returns
 `{conv_name: {"kernel": (3, 3, c_in, c_out), "bias": (c_out,)}}` as float32 numpy arrays.
 Remapping is strict: a missing or unexpected layer, or a wrong shape, raises with the names on both sides.
 """

@@ -1,6 +1,6 @@
 """A Flax VGG16/VGG19 feature extractor returning named ReLU activations.
 
-Pure: no file access. Weights come from `stylejax.weights`, which fills a model built here.
+Pure: no file access. Weights come from `stylejax.nn.weights`, which fills a model built here.
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ def with_content(objective: Objective, shared: ObjectiveArgs, contents: jax.Arra
 def resolve_precision(precision: str, platform: str | None = None) -> str:
     """"auto" -> "bf16" on GPU/TPU (many times their f32 arithmetic), "f32" on CPU; others unchanged.
 
-    On this project's 2-core CPU bfloat16 convolutions ran no faster than f32 (README, Accelerators).
+    On this project's 2-core CPU bfloat16 convolutions ran no faster than f32 (docs/accelerators.md).
     `platform` defaults to JAX's default backend.
     """
     if precision != "auto":

@@ -22,10 +22,11 @@ from stylejax.io import masks as masks_io
 from stylejax.io.images import ImageLike, as_image, style_list, working_shape
 from stylejax.objective import color
 from stylejax.solve import scales, sizing
-from stylejax.solve.batch import BatchSolver, bucket_shape, local_mesh
+from stylejax.solve.batch import BatchSolver, bucket_shape
 from stylejax.solve.coarse_to_fine import CoarseToFineSolver
 from stylejax.solve.problem import finish, finish_image
 from stylejax.solve.scales import Scale
+from stylejax.solve.sharding import local_mesh
 
 # Called between compiled chunks with (steps done, current image (h, w, 3), loss history so far).
 Callback = Callable[[int, np.ndarray, np.ndarray], None]

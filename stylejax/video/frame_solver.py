@@ -32,9 +32,10 @@ from stylejax.nn.weights import load_vgg
 from stylejax.objective.gatys import Temporal
 from stylejax.optim.loop import averaged_image
 from stylejax.solve import scales
-from stylejax.solve.batch import bucket_shape, local_mesh
+from stylejax.solve.batch import bucket_shape
 from stylejax.solve.coarse_to_fine import CoarseToFineSolver
 from stylejax.solve.problem import finish_image, initial_image
+from stylejax.solve.sharding import local_mesh
 from stylejax.solve.sizing import check_memory
 from stylejax.video import flow
 

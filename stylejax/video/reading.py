@@ -1,9 +1,9 @@
 """Reading video files and frame folders as (h, w, 3) float32 RGB frames in [0, 1].
 
 Reading goes through PyAV (the optional extra `stylejax[video]`, whose wheels bundle FFmpeg), imported only when a
-function needs it (`import_av`, which `stylejax.video_write` uses too). A source is a video file or a folder of
+function needs it (`import_av`, which `stylejax.video.writing` uses too). A source is a video file or a folder of
 numbered images; `probe` says what `read_frames` will yield, without decoding more than one frame. Times are seconds
-from the start of the source's video stream. Writing frames to a video file is `stylejax.video_write`.
+from the start of the source's video stream. Writing frames to a video file is `stylejax.video.writing`.
 
 Damaged sources: a file FFmpeg cannot open (a text file, a few bytes, an MP4 cut before its index) is "not a
 video". A stream that breaks part-way (a decode error, or an MP4 whose index lists more frames than the file holds)
@@ -43,7 +43,7 @@ class VideoInfo:
         rate or 25).
       frame_count: number of frames `read_frames` yields.
       width, height: size of each yielded frame, after rotation.
-      has_audio: whether the source has an audio stream (for `video_write.write_video(audio_from=...)`).
+      has_audio: whether the source has an audio stream (for `writing.write_video(audio_from=...)`).
       rotation: degrees counter-clockwise applied to stand the frames upright (0, 90, 180 or 270), from the
         stream's display matrix.
       timestamps: seconds of each yielded frame from the start of the video stream; irregular for a variable

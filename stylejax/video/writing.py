@@ -1,8 +1,8 @@
 """Encoding (h, w, 3) float RGB frames in [0, 1] to a video file, atomically, with a source's audio copied in.
 
 Writing goes through PyAV (the optional extra `stylejax[video]`), imported only when `write_video` runs
-(`video_io.import_av`). Reading sources, and the timestamps and audio flag that `write_video` takes from them, is
-`stylejax.video_io`.
+(`reading.import_av`). Reading sources, and the timestamps and audio flag that `write_video` takes from them, is
+`stylejax.video.reading`.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: f
       frames: (h, w, 3) float RGB in [0, 1] (clipped, rounded to 8 bits), all one size.
       fps: the frame rate; with `timestamps` only the encoder's nominal rate.
       timestamps: seconds of each frame (one per frame, increasing), shifted so the first is at 0: keeps a variable
-        frame rate, e.g. `video_io.probe(...).timestamps`. None: frames at k / fps.
+        frame rate, e.g. `reading.probe(...).timestamps`. None: frames at k / fps.
       audio_from: a file whose first audio stream is copied in unchanged (no re-encoding); nothing is copied if it
         has none.
       audio_start, audio_duration: the window of that audio to copy, in seconds from the start of its video stream
-        (the clock of `video_io.probe`'s timestamps); it is shifted to start at 0 with the video.
+        (the clock of `reading.probe`'s timestamps); it is shifted to start at 0 with the video.
       quality: the encoder's CRF, 0..51, lower is better; 18 is near transparent for x264 (VP9's scale runs to 63,
         where about 31 looks the same).
 
@@ -56,8 +56,8 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: f
         temporary file is removed and a file already at `path` is left as it was.
 
     Example:
-      info = video_io.probe("in.mp4", start=10.0, duration=5.0)
-      frames = (stylize_frame(f) for f in video_io.read_frames("in.mp4", start=10.0, duration=5.0))
+      info = reading.probe("in.mp4", start=10.0, duration=5.0)
+      frames = (stylize_frame(f) for f in reading.read_frames("in.mp4", start=10.0, duration=5.0))
       write_video("out.mp4", frames, fps=info.fps, timestamps=info.timestamps, audio_from="in.mp4",
                   audio_start=10.0, audio_duration=5.0)
     """
@@ -197,7 +197,7 @@ class _AudioCopy:
         except ValueError as e:  # e.g. AAC into WebM
             self.container.close()
             raise StyleJaxError(f"{e}: write .mkv (holds any audio) or .mp4 instead, or leave out audio_from") from None
-        # The window is on the clock of video_io.probe's timestamps: from the start of the source's video stream.
+        # The window is on the clock of reading.probe's timestamps: from the start of the source's video stream.
         reference = self.container.streams.video[0] if self.container.streams.video else source_audio
         self.base = (reference.start_time or 0) * reference.time_base + Fraction(float(start))
         self.end = math.inf if duration is None else self.base + Fraction(float(duration))

@@ -53,6 +53,7 @@ def test_budgets_are_validated():
         Budget(steps=0)
 
 
+@pytest.mark.slow
 def test_accounting(report):
     runs, _ = report
     by_name = {r.optimizer: r for r in runs}
@@ -71,12 +72,14 @@ def test_accounting(report):
     assert runs[0].trace[0]["loss"] == pytest.approx(runs[1].trace[0]["loss"], rel=1e-6)  # same start
 
 
+@pytest.mark.slow
 def test_an_evaluation_budget_stops_lbfgs_by_evaluations():
     runs = benchmark([PROBLEM], [parse_optimizer("lbfgs")], Budget(evaluations=6), repeats=1)
     trace = runs[0].trace
     assert trace[-1]["evaluations"] >= 6 and trace[-2]["evaluations"] < 6
 
 
+@pytest.mark.slow
 def test_report_files_agree_with_each_other(report):
     runs, outdir = report
     document = json.loads((outdir / "results.json").read_text())
@@ -114,6 +117,7 @@ def test_pytorch_reference_starts_from_the_same_loss():
     assert lbfgs[-1]["loss"] < lbfgs[0]["loss"] and lbfgs[-1]["evaluations"] >= 2
 
 
+@pytest.mark.slow
 def test_bench_command_writes_every_output(tmp_path, capsys):
     out = tmp_path / "bench"
     code = cli.main(["bench", "--optimizers", "adam,sgd", "--size", "40", "--steps", "2", "--repeats", "1",

@@ -28,6 +28,7 @@ def run(argv, capsys):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_stylize_writes_the_output(files, capsys):
     out = files / "out.png"
     code, _, err = run(["stylize", files / "content.png", files / "style.png", files / "style2.png",

@@ -29,7 +29,8 @@ def stylize(tmp_path, cache, out):
     return float(match.group(1))
 
 
-def test_second_identical_run_does_not_compile(tmp_path, weights_cache):
+@pytest.mark.slow
+def test_second_identical_run_does_not_compile(tmp_path):
     images.save_image(smooth_image(48, 40), tmp_path / "content.png")
     images.save_image(stripes(48, 48), tmp_path / "style.png")
     cache = tmp_path / "xla"

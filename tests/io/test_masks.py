@@ -68,6 +68,7 @@ def test_guided_gram_of_a_half_is_that_halfs_gram():
     np.testing.assert_allclose(guided, np.asarray(losses.gram(features[:, :, :4]))[0], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_two_regions_each_take_their_own_style(vgg16):
     content = smooth_image(SIZE, SIZE, seed=2)
     style_a, style_b = stripes(SIZE, SIZE), smooth_image(SIZE, SIZE, seed=9) ** 3
@@ -77,6 +78,7 @@ def test_two_regions_each_take_their_own_style(vgg16):
     assert _style_distance(vgg16, right, style_b) < _style_distance(vgg16, right, style_a)
 
 
+@pytest.mark.slow
 def test_a_style_mask_takes_the_style_from_that_part_of_the_painting(vgg16):
     painting = np.concatenate([stripes(48, 32), smooth_image(48, 32, seed=4)], axis=1)  # stripes | smooth
     config = stylejax.StyleConfig(size=64, steps=1)
@@ -90,7 +92,8 @@ def test_a_style_mask_takes_the_style_from_that_part_of_the_painting(vgg16):
         assert to_part < 0.5 * to_whole
 
 
-def test_regions_in_a_batch_match_the_single_image_loss(vgg16):
+@pytest.mark.slow
+def test_regions_in_a_batch_match_the_single_image_loss():
     content = smooth_image(48, 48, seed=3)
     styles = [stripes(48, 48), smooth_image(48, 48, seed=9) ** 3]
     config = stylejax.StyleConfig(size=48, steps=5, optimizer="adam")
@@ -101,6 +104,7 @@ def test_regions_in_a_batch_match_the_single_image_loss(vgg16):
     assert not np.allclose(batch.images[0], batch.images[1])
 
 
+@pytest.mark.slow
 def test_video_frames_take_their_regions_from_a_folder_of_mask_frames(tmp_path, vgg16):
     frames = [smooth_image(48, 48, seed=s) for s in (1, 1, 1)]
     folder = tmp_path / "left"
@@ -117,6 +121,7 @@ def test_video_frames_take_their_regions_from_a_folder_of_mask_frames(tmp_path, 
     assert _style_distance(vgg16, last[:, 24:], styles[1]) < _style_distance(vgg16, last[:, 24:], styles[0])
 
 
+@pytest.mark.slow
 def test_batch_cli_finds_each_inputs_masks_by_name(tmp_path):
     inputs, masks_dir, out = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
     for folder in (inputs / "sub", masks_dir / "a" / "sub", masks_dir / "b" / "sub"):
@@ -163,7 +168,7 @@ def test_bad_masks_are_one_line_and_exit_2_with_nothing_written(tmp_path, capsys
     assert not out.exists()
 
 
-def test_masks_refuse_style_blend_and_tiles(tmp_path):
+def test_masks_refuse_style_blend_and_tiles():
     content, styles = smooth_image(48, 48), [stripes(48, 48), smooth_image(48, 48, seed=9)]
     with pytest.raises(stylejax.StyleJaxError, match="--style-blend"):
         stylejax.stylize(content, styles, size=48, steps=1, style_blend=(0.5, 0.5), masks=_halves(48, 48))

@@ -23,7 +23,7 @@ from stylejax.jobs.checkpoints import CHECKPOINTS
 from stylejax.solve.batch import bucket_shape
 
 # One xdist worker runs this module: its module-scoped fixture (a Ray cluster, a benchmark run) is costly.
-pytestmark = pytest.mark.xdist_group("ray-cluster")
+pytestmark = [pytest.mark.xdist_group("ray-cluster"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ def manifest(outdir: Path) -> list[dict]:
     return [json.loads(line) for line in (outdir / "manifest.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_twenty_inputs_two_broken(tmp_path, capsys):
     source = make_inputs(tmp_path)
     out = tmp_path / "out"
@@ -106,6 +107,7 @@ def die_after_save(monkeypatch, when) -> list[int]:
     return steps
 
 
+@pytest.mark.slow
 def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     source = make_inputs(tmp_path, count=2, broken=False)
     items = local.collect_inputs(source, tmp_path / "x")
@@ -143,12 +145,13 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     assert not any("resumed_from" in r for r in reference.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first, second", [({"vmap_size": 1}, {"vmap_size": None}), ({"devices": 4}, {"devices": 2})],
                          ids=["vmap-size", "devices"])
 def test_a_checkpoint_is_never_restored_into_another_layout(tmp_path, monkeypatch, first, second):
     import jax
 
-    from stylejax.solve.batch import local_mesh
+    from stylejax.solve.sharding import local_mesh
 
     source = make_inputs(tmp_path, count=3, broken=False)
     items = local.collect_inputs(source, tmp_path / "x")
@@ -176,6 +179,7 @@ def _cli(*args, env=None):
     return [sys.executable, "-m", "stylejax", *map(str, args)], dict(os.environ, **(env or {}))
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_and_the_rerun_finishes(tmp_path):
     source = make_inputs(tmp_path, count=12, broken=False)
     out = tmp_path / "out"
@@ -199,6 +203,7 @@ def test_sigterm_stops_cleanly_and_the_rerun_finishes(tmp_path):
     assert len(list(out.rglob("img*.png"))) == 12
 
 
+@pytest.mark.slow
 def test_two_processes_share_the_inputs_exactly_once(tmp_path):
     source = make_inputs(tmp_path, count=10, broken=False)
     out = tmp_path / "out"
@@ -220,6 +225,7 @@ def test_two_processes_share_the_inputs_exactly_once(tmp_path):
     assert not (out / checkpoints.CHECKPOINTS).exists()  # whichever process ended last removed it
 
 
+@pytest.mark.slow
 def test_a_batch_that_cannot_fit_is_refused_before_starting(tmp_path, capsys):
     source = make_inputs(tmp_path, count=2, broken=False)
     out = tmp_path / "out"
@@ -246,6 +252,7 @@ def test_bad_vmap_size_is_a_usage_error_before_any_output(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("vmap_size", [1, None])
 def test_the_batch_size_a_refusal_suggests_fits(monkeypatch, vmap_size):
     from stylejax.solve.batch import BatchSolver
@@ -262,6 +269,7 @@ def test_the_batch_size_a_refusal_suggests_fits(monkeypatch, vmap_size):
     assert solver.memory_needed(shape, suggested) <= limit
 
 
+@pytest.mark.slow
 def test_a_batch_interrupted_at_a_later_scale_resumes_there(tmp_path, monkeypatch):
     source = make_inputs(tmp_path, count=1, broken=False)
     items = local.collect_inputs(source, tmp_path / "x")

@@ -6,7 +6,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import pytest
 from conftest import smooth_image, stripes
-from test_jobs import die_after_save, manifest
+from test_local import die_after_save, manifest
 
 from stylejax import cli
 from stylejax.config import StyleConfig
@@ -65,6 +65,7 @@ def test_only_checkpoints_whose_inputs_all_have_outputs_are_removed(tmp_path):
     assert not (out / CHECKPOINTS).exists()  # nothing in flight: the folder goes too
 
 
+@pytest.mark.slow
 def test_a_batch_that_regrouped_on_a_rerun_leaves_no_orphaned_checkpoint(tmp_path, monkeypatch):
     shapes = {"a0.png": LANDSCAPE, "a1.png": LANDSCAPE, "b0.png": PORTRAIT, "b1.png": PORTRAIT}
     source = make_inputs(tmp_path, shapes)
@@ -91,6 +92,7 @@ def test_a_batch_that_regrouped_on_a_rerun_leaves_no_orphaned_checkpoint(tmp_pat
     assert not any("resumed_from" in r for r in manifest(out))  # the regrouped batch started afresh
 
 
+@pytest.mark.slow
 def test_a_diverging_batch_fails_its_images_and_the_job_goes_on(tmp_path, monkeypatch, capsys):
     source = make_inputs(tmp_path, {"a0.png": LANDSCAPE, "a1.png": LANDSCAPE, "b0.png": PORTRAIT})
     out = tmp_path / "out"

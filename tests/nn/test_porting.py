@@ -51,6 +51,7 @@ def test_torchvision_state_dict_ports_exactly(arch, tmp_path):
     assert_relus_match(vgg, image, torch_relus(net, x, arch))
 
 
+@pytest.mark.slow
 def test_keras_h5_ports_exactly_with_caffe_preprocessing(tmp_path):
     arch = "vgg19"
     net = torchvision_like_vgg(arch, seed=2)

@@ -58,6 +58,7 @@ def test_unknown_layer_is_a_clear_error(vgg16):
         vgg16.features(np.zeros((1, 32, 32, 3), np.float32), ["relu5_4"])
 
 
+@pytest.mark.slow
 def test_image_gradient_with_backward_kernels_matches_autodiff(vgg16):
     from conftest import smooth_image
 
@@ -73,6 +74,7 @@ def test_image_gradient_with_backward_kernels_matches_autodiff(vgg16):
     np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=1e-6 * np.abs(plain).max())
 
 
+@pytest.mark.slow
 def test_weight_gradient_through_fast_path_is_exact():
     vgg = VGG("vgg16", rngs=nnx.Rngs(1))
     image = jnp.full((1, 32, 32, 3), 0.5)
@@ -85,6 +87,7 @@ def test_weight_gradient_through_fast_path_is_exact():
     np.testing.assert_allclose(fast["convs"][1]["kernel"][...], plain["convs"][1]["kernel"][...], rtol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pooling", ["avg", "max"])
 def test_pooling_choice_changes_deeper_layers_only(pooling):
     vgg = VGG("vgg19", pooling=pooling, rngs=nnx.Rngs(0))
@@ -99,6 +102,7 @@ def test_vgg19_has_sixteen_relus():
     assert len(layer_names("vgg19")) == 16 and layer_names("vgg19")[-1] == "relu5_4"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fast_backward", [False, True])
 def test_remat_gives_the_same_features_and_image_gradient(vgg16, fast_backward):
     from conftest import smooth_image
@@ -125,6 +129,7 @@ def test_remat_gives_the_same_features_and_image_gradient(vgg16, fast_backward):
     np.testing.assert_allclose(grad, want_grad, rtol=1e-5, atol=1e-5 * np.abs(want_grad).max())
 
 
+@pytest.mark.slow
 def test_remat_shrinks_the_compiled_step_and_keeps_its_losses(vgg16):
     from conftest import smooth_image, stripes
 

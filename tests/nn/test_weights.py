@@ -45,11 +45,13 @@ def _garble_manifest(folder):
 DAMAGES = {"truncated": _truncate_params, "deleted": _delete_largest, "garbled-manifest": _garble_manifest}
 
 
-def test_the_private_copy_loads(private_cache, vgg16):
+@pytest.mark.usefixtures("private_cache")
+def test_the_private_copy_loads(vgg16):
     vgg = stylejax.load_vgg()
     np.testing.assert_array_equal(vgg.convs[-1].kernel[...], vgg16.convs[-1].kernel[...])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_damage_is_one_line_naming_the_folder_in_process_and_from_the_cli(private_cache, tmp_path, damage):
     folder = private_cache / "vgg16"
@@ -92,7 +94,8 @@ def test_a_tree_without_a_layer_is_refused(private_cache):
         stylejax.load_vgg()
 
 
-def test_a_wrong_shape_names_the_port_command_for_a_user_model(private_cache, tmp_path):
+@pytest.mark.usefixtures("private_cache")
+def test_a_wrong_shape_names_the_port_command_for_a_user_model(tmp_path):
     source = tmp_path / "mine.pth"
     source.write_bytes(b"stand-in for the user's file")
     params = {"conv1_1": {"kernel": np.zeros((3, 3, 3, 8), np.float32), "bias": np.zeros(8, np.float32)}}

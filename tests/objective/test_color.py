@@ -47,6 +47,7 @@ def test_lab_moments_match_the_contents_mean_and_covariance_in_lab():
     np.testing.assert_allclose(np.asarray(color.lab_to_rgb(color.rgb_to_lab(style))), style, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_stylize_with_colour_transfer_takes_the_contents_palette():
     content = smooth_image(48, 48, seed=2) * np.array([1.0, 0.55, 0.2], np.float32)  # orange
     style = stripes(48, 48)  # magenta and green

@@ -31,6 +31,7 @@ def test_auto_is_f32_on_cpu_and_bf16_on_accelerators():
         StyleConfig(precision="fp8")
 
 
+@pytest.mark.slow
 def test_bf16_features_with_f32_loss_and_gradient(problems):
     objective, args, content = problems["bf16"]
     assert objective.precision == "bf16" and problems["f32"][0].precision == "f32"  # static structure
@@ -49,6 +50,7 @@ def test_bf16_features_with_f32_loss_and_gradient(problems):
     assert g16 @ g32 / (np.linalg.norm(g16) * np.linalg.norm(g32)) > 0.99
 
 
+@pytest.mark.slow
 def test_bf16_run_ends_where_f32_does(vgg16):
     """The demo problem, 64 px, 40 Adam steps (benchmarks/precision.py: 128 px, 100 steps)."""
     content, style = demo_images.astronaut(), demo_images.stained_glass(64, 64)

@@ -27,6 +27,7 @@ def run(problem, optimizer, steps=STEPS, length=STEPS):
     return state, np.asarray(losses)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", optimizers.OPTIMIZERS)
 def test_every_optimizer_lowers_the_loss_and_keeps_pixels_in_range(problem, name):
     state, losses = run(problem, optimizers.make_optimizer(name))

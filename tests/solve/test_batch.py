@@ -7,7 +7,8 @@ import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
-from stylejax.solve.batch import BatchSolver, bucket_shape, default_vmap_size, local_mesh
+from stylejax.solve.batch import BatchSolver, bucket_shape
+from stylejax.solve.sharding import default_vmap_size, local_mesh
 from stylejax.solve.stylize import stylize_batch
 
 SETTINGS = dict(size=48, steps=4, chunk_steps=2)
@@ -17,9 +18,10 @@ def test_four_simulated_devices():
     assert jax.local_device_count() == 4
 
 
-# vmap_size: "auto" is 1 on CPU (images in sequence on a device); None runs a device's images in lockstep.
-@pytest.mark.parametrize(("optimizer", "vmap_size"), [("adam", "auto"), ("lbfgs", "auto"), ("lbfgs", None),
-                                                      ("lbfgs-backtrack", None)])
+# vmap_size: "auto" is 1 on CPU (images in sequence on a device, as `stylize` runs its one image); None runs a
+# device's images in lockstep, where a line search's per-image branches must stay per image.
+@pytest.mark.slow
+@pytest.mark.parametrize(("optimizer", "vmap_size"), [("adam", "auto"), ("lbfgs", None), ("lbfgs-backtrack", None)])
 def test_each_image_matches_stylize_alone(optimizer, vmap_size):
     contents = [smooth_image(32, 48, seed=i) for i in range(5)]  # bucket-aligned; 5 pads a second batch
     style = stripes(48, 48)
@@ -31,6 +33,7 @@ def test_each_image_matches_stylize_alone(optimizer, vmap_size):
         assert batch.evaluations[i] == alone.evaluations
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("optimizer", "vmap_size"), [("lbfgs", 1), ("lbfgs", None), ("lbfgs-backtrack", None)])
 def test_no_device_waits_for_another(optimizer, vmap_size):
     config = stylejax.StyleConfig(optimizer=optimizer, **SETTINGS)
@@ -53,6 +56,7 @@ def test_padding_gives_each_device_whole_lockstep_groups():
     assert default_vmap_size(local_mesh()) == 1  # CPU
 
 
+@pytest.mark.slow
 def test_mixed_shapes_keep_their_aspect_ratio_and_order():
     contents = [smooth_image(40, 60, seed=0), smooth_image(64, 40, seed=1), smooth_image(45, 61, seed=2)]
     result = stylize_batch(contents, stripes(48, 48), batch_size=2, optimizer="adam", **SETTINGS | {"size": 64})

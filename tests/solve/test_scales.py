@@ -96,6 +96,7 @@ def images():
     return smooth_image(64, 64, seed=1), stripes(48, 48)
 
 
+@pytest.mark.slow
 def test_stylize_runs_every_scale_and_reports_each(images):
     content, style = images
     seen, calls = [], []
@@ -109,6 +110,7 @@ def test_stylize_runs_every_scale_and_reports_each(images):
     assert result.losses["total"] < result.scale_histories[1][0] * 1.05  # the start of the last scale is kept
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam"])  # L-BFGS batches match stylize in test_batch.py
 def test_each_image_of_a_batch_matches_stylize_at_every_scale(images, optimizer):
     content, style = images

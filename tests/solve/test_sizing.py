@@ -72,6 +72,7 @@ def test_an_absurd_size_is_refused_before_anything_compiles(limit):
             sizing.fit(measure, (66667, 100000), stylejax.StyleConfig(size=100000, tile=tile))
 
 
+@pytest.mark.slow
 def test_stylize_refuses_a_size_that_cannot_fit_and_tiles_it_with_auto(limit):
     content, style = smooth_image(96, 128), stripes(48, 48)
     config = dict(size=256, min_size=256, steps=2, optimizer="adam", chunk_steps=2)
@@ -105,6 +106,7 @@ def test_print_size_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, c
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_16_bit_output_through_the_cli(tmp_path, capsys):
     images.save_image(smooth_image(60, 80), tmp_path / "content.png")
     images.save_image(stripes(48, 48), tmp_path / "style.png")
@@ -116,6 +118,7 @@ def test_16_bit_output_through_the_cli(tmp_path, capsys):
     assert len(levels) > 256 and np.any(np.abs(levels * 255 - np.round(levels * 255)) > 1e-3)  # not 8-bit values
 
 
+@pytest.mark.slow
 def test_the_memory_check_compiles_nothing_the_run_does_not_reuse(compiles):
     content, style = smooth_image(52, 60, seed=9), stripes(48, 48)  # a shape no other test uses
     with compiles() as compiled:

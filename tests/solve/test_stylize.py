@@ -16,6 +16,7 @@ def images():
     return smooth_image(60, 40), stripes(50, 50)
 
 
+@pytest.mark.slow
 def test_stylize_returns_what_the_api_promises(images):
     content, style = images
     result = stylejax.stylize(content, style, stylejax.StyleConfig(**SMALL))
@@ -37,6 +38,7 @@ def test_overrides_and_paths_are_accepted(images, tmp_path):
         stylejax.stylize(content, style, stepz=3)
 
 
+@pytest.mark.slow
 def test_a_second_call_with_the_same_shapes_does_not_recompile(images, compiles):
     content, style = images
     stylejax.stylize(content, style, **SMALL)
@@ -45,6 +47,7 @@ def test_a_second_call_with_the_same_shapes_does_not_recompile(images, compiles)
     assert compiled == []
 
 
+@pytest.mark.slow
 def test_a_custom_optax_optimizer_is_compiled_once(images, compiles):
     import optax
 
@@ -57,6 +60,7 @@ def test_a_custom_optax_optimizer_is_compiled_once(images, compiles):
     assert first.losses["total"] < first.loss_history[0]
 
 
+@pytest.mark.slow
 def test_style_loss_falls_more_than_tenfold(images):
     content, style = images
     result = stylejax.stylize(content, style, size=48, steps=40, optimizer="adam", chunk_steps=40)

@@ -2,15 +2,18 @@
 
 import jax
 import numpy as np
+import pytest
 from conftest import smooth_image, stripes
 
 import stylejax
 from stylejax.cli.app import main
 from stylejax.solve import scales
-from stylejax.solve.batch import BatchSolver, local_mesh
+from stylejax.solve.batch import BatchSolver
+from stylejax.solve.sharding import local_mesh
 from stylejax.solve.sweep import sweep, sweep_sheet
 
 
+@pytest.mark.slow
 def test_a_sweep_of_three_style_weights_is_one_batch_and_one_compiled_program():
     content, style = smooth_image(48, 40), stripes(48, 48)
     config = stylejax.StyleConfig(size=48, steps=15)  # L-BFGS: Adam's steps would not see the weights' balance
@@ -32,6 +35,7 @@ def test_a_sweep_of_three_style_weights_is_one_batch_and_one_compiled_program():
     assert sheet.shape[0] == 48 + 22 and sheet.shape[1] > 3 * 40
 
 
+@pytest.mark.slow
 def test_sweep_cli_writes_the_sheet_and_each_cell(tmp_path, capsys):
     content, style, out = tmp_path / "c.png", tmp_path / "s.png", tmp_path / "grid"
     stylejax.save_image(smooth_image(40, 48), content)

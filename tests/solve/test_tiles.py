@@ -51,6 +51,7 @@ def test_the_seam_metric_ignores_the_pooling_pattern():
     assert tiles.seam_ratio(image, 128) == pytest.approx(1.0, abs=0.02)
 
 
+@pytest.mark.slow
 def test_style_grams_by_crops_equal_the_whole_image_grams(vgg16):
     from flax import nnx
 
@@ -82,6 +83,7 @@ def test_content_targets_see_real_context_at_tile_borders():
     assert border[centre].mean() < border.mean()  # they differ most where the crop alone sees padding
 
 
+@pytest.mark.slow
 def test_a_tiled_run_has_no_seams_and_is_stylized():
     content, style = smooth_image(192, 144, seed=4), stripes(64, 64)
     config = dict(size=192, min_size=96, steps=(4, 2), optimizer="adam", chunk_steps=2)

@@ -31,6 +31,7 @@ def _run(frames, style, **settings):
     return frame_solver.stylize_video(frames, style, config, frame_solver.VideoSettings(frame_steps=LATER, **settings))
 
 
+@pytest.mark.slow
 def test_temporal_stylization_flickers_less_than_independent_frames(clip, style):
     independent = _run(clip, style, temporal_weight=0.0, frame_init="content")
     temporal = _run(clip, style)
@@ -46,6 +47,7 @@ def test_temporal_stylization_flickers_less_than_independent_frames(clip, style)
     assert "temporal" in temporal[1].losses and "temporal" not in independent[1].losses
 
 
+@pytest.mark.slow
 def test_one_compiled_program_serves_every_later_frame(clip, style):
     config = stylejax.StyleConfig(size=64, steps=2, chunk_steps=2)  # compiles as any run does: few steps suffice
     shape = bucket_shape(clip[0].shape[:2], 64)
@@ -66,6 +68,7 @@ def _frames_of(path):
         return [f.to_ndarray(format="rgb24") for f in container.decode(stream)], stream.average_rate
 
 
+@pytest.mark.slow
 def test_a_killed_video_job_resumes_with_the_same_frames_and_keeps_audio_and_frame_rate(tmp_path, style):
     clip = pan_frames(5, 50, 80, step=2)  # optimised at 48x64 (a bucket shape), saved at 40x64
     source = encode_clip(tmp_path / "in.mp4", clip, fps=12, audio=step_audio(len(clip) / 12, 0.0))
@@ -136,6 +139,7 @@ def test_bad_video_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys
     assert (tmp_path / "taken.mp4").read_bytes() == b"a user's file"
 
 
+@pytest.mark.slow
 def test_a_folder_of_videos_is_stylized_frame_by_frame_in_batches(tmp_path, clip, style, monkeypatch):
     videos = tmp_path / "videos"
     videos.mkdir()
