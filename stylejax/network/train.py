@@ -34,7 +34,7 @@ from stylejax.network.step import TrainState, init_state, train_step
 from stylejax.nn.transformer import WIDTHS, StyleNetwork, one_hot_styles
 from stylejax.nn.weights import load_vgg
 from stylejax.objective.targets import prepare_shared, resolve_precision
-from stylejax.solve.batch import local_mesh
+from stylejax.solve.sharding import local_mesh
 
 CHECKPOINTS = "checkpoints"
 

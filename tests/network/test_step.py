@@ -12,7 +12,7 @@ from stylejax.network.step import init_state, train_step
 from stylejax.nn.transformer import StyleNetwork
 from stylejax.nn.vgg import VGG
 from stylejax.objective.targets import prepare_shared
-from stylejax.solve.batch import local_mesh
+from stylejax.solve.sharding import local_mesh
 from tests.conftest import smooth_image, stripes
 
 
