@@ -107,10 +107,17 @@ class TrainingImages:
             raise StyleJaxError(f"none of the {len(self.paths)} training files could be read as an image")
 
     def batches(self, start: int, stop: int, ahead: int = 2, threads: int = 2) -> Iterator[tuple[int, np.ndarray]]:
-        """(step, batch) for steps start .. stop-1, decoded `ahead` steps in advance by background threads."""
-        with ThreadPoolExecutor(threads, thread_name_prefix="stylejax-data") as pool:
+        """(step, batch) for steps start .. stop-1, decoded `ahead` steps in advance by background threads.
+
+        Close the generator when done with it (`contextlib.closing`), also when leaving early: closing
+        cancels the decodes not yet started and waits for the running ones, so no thread outlives it.
+        """
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="stylejax-data")
+        try:
             futures = {s: pool.submit(self.batch, s) for s in range(start, min(stop, start + ahead))}
             for step in range(start, stop):
                 if step + ahead < stop:
                     futures[step + ahead] = pool.submit(self.batch, step + ahead)
                 yield step, futures.pop(step).result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)

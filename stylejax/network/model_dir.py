@@ -48,9 +48,9 @@ def save_model(folder: Path, network: StyleNetwork, info: dict) -> None:
     target = (folder / PARAMS).absolute()
     if target.exists():
         shutil.rmtree(target)
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(target, jax.tree.map(np.asarray, params))
-    checkpointer.wait_until_finished()
+    with ocp.StandardCheckpointer() as checkpointer:  # closing it joins orbax's background thread
+        checkpointer.save(target, jax.tree.map(np.asarray, params))
+        checkpointer.wait_until_finished()
     record = dict(format=FORMAT, format_version=FORMAT_VERSION, architecture=ARCHITECTURE, width=network.width,
                   num_styles=network.num_styles, stylejax_version=version("stylejax")) | info
     temporary = folder / f".{MODEL_JSON}.tmp"

@@ -7,6 +7,7 @@ again after a kill and it restores the last checkpoint and ends with the same pa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -231,17 +232,21 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
 
     style_hashes = [file_sha256(p) for p in style_paths]
     key = _training_key(settings, data, style_hashes)
-    manager = _checkpoint_manager(folder / CHECKPOINTS)
-    restored = _restore(manager, state, key, folder)
-    if restored is not None:
-        state = jax.device_put(restored, replicated)
-        log(f"resuming from step {int(state.step)}")
-    start = int(state.step)
-    train_log = reports.TrainLog(folder, start)
-    samples = _sample_inputs(data)
     began = time.perf_counter()
-    try:
-        for step, batch in data.batches(start, settings.steps):
+    # Everything that holds threads or files is closed on the way out, also on an exception or a kill
+    # (KeyboardInterrupt): orbax's manager, the loader's threads, train.csv. Left open, their threads
+    # outlive the run and can crash the interpreter at exit.
+    with contextlib.ExitStack() as stack:
+        manager = stack.enter_context(contextlib.closing(_checkpoint_manager(folder / CHECKPOINTS)))
+        restored = _restore(manager, state, key, folder)
+        if restored is not None:
+            state = jax.device_put(restored, replicated)
+            log(f"resuming from step {int(state.step)}")
+        start = int(state.step)
+        train_log = stack.enter_context(contextlib.closing(reports.TrainLog(folder, start)))
+        samples = _sample_inputs(data)
+        batches = stack.enter_context(contextlib.closing(data.batches(start, settings.steps)))
+        for step, batch in batches:
             tick = time.perf_counter()
             # Styles cycle over the rows (and, shifted by the step, over devices) so each is trained every step.
             style_ids = jnp.asarray((style_ids_of + step) % len(style_paths), jnp.int32)
@@ -259,9 +264,6 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
                 reports.save_samples(folder, done, samples, list(outputs), [p.stem for p in style_paths])
             if progress:
                 progress(done, terms)
-    finally:
-        train_log.close()
-        manager.close()
     nnx.update(network, jax.tree.map(np.asarray, state.params))
     info = dict(styles=[dict(name=p.name, sha256=h) for p, h in zip(style_paths, style_hashes, strict=True)],
                 training=dataclasses.asdict(settings) | dict(images=str(images), image_files=len(data.paths),

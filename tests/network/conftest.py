@@ -5,11 +5,12 @@ import pytest
 from PIL import Image
 
 
-@pytest.fixture()
-def photos(tmp_path):
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Read only: a module's tests share it."""
     import skimage.data
 
-    folder = tmp_path / "photos"
+    folder = tmp_path_factory.mktemp("photos")
     (folder / "nested").mkdir(parents=True)
     for i, name in enumerate(("astronaut", "coffee", "chelsea", "rocket", "camera")):
         image = Image.fromarray(np.asarray(getattr(skimage.data, name)()))

@@ -13,10 +13,10 @@ from stylejax.nn.transformer import StyleNetwork
 from tests.conftest import smooth_image
 
 
-@pytest.fixture()
-def model(tmp_path):
-    folder = tmp_path / "model"
-    folder.mkdir()
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """Read only: the module's tests share it."""
+    folder = tmp_path_factory.mktemp("model")
     save_model(folder, StyleNetwork(8, 2, rngs=nnx.Rngs(1)), {"styles": [{"name": "a.png"}, {"name": "b.png"}]})
     return folder
 

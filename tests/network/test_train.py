@@ -16,9 +16,10 @@ SETTINGS = TrainSettings(size=32, steps=6, batch_size=4, width=8, learning_rate=
                          precision="f32")
 
 
-@pytest.fixture()
-def styles(tmp_path):
-    paths = [tmp_path / "stripes.png", tmp_path / "waves.png"]
+@pytest.fixture(scope="module")
+def styles(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("styles")
+    paths = [folder / "stripes.png", folder / "waves.png"]
     stylejax.save_image(stripes(48, 48), paths[0])
     stylejax.save_image(smooth_image(48, 48, 7), paths[1])
     return paths
@@ -32,10 +33,14 @@ def leaves(model):
     return [np.asarray(x) for x in jax.tree.leaves(stylejax.load_network(model).params)]
 
 
-@pytest.mark.slow
-def test_killed_and_resumed_ends_bit_identical_and_the_two_styles_apply(photos, styles, tmp_path):
-    whole = stylejax.train_network(styles, photos, tmp_path / "whole", SETTINGS)
+@pytest.fixture(scope="module")
+def whole(photos, styles, tmp_path_factory):
+    """A 2-style network trained without interruption; read only, the module's tests share it."""
+    return stylejax.train_network(styles, photos, tmp_path_factory.mktemp("whole") / "model", SETTINGS)
 
+
+@pytest.mark.slow
+def test_killed_and_resumed_ends_bit_identical(whole, photos, styles, tmp_path):
     def kill_at_5(step, terms):
         if step == 5:
             raise Killed  # after the step-4 checkpoint, before the end
@@ -51,10 +56,14 @@ def test_killed_and_resumed_ends_bit_identical_and_the_two_styles_apply(photos, 
     assert (whole / "loss.png").exists() and (whole / "samples" / "step_000006.png").exists()
     assert not (whole / "checkpoints").exists()
 
+
+@pytest.mark.slow
+def test_the_two_styles_and_a_mix_apply(whole):
     net = stylejax.load_network(whole)
     assert net.num_styles == 2 and net.style_names == ["stripes.png", "waves.png"]
     photo = jnp.asarray(smooth_image(40, 52, 3))
-    first, second, mix = net(photo, 0), net(photo, 1), net(photo, [0.5, 0.5])
+    forward = jax.jit(net)  # compiled once for the three: an eager forward costs tens of seconds
+    first, second, mix = (forward(photo, net.style_weights(s)) for s in (0, 1, [0.5, 0.5]))
     assert first.shape == photo.shape
     assert float(jnp.abs(first - second).mean()) > 1e-3
     assert float(jnp.abs(mix - first).mean()) > 1e-4 and float(jnp.abs(mix - second).mean()) > 1e-4
@@ -72,4 +81,4 @@ def test_the_loss_falls_and_the_output_is_not_the_input(photos, styles, tmp_path
         totals = [float(r["total"]) for r in csv.DictReader(f)]
     assert np.mean(totals[-5:]) < 0.5 * np.mean(totals[:3])
     photo = jnp.asarray(smooth_image(48, 48, 4))
-    assert float(jnp.abs(stylejax.load_network(model)(photo) - photo).mean()) > 0.05
+    assert float(jnp.abs(jax.jit(stylejax.load_network(model))(photo) - photo).mean()) > 0.05
