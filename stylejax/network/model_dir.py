@@ -89,11 +89,12 @@ def load_model(folder: str | os.PathLike) -> tuple[StyleNetwork, dict]:
 
     folder = Path(folder)
     record = read_model_json(folder)
-    network = StyleNetwork(record["width"], record["num_styles"])
-    expected = nnx.to_pure_dict(nnx.state(network, nnx.Param))
+    # The structure only (no weights drawn: drawing them eagerly compiles dozens of small programs).
+    network = nnx.eval_shape(lambda: StyleNetwork(record["width"], record["num_styles"]))
+    expected = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), nnx.to_pure_dict(nnx.state(network, nnx.Param)))
     try:
         with ocp.StandardCheckpointer() as checkpointer:
-            params = checkpointer.restore((folder / PARAMS).absolute(), jax.tree.map(np.asarray, expected))
+            params = checkpointer.restore((folder / PARAMS).absolute(), expected)
     except Exception as e:  # orbax raises many kinds (missing files, bad metadata, shape mismatch)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise StyleJaxError(f"{folder / PARAMS}: damaged or not this network's parameters ({first[:200]})") from None

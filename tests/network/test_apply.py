@@ -4,20 +4,19 @@ import json
 
 import numpy as np
 import pytest
-from flax import nnx
 
 import stylejax
 from stylejax.cli.app import main
 from stylejax.network.model_dir import save_model
-from stylejax.nn.transformer import StyleNetwork
 from tests.conftest import smooth_image
+from tests.network.conftest import random_network
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """Read only: the module's tests share it."""
     folder = tmp_path_factory.mktemp("model")
-    save_model(folder, StyleNetwork(8, 2, rngs=nnx.Rngs(1)), {"styles": [{"name": "a.png"}, {"name": "b.png"}]})
+    save_model(folder, random_network(8, 2, seed=1), {"styles": [{"name": "a.png"}, {"name": "b.png"}]})
     return folder
 
 

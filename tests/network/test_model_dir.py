@@ -10,14 +10,14 @@ from flax import nnx
 
 import stylejax
 from stylejax.network.model_dir import save_model
-from stylejax.nn.transformer import StyleNetwork
+from tests.network.conftest import random_network
 
 
 @pytest.fixture()
 def model(tmp_path):
     folder = tmp_path / "model"
     folder.mkdir()
-    network = StyleNetwork(8, 2, rngs=nnx.Rngs(4))
+    network = random_network(8, 2, seed=4)
     save_model(folder, network, {"styles": [{"name": "a.png"}, {"name": "b.png"}]})
     return folder, network
 

@@ -10,6 +10,7 @@ from flax import nnx
 
 from stylejax.errors import StyleJaxError
 from stylejax.nn.transformer import StyleNetwork, check_style_mix, one_hot_styles
+from tests.network.conftest import random_network
 
 
 def count(network):
@@ -38,7 +39,7 @@ def test_parameter_counts_match_johnson_and_dumoulin():
 
 @pytest.mark.parametrize("shape", [(33, 50), (64, 36), (7, 9)])
 def test_any_input_size_gives_the_same_size_in_0_1(shape):
-    net = StyleNetwork(8, 1, rngs=nnx.Rngs(1))
+    net = random_network(8, 1, seed=1)
     images = jnp.asarray(np.random.default_rng(0).uniform(size=(2, *shape, 3)), jnp.float32)
     out = forward(net, images, jnp.ones(1))
     assert out.shape == images.shape
@@ -47,11 +48,8 @@ def test_any_input_size_gives_the_same_size_in_0_1(shape):
 
 @pytest.mark.slow
 def test_each_style_row_and_a_mix_differ_and_a_one_hot_mix_is_that_style():
-    net = StyleNetwork(8, 2, rngs=nnx.Rngs(2))
-    # Distinct rows, as training makes them.
-    state = nnx.state(net, nnx.Param)
-    state = jax.tree.map(lambda x: x + jax.random.normal(jax.random.key(3), x.shape) * 0.3, state)
-    nnx.update(net, state)
+    net = random_network(8, 2, seed=2)
+    # random_network's style rows differ, as training makes them.
     image = jnp.asarray(np.random.default_rng(1).uniform(size=(1, 32, 32, 3)), jnp.float32)
     first = forward(net, image, one_hot_styles(jnp.array([0]), 2)[0])
     second = forward(net, image, jnp.array([0.0, 1.0]))
