@@ -70,9 +70,9 @@ def store(name: str, params: porting.Params, *, arch: str, preprocessing: str, s
         raise StyleJaxError(f"cannot write weights to {directory} ({e.strerror}): set STYLEJAX_WEIGHTS_DIR") from None
     old = directory / f".old-{name}-{uuid.uuid4().hex[:8]}"
     try:
-        checkpointer = ocp.StandardCheckpointer()
-        checkpointer.save(staging / "params", params)
-        checkpointer.wait_until_finished()
+        with ocp.StandardCheckpointer() as checkpointer:  # closed: no orbax thread outlives the save
+            checkpointer.save(staging / "params", params)
+            checkpointer.wait_until_finished()
         manifest = {
             "format": _MANIFEST_FORMAT, "name": name, "architecture": arch, "preprocessing": preprocessing,
             "source": str(source), "source_sha256": sha256(source),
@@ -244,7 +244,8 @@ def _restore(params_dir: Path, vgg: VGG) -> dict:
     import orbax.checkpoint as ocp
 
     try:
-        params = ocp.StandardCheckpointer().restore(params_dir)
+        with ocp.StandardCheckpointer() as checkpointer:  # closed: no orbax thread outlives the restore
+            params = checkpointer.restore(params_dir)
     except Exception:  # orbax and tensorstore raise many types for missing or garbled files
         raise _Damaged("params/ cannot be restored") from None
     for name, conv in zip(vgg.names, vgg.convs, strict=True):

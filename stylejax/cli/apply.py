@@ -1,0 +1,72 @@
+"""`stylejax apply`: images through a trained style network; a file to a file, or a folder or list to a folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from stylejax.cli.options import parse_floats, progress_bar
+from stylejax.errors import StyleJaxError
+
+
+def add_parser(commands) -> None:
+    """Adds the `apply` subcommand to the `stylejax` parser's subcommands."""
+    p = commands.add_parser("apply", help="stylize images with a trained style network (one forward pass each)")
+    p.add_argument("model", help="a model folder from `stylejax train`")
+    p.add_argument("input", nargs="+", help="an image file, a folder of images, or a text file listing images")
+    p.add_argument("-o", "--output", required=True, help="the output file (one image in) or folder")
+    p.add_argument("--size", type=int, default=None, help="long side of the outputs (default: each input's)")
+    p.add_argument("--style", type=int, default=None, help="which of the network's styles (default 0)")
+    p.add_argument("--style-mix", default=None, help="one weight per style, comma-separated, e.g. 0.5,0.5,0")
+    p.add_argument("--batch-size", type=int, default=8, help="images of one shape per forward pass (%(default)s)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stylejax.io.images import check_output, check_output_dir, load_image, save_image
+    from stylejax.jobs.apply import run_apply_job, stylize_with
+    from stylejax.jobs.local import collect_inputs
+    from stylejax.network.loaded import load_network
+
+    if args.size is not None and args.size < 8:
+        raise StyleJaxError(f"--size must be at least 8 px, got {args.size}")
+    if args.style is not None and args.style_mix is not None:
+        raise StyleJaxError("--style picks one style and --style-mix blends them: give one")
+    net = load_network(args.model)
+    style = net.style_weights(parse_floats(args.style_mix, "--style-mix") if args.style_mix else args.style)
+    sources = [Path(s) for s in args.input]
+    output = Path(args.output)
+    if any(output.resolve() == s.resolve() for s in sources):
+        raise StyleJaxError(f"{output}: the output is one of the inputs: give another -o")
+    start = time.perf_counter()
+    if len(sources) == 1 and sources[0].is_file() and output.suffix and not output.is_dir() \
+            and sources[0].suffix.lower() != ".txt":
+        check_output(output, inputs=(sources[0],), overwrite=True)
+        save_image(stylize_with(net, load_image(sources[0]), args.size, style), output)
+        print(f"wrote {output} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
+        return 0
+    outdir = check_output_dir(output)
+    items = [item for source in sources for item in
+             (collect_inputs(source, outdir) if source.is_dir() or source.suffix.lower() == ".txt"
+              else collect_inputs_file(source))]
+    if not items:
+        raise StyleJaxError(f"no images in {', '.join(map(str, sources))}")
+    with progress_bar(len(items), "apply", unit="img") as bar:
+        summary = run_apply_job(items, net, outdir, size=args.size, style=style, batch_size=args.batch_size,
+                                progress=lambda done, total: bar.update(done - bar.n))
+    print(f"{summary.done} done, {summary.skipped} already there, {len(summary.failed)} failed "
+          f"({time.perf_counter() - start:.1f} s; manifest: {outdir / 'manifest.jsonl'})", file=sys.stderr)
+    for name, error in summary.failed:
+        print(f"failed: {name}: {error}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def collect_inputs_file(source: Path):
+    """One image file given among several inputs: an item named by its file name."""
+    from stylejax.jobs.local import Item
+
+    if not source.exists():
+        raise StyleJaxError(f"{source}: no such file or folder")
+    return [Item(source, source.name)]

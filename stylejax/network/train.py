@@ -1,0 +1,278 @@
+"""Training a style network: settings, the resumable loop, its orbax checkpoints, the model folder at the end.
+
+MODEL/checkpoints holds (parameters, Adam's state, step) every `checkpoint_every` steps with the data
+order's key; the data order is a function of (seed, step) (`data.TrainingImages`). Run the same training
+again after a kill and it restores the last checkpoint and ends with the same parameters, bit for bit on CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from stylejax.config import StyleConfig
+from stylejax.errors import StyleJaxError
+from stylejax.io.images import load_image
+from stylejax.network import reports
+from stylejax.network.data import TrainingImages, find_images
+from stylejax.network.model_dir import MODEL_JSON, file_sha256, save_model
+from stylejax.network.step import TrainState, init_state, train_step
+from stylejax.nn.transformer import WIDTHS, StyleNetwork, one_hot_styles
+from stylejax.nn.weights import load_vgg
+from stylejax.objective.targets import prepare_shared, resolve_precision
+from stylejax.solve.sharding import local_mesh
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """Settings of a style network's training. The defaults were chosen by measurement (docs/network.md).
+
+    Attributes:
+      size: side of the square training crops, in pixels.
+      steps: training steps.
+      batch_size: crops per step, split over the local devices (a multiple of their count).
+      width: the network's first-layer channels: 32 (Johnson et al.) or 16 (a quarter of the arithmetic).
+      learning_rate: Adam's step size.
+      content_weight, style_weight, tv_weight: the objective's weights, as in `StyleConfig`.
+      content_layers, style_layers: VGG ReLU names, as in `StyleConfig`.
+      style_scale: the style images' long side relative to `size`.
+      checkpoint_every: steps between checkpoints.
+      sample_every: steps between sample sheets (0: only at the end).
+      seed: fixes the initial weights, the data order, crops and flips.
+      precision: "auto", "f32" or "bf16" for VGG's arithmetic, as in `StyleConfig`.
+      model: the VGG of the objective.
+    """
+
+    size: int = 256
+    steps: int = 2000
+    batch_size: int = 4
+    width: int = 32
+    learning_rate: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 1.0e3
+    tv_weight: float = 1.0
+    content_layers: tuple[str, ...] = ("relu3_1",)
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    style_scale: float = 1.0
+    checkpoint_every: int = 100
+    sample_every: int = 100
+    seed: int = 0
+    precision: str = "auto"
+    model: str = "vgg16"
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "checkpoint_every"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
+                raise StyleJaxError(f"{name} must be a positive whole number, got {getattr(self, name)!r}")
+        if self.width not in WIDTHS and (self.width <= 0 or self.width % 4):
+            raise StyleJaxError(f"width must be 32 or 16, got {self.width}")
+        if not (self.learning_rate > 0):
+            raise StyleJaxError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.sample_every < 0:
+            raise StyleJaxError(f"sample_every must be >= 0, got {self.sample_every}")
+        self.objective_config()  # validates sizes, weights, layers and precision
+
+    def objective_config(self) -> StyleConfig:
+        """The `StyleConfig` of the objective the network is trained on."""
+        return StyleConfig(size=self.size, content_weight=self.content_weight, style_weight=self.style_weight,
+                           tv_weight=self.tv_weight, content_layers=self.content_layers,
+                           style_layers=self.style_layers, style_scale=self.style_scale, model=self.model,
+                           precision=self.precision)
+
+
+@functools.lru_cache(maxsize=8)
+def _adam(learning_rate: float) -> optax.GradientTransformation:
+    return optax.adam(learning_rate)  # one object per rate: the compiled step is cached by it
+
+
+def _checkpoint_manager(folder: Path):
+    import orbax.checkpoint as ocp
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return ocp.CheckpointManager(folder.absolute(), options=ocp.CheckpointManagerOptions(
+        max_to_keep=1, enable_async_checkpointing=False, create=False))
+
+
+def _training_key(settings: TrainSettings, data: TrainingImages, style_hashes: list[str]) -> str:
+    return json.dumps(dict(settings=dataclasses.asdict(settings), data=data.order_key(), styles=style_hashes))
+
+
+def _restore(manager, fresh: TrainState, key: str, folder: Path) -> TrainState | None:
+    import orbax.checkpoint as ocp
+
+    step = manager.latest_step()
+    if step is None:
+        return None
+    meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+    if meta.get("key") != key:
+        raise StyleJaxError(f"{folder} holds checkpoints of a different training (other settings, images or "
+                            "styles): give another -o, or delete that folder to start again")
+    target = jax.tree.map(np.asarray, fresh)
+    return manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
+
+
+def _save(manager, state: TrainState, key: str) -> None:
+    import orbax.checkpoint as ocp
+
+    step = int(state.step)
+    manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(jax.tree.map(np.asarray, state)),
+                                               meta=ocp.args.JsonSave(dict(key=key, step=step))))
+    manager.wait_until_finished()
+
+
+def _sample_inputs(data: TrainingImages, count: int = 4) -> np.ndarray:
+    """A fixed set of centre crops at the training size: the first `count` readable files."""
+    crops = []
+    for path in data.paths:
+        if len(crops) == count:
+            break
+        try:
+            crops.append(centre_crop(load_image(path), data.size))
+        except StyleJaxError:
+            continue
+    return np.stack(crops)
+
+
+def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """(h, w, 3) -> (size, size, 3): the central square, resized."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    pil = Image.fromarray(np.asarray(np.clip(image[y:y + side, x:x + side], 0, 1) * 255 + 0.5, np.uint8))
+    return np.asarray(pil.resize((size, size), Image.BILINEAR), np.float32) / 255.0
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _apply_styles(network: nnx.GraphDef, params: nnx.State, images: jax.Array, num_styles: int) -> jax.Array:
+    """(num_styles, b, h, w, 3): every image through every style."""
+    net = nnx.merge(network, params)
+    styles = one_hot_styles(jnp.arange(num_styles), num_styles)
+    return jax.vmap(lambda s: net(images, s))(styles)
+
+
+def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike, output: str | os.PathLike,
+                  settings: TrainSettings | None = None, *, mesh: jax.sharding.Mesh | None = None,
+                  progress: Callable[[int, dict[str, float]], None] | None = None,
+                  log: Callable[[str], None] = lambda line: None) -> Path:
+    """Trains a feed-forward style network on one or more styles and writes it as a model folder.
+
+    Resumable: run it again with the same arguments after a kill and it continues from the last
+    checkpoint in OUTPUT/checkpoints, ending with the parameters an uninterrupted run would have.
+    OUTPUT also gets train.csv, samples/ and loss.png.
+
+    Args:
+      styles: style image files; with several, the network holds one style per file (conditional
+        instance norm) and each crop trains a style picked in turn.
+      images: a folder of training photos, searched recursively.
+      output: the model folder to write (made if missing).
+      settings: the training's settings (default `TrainSettings()`).
+      mesh: a 1-D ("data",) mesh the batch is split over; default: every local device.
+      progress: called after each step with (step, {term: value}).
+      log: receives one-line notes (unreadable files, resuming).
+
+    Returns:
+      The model folder, for `load_network`.
+
+    Raises:
+      StyleJaxError: no readable training image, a bad style file or settings, a folder that is already
+        a model or holds another training's checkpoints.
+
+    Example:
+      >>> stylejax.train_network(["starry.jpg"], "photos/", "starry-net",
+      ...                        stylejax.TrainSettings(size=128, steps=500, width=16))
+    """
+    settings = settings or TrainSettings()
+    folder = Path(output)
+    if (folder / MODEL_JSON).exists():
+        raise StyleJaxError(f"{folder} is already a trained model: give another -o")
+    style_paths = [Path(s) for s in styles]
+    if not style_paths:
+        raise StyleJaxError("give at least one style image")
+    style_images = [load_image(s) for s in style_paths]
+    mesh = mesh if mesh is not None else local_mesh()
+    if settings.batch_size % mesh.size:
+        raise StyleJaxError(f"batch size {settings.batch_size} does not split over {mesh.size} devices: "
+                            f"use a multiple of {mesh.size}")
+    data = TrainingImages(find_images(images), settings.size, settings.batch_size, settings.seed)
+    data.check_readable()
+    if data.unreadable:
+        log(f"{len(data.unreadable)} of {len(data.paths)} files are not images: skipped")
+
+    config = settings.objective_config()
+    vgg = load_vgg(config.model, pooling=config.pooling)
+    objective, args = prepare_shared(vgg, style_images, config, style_masks=[None] * len(style_images))
+    objective = dataclasses.replace(objective, precision=resolve_precision(settings.precision))
+    network = StyleNetwork(settings.width, len(style_paths), rngs=nnx.Rngs(settings.seed))
+    graphdef, params = nnx.split(network, nnx.Param)
+    optimizer = _adam(settings.learning_rate)
+    replicated = NamedSharding(mesh, P())
+    state = jax.device_put(init_state(params, optimizer), replicated)
+    args = jax.device_put(args, replicated)
+    step_fn = train_step(objective, graphdef, optimizer, mesh)
+    style_ids_of = np.arange(settings.batch_size) % len(style_paths)
+
+    style_hashes = [file_sha256(p) for p in style_paths]
+    key = _training_key(settings, data, style_hashes)
+    began = time.perf_counter()
+    # Everything that holds threads or files is closed on the way out, also on an exception or a kill
+    # (KeyboardInterrupt): orbax's manager, the loader's threads, train.csv. Left open, their threads
+    # outlive the run and can crash the interpreter at exit.
+    with contextlib.ExitStack() as stack:
+        manager = stack.enter_context(contextlib.closing(_checkpoint_manager(folder / CHECKPOINTS)))
+        restored = _restore(manager, state, key, folder)
+        if restored is not None:
+            state = jax.device_put(restored, replicated)
+            log(f"resuming from step {int(state.step)}")
+        start = int(state.step)
+        train_log = stack.enter_context(contextlib.closing(reports.TrainLog(folder, start)))
+        samples = _sample_inputs(data)
+        batches = stack.enter_context(contextlib.closing(data.batches(start, settings.steps)))
+        for step, batch in batches:
+            tick = time.perf_counter()
+            # Styles cycle over the rows (and, shifted by the step, over devices) so each is trained every step.
+            style_ids = jnp.asarray((style_ids_of + step) % len(style_paths), jnp.int32)
+            state, terms = step_fn(state, jnp.asarray(batch), style_ids, args)
+            terms = {name: float(v) for name, v in terms.items()}
+            if not np.isfinite(sum(terms.values())):
+                raise StyleJaxError(f"the loss stopped being finite at step {step + 1}: lower --learning-rate")
+            seconds = time.perf_counter() - tick
+            train_log.add(step + 1, terms, settings.batch_size / seconds, time.perf_counter() - began)
+            done = step + 1
+            if done % settings.checkpoint_every == 0 and done < settings.steps:
+                _save(manager, state, key)
+            if settings.sample_every and done % settings.sample_every == 0 or done == settings.steps:
+                outputs = np.asarray(_apply_styles(graphdef, state.params, jnp.asarray(samples), len(style_paths)))
+                reports.save_samples(folder, done, samples, list(outputs), [p.stem for p in style_paths])
+            if progress:
+                progress(done, terms)
+    nnx.update(network, jax.tree.map(np.asarray, state.params))
+    info = dict(styles=[dict(name=p.name, sha256=h) for p, h in zip(style_paths, style_hashes, strict=True)],
+                training=dataclasses.asdict(settings) | dict(images=str(images), image_files=len(data.paths),
+                                                              unreadable=len(data.unreadable)),
+                objective=dict(content_layers=list(config.content_layers), style_layers=list(config.style_layers),
+                               content_weight=config.content_weight, style_weight=config.style_weight,
+                               tv_weight=config.tv_weight, model=config.model, pooling=config.pooling,
+                               precision=objective.precision))
+    save_model(folder, network, info)
+    reports.plot_loss(folder)
+    shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
+    return folder

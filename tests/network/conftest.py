@@ -1,0 +1,39 @@
+"""Training photos for the network tests: scikit-image's, small, in a nested folder with a broken file."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Read only: a module's tests share it."""
+    import skimage.data
+
+    folder = tmp_path_factory.mktemp("photos")
+    (folder / "nested").mkdir(parents=True)
+    for i, name in enumerate(("astronaut", "coffee", "chelsea", "rocket", "camera")):
+        image = Image.fromarray(np.asarray(getattr(skimage.data, name)()))
+        image.thumbnail((64, 64))
+        image.save(folder / ("nested" if i % 2 else "") / f"{name}.png")
+    (folder / "broken.png").write_text("not an image")
+    return folder
+
+
+def random_network(width=8, num_styles=1, seed=0):
+    """A StyleNetwork with weights drawn by numpy: the constructor's eager draws compile dozens of small
+    programs (~15 s per process on a busy CPU). For tests that need *a* network, not its initialisation."""
+    import jax
+    from flax import nnx
+
+    from stylejax.nn.transformer import StyleNetwork
+
+    network = nnx.eval_shape(lambda: StyleNetwork(width, num_styles))
+    rng = np.random.default_rng(seed)
+    state = nnx.state(network, nnx.Param)
+    # Conditional instance norm's scales around 1 as the constructor makes them; everything else around 0.
+    state = jax.tree_util.tree_map_with_path(
+        lambda path, a: np.asarray(rng.normal(size=a.shape) * 0.2 + ("scale" in jax.tree_util.keystr(path)),
+                                   a.dtype), state)
+    nnx.update(network, state)
+    return network

@@ -1,0 +1,82 @@
+"""`stylejax apply` (and its job): file to file, folder to folder with a broken file, bad input in one line."""
+
+import json
+
+import numpy as np
+import pytest
+
+import stylejax
+from stylejax.cli.app import main
+from stylejax.network.model_dir import save_model
+from tests.conftest import smooth_image
+from tests.network.conftest import random_network
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """Read only: the module's tests share it."""
+    folder = tmp_path_factory.mktemp("model")
+    save_model(folder, random_network(8, 2, seed=1), {"styles": [{"name": "a.png"}, {"name": "b.png"}]})
+    return folder
+
+
+def test_a_file_to_a_file_keeps_the_aspect_ratio(model, tmp_path):
+    stylejax.save_image(smooth_image(30, 50), tmp_path / "in.png")
+    assert main(["apply", str(model), str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--size", "40",
+                 "--style-mix", "0.5,0.5"]) == 0
+    assert stylejax.load_image(tmp_path / "out.png").shape == (24, 40, 3)
+
+
+def test_a_folder_with_a_broken_file_exits_1_and_the_rest_are_done(model, photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["apply", str(model), str(photos), "-o", str(out), "--size", "32", "--style", "1"]) == 1
+    records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    done = sorted(r["input"] for r in records if r["status"] == "done")
+    assert len(done) == 5 and "nested/coffee.png" in done
+    assert [r["input"] for r in records if r["status"] == "failed"] == ["broken.png"]
+    assert not (out / "broken.png").exists()
+    assert main(["apply", str(model), str(photos), "-o", str(out), "--size", "32"]) == 1  # resumed: all skipped
+    assert "0 done, 5 already there, 1 failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--style-mix", "0.5,0.5,0"], "one weight per style"),
+    (["--style-mix", "1,-1"], ">= 0"),
+    (["--style", "2"], "does not exist"),
+])
+def test_bad_style_choices_are_one_line_exit_2_nothing_written(model, tmp_path, capsys, flags, message):
+    stylejax.save_image(smooth_image(32, 32), tmp_path / "in.png")
+    assert main(["apply", str(model), str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_not_a_model_and_output_equal_to_input_are_exit_2(model, tmp_path, capsys):
+    stylejax.save_image(smooth_image(32, 32), tmp_path / "in.png")
+    assert main(["apply", str(tmp_path), str(tmp_path / "in.png"), "-o", str(tmp_path / "o.png")]) == 2
+    assert main(["apply", str(model), str(tmp_path / "in.png"), "-o", str(tmp_path / "in.png")]) == 2
+    assert np.allclose(stylejax.load_image(tmp_path / "in.png"), smooth_image(32, 32), atol=1 / 255)
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2
+
+
+def test_train_with_no_images_is_one_line_exit_2(tmp_path, capsys):
+    stylejax.save_image(smooth_image(32, 32), tmp_path / "style.png")
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--style", str(tmp_path / "style.png"), "--images", str(tmp_path / "empty"),
+                 "-o", str(tmp_path / "m")]) == 2
+    assert "no image files" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_export_runs_without_stylejax_and_matches_the_network(model, tmp_path):
+    import jax
+    import jax.numpy as jnp
+
+    assert main(["export", str(model), "-o", str(tmp_path / "net.jaxexport"), "--style-mix", "0.3,0.7"]) == 0
+    exported = jax.export.deserialize(bytearray((tmp_path / "net.jaxexport").read_bytes()))
+    net = stylejax.load_network(model)
+    for shape in [(1, 32, 44), (3, 16, 24)]:  # symbolic batch, height and width
+        x = jnp.asarray(np.random.default_rng(0).uniform(size=(*shape, 3)), jnp.float32)
+        np.testing.assert_allclose(exported.call(x), net(x, [0.3, 0.7]), atol=1e-5)

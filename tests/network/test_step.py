@@ -1,0 +1,56 @@
+"""The training step: data-parallel over 4 simulated devices equals one device with the same global batch."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from stylejax.config import StyleConfig
+from stylejax.network.step import init_state, train_step
+from stylejax.nn.transformer import StyleNetwork
+from stylejax.nn.vgg import VGG
+from stylejax.objective.targets import prepare_shared
+from stylejax.solve.sharding import local_mesh
+from tests.conftest import smooth_image, stripes
+
+
+def run(vgg, devices, images, style_ids, steps=2):
+    config = StyleConfig(size=32, content_layers=("relu2_1",), style_layers=("relu1_1", "relu2_1"),
+                         precision="f32")
+    objective, args = prepare_shared(vgg, [stripes(32, 32), smooth_image(32, 32, 5)], config,
+                                     style_masks=[None, None])
+    graphdef, params = nnx.split(StyleNetwork(8, 2, rngs=nnx.Rngs(0)), nnx.Param)
+    # Plain SGD: its update is the averaged gradient itself. Adam divides by |g| and turns the float noise
+    # of near-zero gradients into full-size steps, which no tolerance separates from a real difference.
+    optimizer = optax.sgd(0.05)
+    mesh = local_mesh(devices)
+    state = init_state(params, optimizer)
+    step = train_step(objective, graphdef, optimizer, mesh)
+    losses = []
+    for _ in range(steps):
+        state, terms = step(state, images, style_ids, args)
+        losses.append(float(sum(terms.values())))
+    return state, losses
+
+
+@pytest.mark.slow
+def test_four_devices_give_the_parameters_of_one():
+    assert len(jax.devices()) == 4
+    images = jnp.asarray(np.stack([smooth_image(32, 32, s) for s in range(4)]))
+    style_ids = jnp.array([0, 1, 0, 1], jnp.int32)
+    vgg = VGG("vgg16", rngs=nnx.Rngs(0))  # drawn once: both runs see the same objective
+    one, losses_one = run(vgg, jax.devices()[:1], images, style_ids)
+    four, losses_four = run(vgg, jax.devices(), images, style_ids)
+    np.testing.assert_allclose(losses_four, losses_one, rtol=1e-5)
+    initial = nnx.split(StyleNetwork(8, 2, rngs=nnx.Rngs(0)), nnx.Param)[1]
+    moved = max(float(np.abs(np.asarray(b) - np.asarray(c)).max())
+                for b, c in zip(jax.tree.leaves(one.params), jax.tree.leaves(initial), strict=True))
+    differ = max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
+                 for a, b in zip(jax.tree.leaves(four.params), jax.tree.leaves(one.params), strict=True))
+    # f32 sums in another order: the difference is a tiny share of how far the step moved the parameters
+    # (summed instead of averaged gradients would be 3x the move).
+    assert moved > 1e-2
+    assert differ < 2e-3 * moved
+    assert int(four.step) == 2
