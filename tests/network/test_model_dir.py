@@ -7,10 +7,10 @@ import jax
 import numpy as np
 import pytest
 from flax import nnx
+from style_networks import random_network
 
 import stylejax
 from stylejax.network.model_dir import save_model
-from tests.network.conftest import random_network
 
 
 @pytest.fixture()

@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from style_networks import random_network
 
 from stylejax.errors import StyleJaxError
 from stylejax.nn.transformer import StyleNetwork, check_style_mix, one_hot_styles
-from tests.network.conftest import random_network
 
 
 def count(network):
