@@ -43,8 +43,8 @@ from stylejax.solve.sweep import sweep as sweep
 from stylejax.solve.sweep import sweep_sheet as sweep_sheet
 from stylejax.video.flow import temporal_error as temporal_error
 from stylejax.video.flow import warp as warp
-from stylejax.video.frame_solver import VideoFrame as VideoFrame
-from stylejax.video.frame_solver import VideoSettings as VideoSettings
 from stylejax.video.frame_solver import stylize_video as stylize_video
+from stylejax.video.settings import VideoFrame as VideoFrame
+from stylejax.video.settings import VideoSettings as VideoSettings
 
 __version__ = "0.1.0"

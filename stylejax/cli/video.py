@@ -8,7 +8,7 @@ import sys
 from stylejax.cli.options import add_style_options, config_from_args, path_list, progress_bar
 from stylejax.errors import StyleJaxError
 from stylejax.video.flow import PRESETS
-from stylejax.video.frame_solver import FRAME_INITS
+from stylejax.video.settings import FRAME_INITS
 
 
 def add_parser(commands) -> None:
@@ -30,6 +30,9 @@ def add_parser(commands) -> None:
                         "stylizes frames independently")
     p.add_argument("--flow-preset", choices=PRESETS, default="medium",
                    help="OpenCV DIS optical-flow preset (%(default)s)")
+    p.add_argument("--frame-learning-rate", type=float, default=None,
+                   help="learning rate of every frame after the first (default: adam a quarter of its "
+                        "--learning-rate, as later frames start next to their optimum; the others their own)")
     p.add_argument("--fps", type=float, default=None, help="sample the input at this rate (default: every frame)")
     p.add_argument("--start", type=float, default=0.0, help="seconds into the input to begin at (%(default)s)")
     p.add_argument("--duration", type=float, default=None, help="seconds of the input to stylize (default: all)")
@@ -47,11 +50,12 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from stylejax.io.images import load_image
     from stylejax.jobs.video import plan_jobs, run_video_jobs
-    from stylejax.video.frame_solver import VideoSettings
+    from stylejax.video.settings import VideoSettings
 
     config = config_from_args(args)
     settings = VideoSettings(frame_steps=args.frame_steps, temporal_weight=args.temporal_weight,
-                             frame_init=args.frame_init, flow_preset=args.flow_preset)
+                             frame_init=args.frame_init, flow_preset=args.flow_preset,
+                             frame_learning_rate=args.frame_learning_rate)
     if not 0 <= args.quality <= 51:
         raise StyleJaxError(f"--quality must be an x264 CRF from 0 to 51, got {args.quality}")
     if args.fps is not None and not 0 < args.fps <= 1000:

@@ -25,10 +25,11 @@ from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.io import masks as masks_io
 from stylejax.video import reading, writing
-from stylejax.video.frame_solver import VideoFrame, VideoSettings, check, stylize_streams
+from stylejax.video.frame_solver import check, stylize_streams
+from stylejax.video.settings import Progress, VideoFrame, VideoSettings
 
 RUN_RECORD = ".stylejax-video.json"
-LAST_OUTPUT = ".stylejax-last.npz"  # the last frame's raw output at the working shape: where the next starts
+LAST_OUTPUT = ".stylejax-last.npz"  # the last frame's raw output and optimizer state: where the next starts
 FRAME_NAME = "frame_{:06d}.png"
 _FRAME_PATTERN = re.compile(r"frame_(\d{6})\.png")
 
@@ -156,19 +157,22 @@ def _check_work(job: VideoJob, record: dict, overwrite: bool) -> None:
                             "pass --overwrite to start again, or choose another -o")
 
 
-def _resume_point(job: VideoJob, record: dict) -> tuple[int, np.ndarray | None]:
-    """(frames of this run the work folder already holds, the last one's raw output); reads only."""
+def _resume_point(job: VideoJob, record: dict) -> Progress:
+    """The frames of this run the work folder already holds, and the last one's raw output and optimizer
+    state; reads only."""
     if not job.work.is_dir() or _read_record(job.work / RUN_RECORD) != record:
-        return 0, None
+        return Progress(0, None)
     frames = _frame_files(job.work)
     count = next((i for i, frame in enumerate(frames) if frame.name != FRAME_NAME.format(i + 1)), len(frames))
     try:
         with np.load(job.work / LAST_OUTPUT) as last:
             index, working = int(last["index"]), last["working"]
+            leaves = sorted((k for k in last.files if k.startswith("state_")), key=lambda k: int(k[6:]))
+            state = tuple(last[k] for k in leaves) if leaves else None
     except (OSError, ValueError, KeyError):
-        return 0, None  # no usable last output: start again (the frames are rewritten as they come)
+        return Progress(0, None)  # no usable last output: start again (the frames are rewritten as they come)
     # Each frame is saved before its raw output: a kill between the two redoes that one frame.
-    return (index + 1, working) if index < count else (0, None)
+    return Progress(index + 1, working, state) if index < count else Progress(0, None)
 
 
 def _prepare_work(job: VideoJob, record: dict) -> None:
@@ -194,8 +198,9 @@ def _remove_unstarted(job: VideoJob, existed: set[Path]) -> None:
 
 
 def _save_last(work: Path, frame: VideoFrame) -> None:
+    state = {f"state_{i}": leaf for i, leaf in enumerate(frame.optimizer_state or ())}
     with images.atomic_output(work / LAST_OUTPUT) as tmp:
-        np.savez(tmp, index=frame.index, working=frame.working)
+        np.savez(tmp, index=frame.index, working=frame.working, **state)
 
 
 def _read_record(path: Path) -> dict | None:
@@ -230,7 +235,7 @@ def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config
       masks: one region mask per style for every video: an image (every frame) or a folder of frames
         (`masks_io.frame_masks`).
     """
-    check(config, [(job.info.height, job.info.width) for job in jobs])
+    check(config, [(job.info.height, job.info.width) for job in jobs], settings)
     mask_frames = None
     if masks is not None:
         mask_frames = []
@@ -241,7 +246,7 @@ def run_video_jobs(jobs: Sequence[VideoJob], style: Sequence[str | Path], config
     for job, record in zip(jobs, records, strict=True):
         _check_work(job, record, overwrite)
     resumed = [_resume_point(job, record) for job, record in zip(jobs, records, strict=True)]
-    done = [count for count, _ in resumed]
+    done = [progress.frames for progress in resumed]
     total = sum(max(job.info.frame_count, count) for job, count in zip(jobs, done, strict=True))
     finished = sum(done)
     figures: list[list[VideoFrame]] = [[] for _ in jobs]

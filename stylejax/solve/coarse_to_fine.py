@@ -56,12 +56,15 @@ class BatchOutcome:
       loss_history: (rows, total steps) every scale's losses in turn.
       evaluations: (rows,) loss evaluations over all scales.
       losses: per row, {"content", "style", "tv", "total"} of the output at the final scale.
+      state: the final scale's optimizer state (None where that scale was tiled): where a video's next
+        frame can continue from.
     """
 
     images: np.ndarray
     loss_history: np.ndarray
     evaluations: np.ndarray
     losses: list[dict[str, float]]
+    state: RunState | None = None
 
 
 class CoarseToFineSolver:
@@ -156,7 +159,7 @@ class CoarseToFineSolver:
                         "evaluations": _rows(earlier["evaluations"], len(history)) + evaluations}
             if on_chunk is not None:
                 on_chunk(offset + scale.steps, image, progress["losses"])
-        return BatchOutcome(np.asarray(image), progress["losses"], progress["evaluations"], terms)
+        return BatchOutcome(np.asarray(image), progress["losses"], progress["evaluations"], terms, state)
 
     def _whole(self, scale, pixels, starts, previous, masks, weights, resume_from, checkpoints, earlier, offset,
                report):

@@ -79,27 +79,32 @@ def at_scale(config: StyleConfig, scale: Scale) -> StyleConfig:
     return config.replace(size=scale.size, steps=scale.steps, min_size=scale.size, tile=None)
 
 
+def movable(opt_state, image_shape: tuple[int, ...]) -> bool:
+    """Whether an optimizer state is per-pixel arrays (shaped like the image) and integer counters only.
+
+    Such a state (Adam's moments and step count, SGD's momentum) can follow the pixels to another size
+    or into another video frame. Any other state (L-BFGS's history of steps and gradient changes, a line
+    search's value) describes the problem it was built on. Works on one state or a batch (leading axis).
+    """
+    return all(leaf.shape == image_shape
+               or (leaf.shape == image_shape[:-3] and jnp.issubdtype(leaf.dtype, jnp.integer))
+               for leaf in jax.tree.leaves(opt_state))
+
+
 def carry_state(previous: RunState, fresh: RunState) -> RunState:
     """`fresh` (initialised at the next scale) with what carries over from `previous`.
 
-    Per-pixel optimizer state (Adam's moments, momentum) is resized to the new shape, bilinearly so
-    second moments stay non-negative; counters are kept. Any other state tied to the old shape
-    (L-BFGS's history of steps and gradient changes) cannot be resized meaningfully: the optimizer
-    restarts. Works on one state or a batch of them (leading axis).
+    A `movable` optimizer state is resized to the new shape, bilinearly so second moments stay
+    non-negative, and its counters are kept (at one shape it is taken over as it is). Any other state
+    cannot be resized meaningfully: the optimizer restarts. Works on one state or a batch of them.
     """
     old_shape, new_shape = previous.image.shape, fresh.image.shape
     old_leaves, old_tree = jax.tree.flatten(previous.opt_state)
     new_leaves, new_tree = jax.tree.flatten(fresh.opt_state)
-    if old_tree != new_tree:
+    if old_tree != new_tree or not movable(previous.opt_state, old_shape):
         return fresh
-    carried = []
-    for old, new in zip(old_leaves, new_leaves, strict=True):
-        if old.shape == old_shape and new.shape == new_shape:
-            carried.append(jax.image.resize(old, new_shape, "linear").astype(new.dtype))
-        elif old.shape == new.shape and old.shape != old_shape:
-            carried.append(old)
-        else:
-            return fresh
+    carried = [jax.image.resize(old, new_shape, "linear").astype(new.dtype) if old.shape == old_shape else old
+               for old, new in zip(old_leaves, new_leaves, strict=True)]
     return fresh._replace(opt_state=jax.tree.unflatten(new_tree, carried))
 
 

@@ -195,15 +195,12 @@ def warp(image: jax.Array, flow: jax.Array) -> jax.Array:
 
 
 
-
 def temporal_error(frames: Sequence[np.ndarray], content_frames: Sequence[np.ndarray],
                    preset: str = "medium") -> float:
-    """Warping error of a stylised sequence: how far each output frame is from its predecessor carried by
-    the content's motion, counted only where that motion is reliable.
+    """Warping error of a stylised sequence: the mean over t >= 1 of `warping_error` between frames t-1 and t.
 
-    mean over t >= 1 of sum(c_t * (out_t - warp(out_{t-1}, backward_t))^2) / (channels * sum(c_t)), with
-    backward_t and c_t = `reliability` from the content frames t-1 and t. A pair with no reliable pixel
-    contributes 0.
+    This is the figure `stylejax video`'s summary line prints (the mean of its frames' `temporal_error`)
+    and benchmarks/video.py reports: both come from `warping_error`.
 
     Args:
         frames: T stylised frames, each (h, w, c) float in [0, 1].
@@ -227,21 +224,30 @@ def temporal_error(frames: Sequence[np.ndarray], content_frames: Sequence[np.nda
         if out.ndim != 3 or out.shape != size or content.shape[:2] != size[:2]:
             raise StyleJaxError(f"frame {t}: stylised {out.shape} and content {content.shape} must all be "
                                 f"(h, w, c) of size {size}")
-    errors = []
-    for t in range(1, len(outs)):
-        backward, forward = frame_flows(contents[t - 1], contents[t], preset)
-        warped = warp(jnp.asarray(outs[t - 1]), jnp.asarray(backward))
-        errors.append(warping_error(outs[t], warped, reliability(backward, forward)))
+    errors = [warping_error(outs[t - 1], outs[t], contents[t - 1], contents[t], preset) for t in range(1, len(outs))]
     return float(np.mean(errors)) if errors else 0.0
 
 
-def warping_error(image: np.ndarray, warped: np.ndarray, weight: np.ndarray) -> float:
-    """One pair's warping error: sum(c * (image - warped)^2) / (channels * sum(c)); 0 with no reliable pixel.
+def warping_error(previous: np.ndarray, current: np.ndarray, previous_content: np.ndarray,
+                  content: np.ndarray, preset: str = "medium") -> float:
+    """How far stylised frame t is from frame t-1 carried by the content's motion, over reliable pixels only.
 
-    image, warped: (h, w, c); weight: the reliability c, (h, w) or (h, w, 1).
+    sum(c * (current - warp(previous, backward))^2) / (channels * sum(c)): backward and c = `reliability`
+    come from the content frames t-1 and t (`frame_flows`), at the stylised frames' size; 0 with no
+    reliable pixel. Nothing of the optimisation enters (not its working shape, not its warped target),
+    so the figure describes the frames a user gets, however they were made.
+
+    Args:
+        previous, current: stylised frames t-1 and t, (h, w, c) float in [0, 1].
+        previous_content, content: content frames t-1 and t, (h, w, 3) RGB or (h, w) grey, same (h, w).
+        preset: DIS preset, see `dis_flow`.
+
+    Returns:
+        The error in squared [0, 1] pixel units.
     """
-    image, warped = np.asarray(image, np.float64), np.asarray(warped, np.float64)
-    weight = np.asarray(weight, np.float64).reshape(image.shape[:2])
+    backward, forward = frame_flows(previous_content, content, preset)
+    warped = np.asarray(warp(jnp.asarray(previous, jnp.float32), jnp.asarray(backward)), np.float64)
+    weight = reliability(backward, forward).astype(np.float64)
     total = weight.sum()
-    squared = np.square(image - warped).sum(axis=-1)
-    return float((weight * squared).sum() / (image.shape[-1] * total)) if total > 0 else 0.0
+    squared = np.square(np.asarray(current, np.float64) - warped).sum(axis=-1)
+    return float((weight * squared).sum() / (current.shape[-1] * total)) if total > 0 else 0.0

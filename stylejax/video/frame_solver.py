@@ -8,8 +8,9 @@ program: one compiled program per shape serves a whole video, and frame t of man
 is one batch (in lockstep on an accelerator, split across devices).
 
 What a frame hands the next is its raw output at the working shape (`VideoFrame.working`), before
-colours are kept or the frame is resized to its own aspect ratio; a resumable job saves it, so a run
-resumed after an interruption continues exactly as the uninterrupted run would have.
+colours are kept or the frame is resized to its own aspect ratio, and, for an optimizer with per-pixel
+state (Adam), that state, which the next frame takes over warped by the flow (`warm_start`). A resumable
+job saves both, so a run resumed after an interruption continues exactly as the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -30,75 +32,38 @@ from stylejax.io import masks as masks_io
 from stylejax.io.images import ImageLike, as_image, style_list, working_shape
 from stylejax.nn.weights import load_vgg
 from stylejax.objective.gatys import Temporal
-from stylejax.optim.loop import averaged_image
+from stylejax.optim.loop import RunState, averaged_image
+from stylejax.optim.optimizers import resolve_optimizer
 from stylejax.solve import scales
 from stylejax.solve.batch import bucket_shape
 from stylejax.solve.coarse_to_fine import CoarseToFineSolver
 from stylejax.solve.problem import finish_image, initial_image
 from stylejax.solve.sharding import local_mesh
 from stylejax.solve.sizing import check_memory
-from stylejax.video import flow
-
-FRAME_INITS = ("warped", "content", "noise")
-
-
-@dataclasses.dataclass(frozen=True)
-class VideoSettings:
-    """How a video is stylized beyond the StyleConfig (whose `steps` per scale the first frame runs).
-
-    Attributes:
-      frame_steps: optimisation steps of each frame after the first, at full size only.
-      temporal_weight: weight of mean(reliability * (frame - warped previous output)^2); 0 disables it.
-      frame_init: where a later frame starts: "warped" (the previous output warped by the flow, Ruder's
-        prevWarped, blended into the content where the flow is unreliable, so picture entering at an
-        edge is not smeared from the border), "content" or "noise". "content" with temporal_weight 0
-        stylizes frames independently.
-      flow_preset: OpenCV DIS preset for the optical flow: "ultrafast", "fast" or "medium".
-    """
-
-    frame_steps: int = 50
-    temporal_weight: float = 1000.0
-    frame_init: str = "warped"
-    flow_preset: str = "medium"
-
-    def __post_init__(self):
-        if not isinstance(self.frame_steps, int) or self.frame_steps <= 0:
-            raise StyleJaxError(f"frame steps must be a positive whole number, got {self.frame_steps}")
-        if not np.isfinite(self.temporal_weight) or self.temporal_weight < 0:
-            raise StyleJaxError(f"temporal weight must be a finite number >= 0, got {self.temporal_weight}")
-        if self.frame_init not in FRAME_INITS:
-            raise StyleJaxError(f"unknown frame init {self.frame_init!r}: use one of {', '.join(FRAME_INITS)}")
-        if self.flow_preset not in flow.PRESETS:
-            raise StyleJaxError(f"unknown flow preset {self.flow_preset!r}: use one of {', '.join(flow.PRESETS)}")
+from stylejax.video import flow, warm_start
+from stylejax.video.settings import Progress, VideoFrame, VideoSettings, frame_config
+from stylejax.video.warm_start import StateRow
 
 
-@dataclasses.dataclass(frozen=True)
-class VideoFrame:
-    """One stylized frame.
+class FrameBatch(NamedTuple):
+    """A batch of frames done: outputs (n, h, w, 3) at the working shape, the loss terms of each, each
+    one's optimizer state to carry (None where the optimizer restarts at every frame), and, for later
+    frames, the temporal targets they were pulled towards."""
 
-    Attributes:
-      index: the frame's position in the video (0 first).
-      image: (h, w, 3) float32 in [0, 1], the content frame's aspect ratio, colours kept if asked.
-      working: (h', w', 3) float32, the raw output at the working shape: where the next frame starts from
-        (a resumed run needs it).
-      losses: {"content", "style", "tv", "temporal" (later frames with a temporal term), "total"}.
-      temporal_error: the warping error against the previous output, mean over reliable pixels of the
-        squared difference (None for the first frame).
-    """
-
-    index: int
-    image: np.ndarray
-    working: np.ndarray
-    losses: dict[str, float]
-    temporal_error: float | None
+    outputs: np.ndarray
+    losses: list[dict[str, float]]
+    states: list[StateRow | None]
+    temporal: Temporal | None = None
 
 
-def check(config: StyleConfig, shapes: Sequence[tuple[int, int]]) -> None:
+def check(config: StyleConfig, shapes: Sequence[tuple[int, int]], settings: VideoSettings | None = None) -> None:
     """Raises StyleJaxError, before any work, for what videos of these frame shapes (h, w) cannot do.
 
-    Tiles (video frames are whole images), frames too small for VGG, missing weights or OpenCV.
+    Tiles (video frames are whole images), frames too small for VGG, a frame learning rate for an
+    optimizer that line-searches, missing weights or OpenCV.
     """
     CoarseToFineSolver.check_batchable(config)
+    resolve_optimizer(frame_config(config, settings or VideoSettings()))
     for shape in shapes:
         for scale in scales.plan_scales(config):
             working_shape(shape, scale.size, "video frame")
@@ -118,46 +83,52 @@ class FrameSolver:
                  style_masks: Sequence[np.ndarray | None] | None = None):
         self.config, self.settings, self.shape = config, settings, shape
         self.first = CoarseToFineSolver(style_list(style), config, mesh, vmap_size, style_masks=style_masks)
-        final = self.first.final  # later frames share its style targets and its compiled programs
+        final = self.first.final  # later frames share its style targets, and its programs at its learning rate
         weights = final.shared.weights._replace(temporal=jnp.float32(settings.temporal_weight))
-        self.later = dataclasses.replace(final, config=final.config.replace(steps=settings.frame_steps),
+        self.later = dataclasses.replace(final, config=frame_config(final.config, settings),
                                          shared=final.shared._replace(weights=weights))
+        self.optimizer = resolve_optimizer(self.later.config)
+        self.state_tree, self.carries = warm_start.state_tree(self.optimizer, shape)
 
     def first_frames(self, contents: Sequence[np.ndarray], on_chunk: Callable[[int, int], None] | None = None,
-                     masks: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, list[dict[str, float]]]:
-        """contents: frames at `shape` (with their region masks (r, h, w)) -> (outputs (n, h, w, 3), loss terms)."""
+                     masks: Sequence[np.ndarray] | None = None) -> FrameBatch:
+        """contents: frames at `shape`, with their region masks (r, h, w) if any."""
         total = scales.total_steps(self.config)
         progress = None if on_chunk is None else (lambda done, pixels, history: on_chunk(done, total))
         outcome = self.first.solve(contents, self.first.bucket_shapes(self.shape), masks=masks, on_chunk=progress)
-        return outcome.images[:len(contents)], outcome.losses[:len(contents)]
+        n = len(contents)
+        return FrameBatch(outcome.images[:n], outcome.losses[:n], self._states(outcome.state, n))
 
     def next_frames(self, contents: Sequence[np.ndarray], previous_contents: Sequence[np.ndarray],
                     previous_outputs: Sequence[np.ndarray], on_chunk: Callable[[int, int], None] | None = None,
-                    masks: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, list[dict[str, float]], Temporal]:
-        """Frames at `shape`, each with its video's previous content frame and output (and region masks).
-
-        Returns (outputs (n, h, w, 3), loss terms of each, the temporal targets they were pulled towards).
-        """
-        warped, reliability = [], []
-        for content, previous_content, previous_output in zip(contents, previous_contents, previous_outputs,
-                                                             strict=True):
-            backward, forward = flow.frame_flows(previous_content, content, self.settings.flow_preset)
-            warped.append(flow.warp(jnp.asarray(previous_output), jnp.asarray(backward)))
-            reliability.append(flow.reliability(backward, forward)[..., None])
-        temporal = Temporal(jnp.stack(warped), jnp.asarray(np.stack(reliability)))
+                    masks: Sequence[np.ndarray] | None = None,
+                    previous_states: Sequence[StateRow | None] | None = None) -> FrameBatch:
+        """Frames at `shape`, each with its video's previous content frame, output and optimizer state
+        (`FrameBatch.states`; None: the optimizer starts afresh), and region masks if any."""
+        targets = warm_start.frame_targets(contents, previous_contents, previous_outputs, self.settings.flow_preset)
         init = self.settings.frame_init
         fresh = "noise" if init == "noise" else "content"  # "warped" starts from the content where unreliable
         starts = [initial_image(self.later.config.replace(init=fresh), jnp.asarray(c)) for c in contents]
+        previous = None
         if init == "warped":  # where the flow says nothing (new picture at an edge), start from the content
-            starts = list(temporal.reliability * temporal.warped + (1 - temporal.reliability) * jnp.stack(starts))
+            starts = list(warm_start.blend(targets.temporal.reliability, targets.temporal.warped, jnp.stack(starts)))
+            if self.carries and previous_states is not None and all(s is not None for s in previous_states):
+                previous = warm_start.moved_state(self.optimizer, self.state_tree, previous_states, targets, starts,
+                                                  self.later.padded(len(contents)))
         chunk = None if on_chunk is None else (lambda state, history: on_chunk(history.shape[1],
                                                                                self.later.config.steps))
         state, _, terms = self.later.solve(
-            [jnp.asarray(c) for c in contents], init_images=starts,
-            temporal=temporal if self.settings.temporal_weight > 0 else None, on_chunk=chunk,
+            [jnp.asarray(c) for c in contents], init_images=starts, previous=previous,
+            temporal=targets.temporal if self.settings.temporal_weight > 0 else None, on_chunk=chunk,
             masks=None if masks is None else [images.resize_mask(m, self.shape)[..., 0] for m in masks])
-        outputs = np.asarray(averaged_image(state, self.later.config.ema_decay))[:len(contents)]
-        return outputs, terms[:len(contents)], temporal
+        n = len(contents)
+        outputs = np.asarray(averaged_image(state, self.later.config.ema_decay))[:n]
+        return FrameBatch(outputs, terms[:n], self._states(state, n), targets.temporal)
+
+    def _states(self, state: RunState | None, count: int) -> list[StateRow | None]:
+        if state is None or not self.carries:
+            return [None] * count
+        return warm_start.state_rows(state, count)
 
 
 @dataclasses.dataclass
@@ -169,6 +140,9 @@ class _Stream:
     index: int = 0  # the next frame's index
     content: np.ndarray | None = None  # the previous content frame, at the working shape
     output: np.ndarray | None = None  # the previous raw output, at the working shape
+    original: np.ndarray | None = None  # the previous content frame as read
+    image: np.ndarray | None = None  # the previous finished frame (`VideoFrame.image`)
+    state: StateRow | None = None  # the previous frame's optimizer state, if it carries
     pending: np.ndarray | None = None  # the next content frame, read ahead
     pending_masks: np.ndarray | None = None  # its region masks
     finished: bool = False
@@ -185,7 +159,7 @@ class _Stream:
 
 def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | Sequence[ImageLike],
                     config: StyleConfig, settings: VideoSettings, on_frame: Callable[[int, VideoFrame], None], *,
-                    done: Sequence[tuple[int, np.ndarray | None]] | None = None,
+                    done: Sequence[Progress] | None = None,
                     masks: Sequence[Iterable[np.ndarray]] | None = None,
                     style_masks: Sequence[np.ndarray | None] | None = None, batch_size: int = 8,
                     mesh: Mesh | None = None, vmap_size: int | str | None = "auto",
@@ -199,8 +173,8 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
       config: the StyleConfig (each video's first frame runs its scales).
       settings: the video settings.
       on_frame: called with (video index, VideoFrame) as each frame is done, in frame order per video.
-      done: per video, (frames already done, the last one's `VideoFrame.working`) to resume after;
-        the frames already done are read from `videos` and skipped.
+      done: per video, the `Progress` to resume after; the frames already done are read from `videos`
+        and skipped.
       masks: per video, each frame's region masks (r, h, w), one per style (`masks_io.frame_masks`).
       style_masks: with `masks`, per style the part of the painting to take from (None: all of it).
       batch_size: frames (of different videos) per batch, across all devices.
@@ -217,15 +191,16 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
     if masks is not None and style_masks is None:
         style_masks = [None] * len(style_list(style))
     streams = [_Stream(iter(frames), None if masks is None else iter(masks[i])) for i, frames in enumerate(videos)]
-    for stream, (count, last) in zip(streams, done or [(0, None)] * len(streams), strict=True):
+    for stream, (count, last, state) in zip(streams, done or [Progress(0, None)] * len(streams), strict=True):
         for _ in range(count):  # frames finished before an interruption: the last one's content is needed
             if stream.advance() is None:
                 break
             shape = bucket_shape(stream.pending.shape[:2], config.size)
-            stream.content, stream.pending = np.asarray(images.resize(stream.pending, shape)), None
+            stream.content = np.asarray(images.resize(stream.pending, shape))
+            stream.original, stream.pending = stream.pending, None
             stream.index += 1
-        if count:
-            stream.output = last
+        if count:  # the finished frame is a pure function of the raw output: made again, not read back
+            stream.output, stream.image, stream.state = last, finish_image(last, stream.original, config), state
     solvers: dict[tuple[int, int], FrameSolver] = {}
     while active := [i for i, s in enumerate(streams) if s.advance() is not None]:
         groups: dict[tuple[tuple[int, int], bool], list[int]] = {}
@@ -248,18 +223,25 @@ def _frame_batch(solver: FrameSolver, streams: list[_Stream], ids: list[int], fi
     contents = [np.asarray(images.resize(frame, solver.shape)) for frame in originals]
     masks = None if streams[0].masks is None else [s.pending_masks for s in streams]
     if first:
-        outputs, terms = solver.first_frames(contents, on_chunk, masks)
-        temporal = None
+        done = solver.first_frames(contents, on_chunk, masks)
     else:
-        outputs, terms, temporal = solver.next_frames(contents, [s.content for s in streams],
-                                                      [s.output for s in streams], on_chunk, masks)
+        done = solver.next_frames(contents, [s.content for s in streams], [s.output for s in streams], on_chunk,
+                                  masks, [s.state for s in streams])
     for row, (stream, video, original) in enumerate(zip(streams, ids, originals, strict=True)):
-        error = None if temporal is None else flow.warping_error(outputs[row], temporal.warped[row],
-                                                                 temporal.reliability[row])
-        stream.content, stream.output, stream.pending = contents[row], outputs[row], None
-        image = finish_image(outputs[row], original, solver.config)
-        on_frame(video, VideoFrame(stream.index, image, outputs[row], terms[row], error))
+        image = finish_image(done.outputs[row], original, solver.config)
+        error = None if first else _warping_error(stream, image, original, solver.settings.flow_preset)
+        stream.content, stream.output, stream.pending = contents[row], done.outputs[row], None
+        stream.original, stream.image, stream.state = original, image, done.states[row]
+        on_frame(video, VideoFrame(stream.index, image, done.outputs[row], done.losses[row], error, done.states[row]))
         stream.index += 1
+
+
+def _warping_error(stream: _Stream, image: np.ndarray, original: np.ndarray, preset: str) -> float:
+    """`flow.warping_error` of a finished frame against the stream's previous one, as `temporal_error`
+    measures a finished video: finished frames, content frames at their size."""
+    shape = image.shape[:2]
+    return flow.warping_error(stream.image, image, np.asarray(images.resize(stream.original, shape)),
+                              np.asarray(images.resize(original, shape)), preset)
 
 
 def stylize_video(source: str | Iterable[ImageLike], style: ImageLike | Sequence[ImageLike],
