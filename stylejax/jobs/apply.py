@@ -70,9 +70,7 @@ def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path
     finished = 0
     for item in items:
         output = outdir / item.name
-        if output.exists():
-            if previous.get(item.name, {}).get("status") not in ("done", "skipped-existing"):
-                manifest.add(input=item.name, status="skipped-existing", output=str(output))
+        if manifest.skips_existing(item.name, output, previous):
             summary.skipped += 1
             finished += 1
             continue

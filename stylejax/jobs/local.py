@@ -97,9 +97,7 @@ def plan_job(items: Sequence[Item], outdir: Path, config: StyleConfig, manifest:
     pending: Buckets = {}
     for item in items:
         output = outdir / item.name
-        if output.exists():
-            if previous.get(item.name, {}).get("status") not in ("done", "skipped-existing"):
-                manifest.add(input=item.name, status="skipped-existing", output=str(output))
+        if manifest.skips_existing(item.name, output, previous):
             summary.skipped += 1
             continue
         try:

@@ -61,6 +61,15 @@ class Manifest:
                 records[record["input"]] = record
         return records
 
+    def skips_existing(self, name: str, output: Path, previous: dict[str, dict]) -> bool:
+        """Whether `output` already exists, so input `name` is skipped; records the skip once (`previous`:
+        what `latest` said when the job started). Nothing a user had is overwritten."""
+        if not output.exists():
+            return False
+        if previous.get(name, {}).get("status") not in ("done", "skipped-existing"):
+            self.add(input=name, status="skipped-existing", output=str(output))
+        return True
+
     def add(self, **record) -> None:
         process = jax.process_index() if self.process is None else self.process
         line = (json.dumps(record | {"time": time.time(), "process": process}) + "\n").encode()
