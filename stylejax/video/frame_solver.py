@@ -57,13 +57,13 @@ class FrameBatch(NamedTuple):
 
 
 def check(config: StyleConfig, shapes: Sequence[tuple[int, int]], settings: VideoSettings | None = None) -> None:
-    """Raises StyleJaxError, before any work, for what videos of these frame shapes (h, w) cannot do.
-
-    Tiles (video frames are whole images), frames too small for VGG, a frame learning rate for an
-    optimizer that line-searches, missing weights or OpenCV.
-    """
+    """Raises StyleJaxError, before any work, for what videos of these frame shapes (h, w) cannot do: tiles
+    (frames are whole images), frames too small for VGG, a learning rate for a line search, no weights or OpenCV."""
     CoarseToFineSolver.check_batchable(config)
-    resolve_optimizer(frame_config(config, settings or VideoSettings()))
+    try:
+        resolve_optimizer(frame_config(config, settings or VideoSettings()))
+    except StyleJaxError as error:
+        raise StyleJaxError(f"frame learning rate: {error}") from error
     for shape in shapes:
         for scale in scales.plan_scales(config):
             working_shape(shape, scale.size, "video frame")

@@ -171,6 +171,7 @@ def _bad_inputs(tmp_path, clip):
     ("good.mp4", "out.avi", "cannot write '.avi' video"),
     ("good.mp4", "out.mp4 --tile 128", "tiles are for"),
     ("good.mp4", "frames --frame-init nothing", "invalid choice"),
+    ("good.mp4", "frames --optimizer lbfgs --frame-learning-rate 0.1", "frame learning rate: lbfgs chooses"),
 ])
 def test_bad_video_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, clip, style, source, output,
                                                                 message):
