@@ -36,7 +36,7 @@ test: $(VENV)/.test
 	$(BIN)/ruff check stylejax tests benchmarks
 	$(BIN)/mkdocs build --strict -d site  # the docs too: a broken link or API reference fails it
 	$(BIN)/lint-imports  # the layers (pyproject.toml's importlinter contract)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup  # both cores: compiling is single-threaded
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25  # both cores: compiling is single-threaded
 
 # The inner loop: the suite without the slow tests (whole runs, jobs, Ray, video, benchmarks).
 test-fast: $(VENV)/.test

@@ -49,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(settings.steps, "train") as bar:
         def progress(step, terms):
             bar.update(step - bar.n)
-            bar.set_postfix({name: f"{value:.3g}" for name, value in terms.items()}, refresh=False)
+            rate = bar.format_dict.get("rate") or 0.0  # steps/s, smoothed by tqdm; its bar shows the time left
+            bar.set_postfix({name: f"{value:.3g}" for name, value in terms.items()}
+                            | {"img/s": f"{rate * settings.batch_size:.2g}"}, refresh=False)
 
         folder = train_network(args.style, args.images, args.output, settings, progress=progress,
                                log=lambda line: print(line, file=sys.stderr))

@@ -63,6 +63,13 @@ class TrainingImages:
         self.unreadable: set[Path] = set()
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:  # picklable, for loaders that decode in worker processes (grain)
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def order_key(self) -> str:
         """A hash of what fixes the data order: the file list, size, batch size and seed."""
         text = "\n".join([str(self.size), str(self.batch_size), str(self.seed)] + [str(p) for p in self.paths])

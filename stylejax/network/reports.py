@@ -11,7 +11,7 @@ from stylejax.io.images import save_image
 from stylejax.io.sheets import contact_sheet
 
 TRAIN_CSV = "train.csv"
-COLUMNS = ("step", "total", "content", "style", "tv", "images_per_s", "seconds")
+COLUMNS = ("step", "total", "content", "style", "tv", "images_per_s", "seconds", "data_wait_s")
 
 
 class TrainLog:
@@ -34,10 +34,13 @@ class TrainLog:
         self.file = self.path.open("a", newline="")
         self.writer = csv.DictWriter(self.file, COLUMNS)
 
-    def add(self, step: int, terms: dict[str, float], images_per_s: float, seconds: float) -> None:
+    def add(self, step: int, terms: dict[str, float], images_per_s: float, seconds: float,
+            data_wait_s: float = 0.0) -> None:
+        """One step's row: its loss terms, the step's images/s, seconds since the run began, and how long
+        the step waited for its batch (0 when the loader keeps up)."""
         row = {name: f"{terms.get(name, 0.0):.6g}" for name in ("content", "style", "tv")}
         row |= dict(step=step, total=f"{sum(terms.values()):.6g}", images_per_s=f"{images_per_s:.3g}",
-                    seconds=f"{seconds:.2f}")
+                    seconds=f"{seconds:.2f}", data_wait_s=f"{data_wait_s:.4f}")
         self.writer.writerow(row)
         self.file.flush()
 
@@ -49,7 +52,7 @@ def read_log(path: Path) -> dict[str, np.ndarray]:
     """train.csv as {column: array}."""
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
-    return {name: np.array([float(r[name]) for r in rows]) for name in COLUMNS}
+    return {name: np.array([float(r.get(name) or "nan") for r in rows]) for name in COLUMNS}
 
 
 def save_samples(folder: Path, step: int, inputs: np.ndarray, outputs: list[np.ndarray], style_names: list[str]

@@ -246,8 +246,10 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
         train_log = stack.enter_context(contextlib.closing(reports.TrainLog(folder, start)))
         samples = _sample_inputs(data)
         batches = stack.enter_context(contextlib.closing(data.batches(start, settings.steps)))
+        fetched = time.perf_counter()
         for step, batch in batches:
             tick = time.perf_counter()
+            waited = tick - fetched  # how long the step waited for the loader: 0 when decoding keeps ahead
             # Styles cycle over the rows (and, shifted by the step, over devices) so each is trained every step.
             style_ids = jnp.asarray((style_ids_of + step) % len(style_paths), jnp.int32)
             state, terms = step_fn(state, jnp.asarray(batch), style_ids, args)
@@ -255,7 +257,7 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
             if not np.isfinite(sum(terms.values())):
                 raise StyleJaxError(f"the loss stopped being finite at step {step + 1}: lower --learning-rate")
             seconds = time.perf_counter() - tick
-            train_log.add(step + 1, terms, settings.batch_size / seconds, time.perf_counter() - began)
+            train_log.add(step + 1, terms, settings.batch_size / seconds, time.perf_counter() - began, waited)
             done = step + 1
             if done % settings.checkpoint_every == 0 and done < settings.steps:
                 _save(manager, state, key)
@@ -264,6 +266,7 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
                 reports.save_samples(folder, done, samples, list(outputs), [p.stem for p in style_paths])
             if progress:
                 progress(done, terms)
+            fetched = time.perf_counter()
     nnx.update(network, jax.tree.map(np.asarray, state.params))
     info = dict(styles=[dict(name=p.name, sha256=h) for p, h in zip(style_paths, style_hashes, strict=True)],
                 training=dataclasses.asdict(settings) | dict(images=str(images), image_files=len(data.paths),

@@ -1,0 +1,414 @@
+"""Style networks on this machine: training (loss against steps and time), apply against stylize, 4 styles.
+
+Training photos are scikit-image's (they ship in its wheel), less the three held out for testing
+(astronaut, chelsea/cat, coffee): the networks are always judged on photos they never saw.
+
+    python benchmarks/network.py weights  -o net-weights   # style weight / learning rate: losses + sample sheets
+    python benchmarks/network.py train    -o net-train     # 128/256 px x width 32/16: loss vs steps and seconds
+    python benchmarks/network.py torch    -o net-torch     # a train step against the same network in PyTorch eager
+    python benchmarks/network.py apply MODEL -o net-apply  # apply vs stylize at 256/512 px, losses, side by side
+    python benchmarks/network.py styles   -o net-styles    # one 4-style network against four 1-style networks
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHARED_STYLES = Path(__file__).resolve().parents[2] / "shared" / "images" / "style"
+HELD_OUT = ("astronaut", "chelsea", "coffee")  # skimage's cat is chelsea: neither is trained on
+TRAINING = ("rocket", "camera", "coins", "clock", "moon", "brick", "grass", "gravel", "hubble_deep_field",
+            "immunohistochemistry", "retina", "colorwheel", "page")
+
+
+def style_path(name: str) -> Path:
+    path = SHARED_STYLES / f"{name}.jpg"
+    if not path.exists():
+        sys.exit(f"{path}: missing (the benchmark's styles come from ../shared/images/style)")
+    return path
+
+
+def training_photos(folder: Path) -> Path:
+    """scikit-image's photos less the held-out ones, as PNGs (long side <= 512) in `folder`."""
+    from PIL import Image
+    from skimage import data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in TRAINING:
+        target = folder / f"{name}.png"
+        if not target.exists():
+            image = Image.fromarray(np.asarray(getattr(data, name)()))
+            image.thumbnail((512, 512))
+            image.save(target)
+    return folder
+
+
+def held_out_photos() -> dict[str, np.ndarray]:
+    from skimage import data
+
+    return {name: np.asarray(getattr(data, name)(), np.float32) / 255.0 for name in HELD_OUT}
+
+
+def train_run(root: Path, name: str, styles: list[Path], photos: Path, **settings) -> dict:
+    """One training into root/name (resumes if it was stopped); its train.csv as lists, with the settings."""
+    import stylejax
+    from stylejax.network.reports import read_log
+
+    folder = root / name
+    if not (folder / "model.json").exists():
+        stylejax.train_network(styles, photos, folder, stylejax.TrainSettings(**settings),
+                               log=lambda line: print(f"{name}: {line}", file=sys.stderr),
+                               progress=lambda step, terms: print(
+                                   f"{name} step {step}: " + " ".join(f"{k} {v:.3g}" for k, v in terms.items()),
+                                   file=sys.stderr) if step % 20 == 0 else None)
+    log = read_log(folder / "train.csv")
+    return dict(name=name, settings=settings, **{k: v.tolist() for k, v in log.items()})
+
+
+def held_out_sheet(root: Path, models: dict[str, Path], size: int, output: Path) -> None:
+    """The held-out photos through each model, one row per model, at long side `size`."""
+    import jax
+
+    import stylejax
+    from stylejax.io import images
+    from stylejax.io.sheets import contact_sheet
+
+    photos = held_out_photos()
+    panels = {f"photo {n}": np.asarray(images.resize(p, images.fit_size(p.shape[:2], size))) for n, p in photos.items()}
+    for label, folder in models.items():
+        net = jax.jit(stylejax.load_network(folder))
+        for n, p in photos.items():
+            panels[f"{label} {n}"] = np.asarray(net(images.resize(p, images.fit_size(p.shape[:2], size))))
+    stylejax.save_image(contact_sheet(panels, columns=len(photos)), output)
+
+
+def smoothed(values: list[float], window: int = 10) -> list[float]:
+    v = np.asarray(values)
+    return [float(v[max(0, i - window + 1):i + 1].mean()) for i in range(len(v))]
+
+
+def weights(args) -> None:
+    """Style weight and learning rate for a network: short runs at 128 px, width 16, compared by look and loss."""
+    root = Path(args.output)
+    photos = training_photos(root / "photos")
+    style = style_path(args.style)
+    runs = []
+    for style_weight in args.style_weights:
+        for rate in args.learning_rates:
+            name = f"sw{style_weight:g}-lr{rate:g}"
+            runs.append(train_run(root, name, [style], photos, size=128, width=16, steps=args.steps,
+                                  style_weight=style_weight, learning_rate=rate, sample_every=0,
+                                  checkpoint_every=args.steps))
+            held_out_sheet(root, {name: root / name}, 256, root / f"{name}-held-out.png")
+    report(root, runs)
+
+
+def train(args) -> None:
+    """Loss against steps and wall time at each (size, width), the same style, data and settings otherwise."""
+    root = Path(args.output)
+    photos = training_photos(root / "photos")
+    style = style_path(args.style)
+    runs = [train_run(root, f"{size}px-w{width}", [style], photos, size=size, width=width, steps=args.steps,
+                      sample_every=args.sample_every, checkpoint_every=args.steps)
+            for size, width in ((int(s), int(w)) for s, w in (g.split(":") for g in args.grid))]
+    held_out_sheet(root, {r["name"]: root / r["name"] for r in runs}, 256, root / "held-out.png")
+    report(root, runs)
+
+
+def torch_step(args) -> None:
+    """A training step of stylejax (compiled) and of the same network and loss in PyTorch eager, alternated."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from flax import nnx
+    from torch_network import TorchTrainer
+
+    import stylejax
+    from stylejax.network.data import TrainingImages, find_images
+    from stylejax.network.step import init_state, train_step
+    from stylejax.nn.transformer import StyleNetwork
+    from stylejax.nn.weights import load_vgg
+    from stylejax.objective.targets import prepare_shared
+    from stylejax.solve.sharding import local_mesh
+
+    root = Path(args.output)
+    photos = training_photos(root / "photos")
+    style = stylejax.load_image(style_path(args.style))
+    print("| size | width | batch | stylejax s/step | PyTorch eager s/step | PyTorch / stylejax |")
+    print("|---|---|---|---|---|---|")
+    for size, width in ((int(s), int(w)) for s, w in (g.split(":") for g in args.grid)):
+        settings = stylejax.TrainSettings(size=size, width=width, batch_size=args.batch_size)
+        config = settings.objective_config()
+        vgg = load_vgg(config.model, pooling=config.pooling)
+        objective, objective_args = prepare_shared(vgg, [style], config, style_masks=[None])
+        graphdef, params = nnx.split(StyleNetwork(width, 1, rngs=nnx.Rngs(0)), nnx.Param)
+        optimizer = optax.adam(settings.learning_rate)
+        state = init_state(params, optimizer)
+        step = train_step(objective, graphdef, optimizer, local_mesh())
+        trainer = TorchTrainer(vgg, style_at(style, config), config, width, settings.learning_rate)
+        data = TrainingImages(find_images(photos), size, args.batch_size, 0)
+        ids = jnp.zeros((args.batch_size,), jnp.int32)
+        jax_times, torch_times = [], []
+        for i in range(args.repeats + 1):  # the first of each is a warm-up (compilation, allocator)
+            batch = data.batch(i)
+            tick = time.perf_counter()
+            state, terms = step(state, jnp.asarray(batch), ids, objective_args)
+            jax.block_until_ready(terms)
+            jax_times.append(time.perf_counter() - tick)
+            tick = time.perf_counter()
+            trainer.step(batch)
+            torch_times.append(time.perf_counter() - tick)
+        j, t = np.median(jax_times[1:]), np.median(torch_times[1:])
+        print(f"| {size} | {width} | {args.batch_size} | {j:.2f} | {t:.2f} | {t / j:.2f}x |", flush=True)
+
+
+def style_at(style: np.ndarray, config) -> np.ndarray:
+    """The style image at the size the objective resizes it to."""
+    from stylejax.config import MIN_SIDE
+    from stylejax.io import images
+
+    side = max(MIN_SIDE, round(config.size * config.style_scale))
+    return np.asarray(images.resize(style, images.working_shape(style.shape[:2], side, "style image")))
+
+
+def gatys_loss(photo: np.ndarray, style: np.ndarray, image: np.ndarray, config) -> float:
+    """The default `stylize` objective at `config.size` of `image` (the photo's working shape) for this photo."""
+    import stylejax
+    from stylejax.io import images
+    from stylejax.objective.targets import prepare
+
+    shape = images.working_shape(photo.shape[:2], config.size, "content image")
+    objective, objective_args, _ = prepare(stylejax.load_vgg(config.model, pooling=config.pooling),
+                                           np.asarray(images.resize(photo, shape)), [style], config)
+    return float(objective(images.resize(image, shape), objective_args))
+
+
+def apply_vs_stylize(args) -> None:
+    """Seconds per image of the network (compiled once per shape, then timed) against the default `stylize`,
+    and the default objective's loss of the network's output, of it refined by 20 steps, and of `stylize`."""
+    import jax
+
+    import stylejax
+    from stylejax.io import images
+    from stylejax.io.sheets import contact_sheet
+
+    root = Path(args.output)
+    root.mkdir(parents=True, exist_ok=True)
+    net = stylejax.load_network(args.model)
+    styles = net.info["styles"]
+    style = stylejax.load_image(style_path(Path(styles[0]["name"]).stem))
+    run = jax.jit(net)
+    photos = held_out_photos()
+    rows = []
+    for size in args.sizes:
+        config = stylejax.StyleConfig(size=size)
+        panels = {}
+        for name, photo in photos.items():
+            content = np.asarray(images.resize(photo, images.fit_size(photo.shape[:2], size)))
+            jax.block_until_ready(run(content))  # compiles for this shape
+            times = []
+            for _ in range(args.repeats):
+                tick = time.perf_counter()
+                output = np.asarray(jax.block_until_ready(run(content)))
+                times.append(time.perf_counter() - tick)
+            row = dict(size=size, photo=name, apply_s=float(np.median(times)),
+                       network_loss=gatys_loss(photo, style, output, config))
+            panels |= {f"{name}": content, f"{name} network": output}
+            if name in args.stylize:
+                refine = dataclasses.replace(config, steps=args.refine_steps, min_size=size)
+                tick = time.perf_counter()
+                refined = stylejax.stylize(photo, style, refine, init_image=output)
+                row["refine_s"] = time.perf_counter() - tick
+                row["refine_loss"] = gatys_loss(photo, style, refined.image, config)
+                tick = time.perf_counter()
+                full = stylejax.stylize(photo, style, config)
+                row["stylize_s"] = time.perf_counter() - tick
+                row["stylize_loss"] = gatys_loss(photo, style, full.image, config)
+                panels |= {f"{name} network + {args.refine_steps} steps": refined.image,
+                           f"{name} stylize": full.image}
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+        stylejax.save_image(contact_sheet(panels, height=min(size, 320), columns=4), root / f"side-by-side-{size}.png")
+    batch_rate = {}
+    for size in args.sizes:
+        batch = np.stack([np.asarray(images.resize(p, (size, size))) for p in photos.values()] * 3)[:args.batch_size]
+        jax.block_until_ready(run(batch))
+        tick = time.perf_counter()
+        jax.block_until_ready(run(batch))
+        batch_rate[size] = len(batch) / (time.perf_counter() - tick)
+    (root / "results.json").write_text(json.dumps(dict(rows=rows, batch_images_per_s=batch_rate)))
+    print("| size | photo | apply s/image | stylize s | stylize / apply | loss: network | "
+          f"network + {args.refine_steps} steps (s) | stylize |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "stylize_s" in r:
+            print(f"| {r['size']} | {r['photo']} | {r['apply_s']:.3f} | {r['stylize_s']:.1f} | "
+                  f"{r['stylize_s'] / r['apply_s']:.0f}x | {r['network_loss']:.4g} | "
+                  f"{r['refine_loss']:.4g} ({r['refine_s']:.1f}) | {r['stylize_loss']:.4g} |")
+        else:
+            print(f"| {r['size']} | {r['photo']} | {r['apply_s']:.3f} | | | {r['network_loss']:.4g} | | |")
+    for size, rate in batch_rate.items():
+        print(f"batch of {args.batch_size} at {size}x{size}: {rate:.2f} images/s")
+
+
+def four_styles(args) -> None:
+    """One network holding four styles against four 1-style networks, the same steps and settings each:
+    the training objective's loss on the held-out photos at 256 px, per style, and the outputs side by side."""
+    import jax
+
+    import stylejax
+    from stylejax.io import images
+    from stylejax.io.sheets import contact_sheet
+
+    root = Path(args.output)
+    photos_folder = training_photos(root / "photos")
+    paths = [style_path(name) for name in args.styles]
+    settings = dict(size=128, width=16, steps=args.steps, sample_every=0, checkpoint_every=args.steps)
+    train_run(root, "4-styles", paths, photos_folder, **settings)
+    for path in paths:
+        train_run(root, f"1-style-{path.stem}", [path], photos_folder, **settings)
+    config = dataclasses.replace(stylejax.TrainSettings(**settings).objective_config(), size=256)
+    photos = held_out_photos()
+    joint = stylejax.load_network(root / "4-styles")
+    print("| style | loss, 1-style network | loss, 4-style network | 4-style / 1-style |")
+    print("|---|---|---|---|")
+    panels, results = {}, []
+    for index, path in enumerate(paths):
+        single = stylejax.load_network(root / f"1-style-{path.stem}")
+        style = stylejax.load_image(path)
+        losses = {"1-style": [], "4-style": []}
+        for name, photo in photos.items():
+            content = np.asarray(images.resize(photo, images.fit_size(photo.shape[:2], 256)))
+            for label, output in (("1-style", single(content)), ("4-style", joint(content, style=index))):
+                losses[label].append(gatys_loss(photo, style, np.asarray(output), config))
+                if name == "chelsea":
+                    panels[f"{path.stem} {label}"] = np.asarray(output)
+        one, four = np.mean(losses["1-style"]), np.mean(losses["4-style"])
+        results.append(dict(style=path.stem, one=one, four=four))
+        print(f"| {path.stem} | {one:.4g} | {four:.4g} | {four / one:.2f} |", flush=True)
+    jax.clear_caches()
+    (root / "results.json").write_text(json.dumps(results))
+    stylejax.save_image(contact_sheet(panels, height=192, columns=2), root / "four-styles.png")
+
+
+def loader(args) -> None:
+    """Batches per second of the training loader (threads, as `train` runs it) against grain's loaders
+    (threads, and worker processes), on the same files, crops and order, with no training step."""
+    import grain
+    from absl import flags
+
+    from stylejax.network.data import TrainingImages, find_images
+
+    flags.FLAGS.mark_as_parsed()  # grain's worker processes read absl flags
+    root = Path(args.output)
+    photos = training_photos(root / "photos")
+    print("| size | batch | loader | batches/s | ms per batch |")
+    print("|---|---|---|---|---|")
+    for size in args.sizes:
+        data = TrainingImages(find_images(photos), size, args.batch_size, 0)
+        data.batch(0)  # warms the file cache
+        dataset = grain.MapDataset.range(args.batches).map(data.batch)
+        runs = {  # each made when timed: the iterators start decoding as soon as they exist
+            "threads (stylejax: 2, 2 ahead)": lambda d=data: (b for _, b in d.batches(0, args.batches)),
+            "grain, 2 threads": lambda d=dataset: iter(d.to_iter_dataset(
+                grain.ReadOptions(num_threads=2, prefetch_buffer_size=2))),
+            "grain, 2 processes": lambda d=dataset: iter(d.to_iter_dataset().mp_prefetch(
+                grain.MultiprocessingOptions(num_workers=2))),
+        }
+        for name, make in runs.items():
+            batches = make()
+            next(batches)  # steady state: worker processes take seconds to start
+            tick = time.perf_counter()
+            count = sum(1 for _ in batches)
+            seconds = time.perf_counter() - tick
+            print(f"| {size} | {args.batch_size} | {name} | {count / seconds:.1f} | {1000 * seconds / count:.0f} |",
+                  flush=True)
+
+
+def report(root: Path, runs: list[dict]) -> None:
+    """results.json, a table on stdout, loss.png (total loss, smoothed, against step and against seconds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (root / "results.json").write_text(json.dumps(runs))
+    print("| run | steps | s/step (median) | images/s | loss at 10% | loss at end (mean of last 10) | "
+          "content | style |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        steps = len(r["step"])
+        per_step = np.diff([0.0] + r["seconds"])
+        end = slice(max(0, steps - 10), steps)
+        print(f"| {r['name']} | {steps} | {np.median(per_step):.2f} | {np.median(r['images_per_s']):.2f} | "
+              f"{smoothed(r['total'])[max(0, steps // 10 - 1)]:.4g} | {np.mean(r['total'][end]):.4g} | "
+              f"{np.mean(r['content'][end]):.4g} | {np.mean(r['style'][end]):.4g} |")
+    fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(11, 4))
+    for r in runs:
+        by_step.plot(r["step"], smoothed(r["total"]), label=r["name"])
+        by_time.plot(r["seconds"], smoothed(r["total"]), label=r["name"])
+    for ax, label in ((by_step, "step"), (by_time, "seconds")):
+        ax.set_xlabel(label)
+        ax.set_yscale("log")
+        ax.set_ylabel("training loss (mean of 10)")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(root / "loss.png", dpi=90)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("weights")
+    p.add_argument("--style", default="starry_night")
+    p.add_argument("--style-weights", type=float, nargs="+", default=[1e3, 1e2, 3e1])
+    p.add_argument("--learning-rates", type=float, nargs="+", default=[1e-3])
+    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("-o", "--output", default="net-weights")
+    p.set_defaults(run=weights)
+    p = commands.add_parser("train")
+    p.add_argument("--style", default="starry_night")
+    p.add_argument("--grid", nargs="+", default=["128:16", "128:32", "256:16", "256:32"], help="SIZE:WIDTH")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--sample-every", type=int, default=100)
+    p.add_argument("-o", "--output", default="net-train")
+    p.set_defaults(run=train)
+    p = commands.add_parser("apply")
+    p.add_argument("model")
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    p.add_argument("--stylize", nargs="*", default=["chelsea"], help="held-out photos also run through stylize")
+    p.add_argument("--refine-steps", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("-o", "--output", default="net-apply")
+    p.set_defaults(run=apply_vs_stylize)
+    p = commands.add_parser("styles")
+    p.add_argument("--styles", nargs=4, default=["starry_night", "great_wave", "the_scream", "composition_vii"])
+    p.add_argument("--steps", type=int, default=120)
+    p.add_argument("-o", "--output", default="net-styles")
+    p.set_defaults(run=four_styles)
+    p = commands.add_parser("loader")
+    p.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batches", type=int, default=60)
+    p.add_argument("-o", "--output", default="net-loader")
+    p.set_defaults(run=loader)
+    p = commands.add_parser("torch")
+    p.add_argument("--style", default="starry_night")
+    p.add_argument("--grid", nargs="+", default=["128:32", "128:16", "256:32"], help="SIZE:WIDTH")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("-o", "--output", default="net-torch")
+    p.set_defaults(run=torch_step)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
