@@ -76,13 +76,16 @@ def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path
     """
     network = _bucketed(net, size, style, batch_size, log)
     manifest = Manifest(outdir)
-    summary, pending = plan_job(items, outdir, manifest, network.bucket_of, min_side=MIN_SIDE,
-                                check=network.check)  # raises before anything is recorded
+
+    def check(counts: dict[tuple[int, int], int]) -> None:  # before anything is written
+        network.check(counts)
+        outdir.mkdir(parents=True, exist_ok=True)
+
+    summary, pending = plan_job(items, outdir, manifest, network.bucket_of, min_side=MIN_SIDE, check=check)
     finished = summary.skipped + len(summary.failed)
     if progress:
         progress(finished, len(items))
     for _, batch in job_batches(pending, batch_size):
-        outdir.mkdir(parents=True, exist_ok=True)
         for record in run_apply_batch(network, batch, outdir):
             manifest.add(**record)
             summary.count(record)

@@ -119,9 +119,10 @@ class BucketedNetwork:
         fit = BucketFit(rows)
         if limit is not None:
             need = self.need(bucket, rows)
-            self.log(f"a batch of {rows} at {side} needs {describe(need)} per device (of {describe(limit)})")
-            if need > limit:
+            if need > limit:  # says what it decides, or refuses in one line
                 fit = self._smaller(bucket, rows, need, limit)
+            else:
+                self.log(f"a batch of {rows} at {side} needs {describe(need)} per device (of {describe(limit)})")
         self.fits[bucket] = fit
         return fit
 
