@@ -17,16 +17,22 @@ def add_parser(commands) -> None:
     p.add_argument("model", help="a model folder from `stylejax train`")
     p.add_argument("input", nargs="+", help="an image file, a folder of images, or a text file listing images")
     p.add_argument("-o", "--output", required=True, help="the output file (one image in) or folder")
-    p.add_argument("--size", type=int, default=None, help="long side of the outputs (default: each input's)")
+    p.add_argument("--size", type=int, default=None,
+                   help="long side of the outputs (default: each input's, shrunk where it does not fit)")
     p.add_argument("--style", type=int, default=None, help="which of the network's styles (default 0)")
     p.add_argument("--style-mix", default=None, help="one weight per style, comma-separated, e.g. 0.5,0.5,0")
-    p.add_argument("--batch-size", type=int, default=8, help="images of one shape per forward pass (%(default)s)")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="images of one shape bucket per forward pass, fewer where memory is short (%(default)s)")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run on a Ray cluster, as `stylejax batch --ray` (then put --ray after the inputs)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="Ray workers (default: one per GPU, or one per node on a CPU cluster)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from stylejax.io.images import check_output, check_output_dir, load_image, save_image
-    from stylejax.jobs.apply import run_apply_job, stylize_with
+    from stylejax.jobs.apply import run_apply_fleet, run_apply_job, stylize_with
     from stylejax.jobs.local import collect_inputs
     from stylejax.network.loaded import load_network
 
@@ -34,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         raise StyleJaxError(f"--size must be at least 8 px, got {args.size}")
     if args.style is not None and args.style_mix is not None:
         raise StyleJaxError("--style picks one style and --style-mix blends them: give one")
+    if args.ray is None and args.workers is not None:
+        raise StyleJaxError("--workers is the size of a Ray fleet: it needs --ray")
     net = load_network(args.model)
     style = net.style_weights(parse_floats(args.style_mix, "--style-mix") if args.style_mix else args.style)
     sources = [Path(s) for s in args.input]
@@ -42,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise StyleJaxError(f"{output}: the output is one of the inputs: give another -o")
     start = time.perf_counter()
     if len(sources) == 1 and sources[0].is_file() and output.suffix and not output.is_dir() \
-            and sources[0].suffix.lower() != ".txt":
+            and sources[0].suffix.lower() != ".txt" and args.ray is None:
         check_output(output, inputs=(sources[0],), overwrite=True)
         save_image(stylize_with(net, load_image(sources[0]), args.size, style), output)
         print(f"wrote {output} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
@@ -54,8 +62,14 @@ def run(args: argparse.Namespace) -> int:
     if not items:
         raise StyleJaxError(f"no images in {', '.join(map(str, sources))}")
     with progress_bar(len(items), "apply", unit="img") as bar:
-        summary = run_apply_job(items, net, outdir, size=args.size, style=style, batch_size=args.batch_size,
-                                progress=lambda done, total: bar.update(done - bar.n))
+        progress = lambda done, total: bar.update(done - bar.n)  # noqa: E731
+        if args.ray is not None:  # the driver of a Ray fleet: workers load the model
+            summary = run_apply_fleet(items, args.model, outdir, size=args.size, style=style,
+                                      batch_size=args.batch_size, address=args.ray or None, workers=args.workers,
+                                      progress=progress)
+        else:
+            summary = run_apply_job(items, net, outdir, size=args.size, style=style, batch_size=args.batch_size,
+                                    progress=progress)
     print(f"{summary.done} done, {summary.skipped} already there, {len(summary.failed)} failed "
           f"({time.perf_counter() - start:.1f} s; manifest: {outdir / 'manifest.jsonl'})", file=sys.stderr)
     for name, error in summary.failed:

@@ -1,44 +1,54 @@
-"""`stylejax apply`'s job: images through a trained style network, resumably, with the batch job's manifest.
+"""`stylejax apply`'s job: images through a trained style network, resumably, as `stylejax batch` runs.
 
 Outputs mirror the inputs' names in OUTDIR; an existing output is skipped (and recorded), an input that
-cannot be decoded fails alone (manifest line with the reason) while the rest are done. Images of one
-shape go through the network together, `batch_size` at a time, compiled once per shape.
+cannot be decoded fails alone (manifest line with the reason) while the rest are done. Inputs are planned
+as a batch job's (`jobs.plan_job`) in the shape buckets of `network.inference`, whose programs are checked
+against device memory before anything is written; on a Ray fleet (`run_apply_fleet`) each worker loads
+the network once and runs batches of one bucket (`ApplyWork`), the driver alone writing the manifest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
-from stylejax.jobs.local import Item
-from stylejax.jobs.manifest import JobSummary, Manifest, failed_record
-from stylejax.network.loaded import StyleNetworkFunction
+from stylejax.jobs.fleet import drive_fleet
+from stylejax.jobs.local import Item, job_batches, load_batch, plan_job
+from stylejax.jobs.manifest import JobSummary, Manifest
+from stylejax.network.inference import BucketedNetwork, planned_bucket
+from stylejax.network.loaded import StyleNetworkFunction, load_network
+
+MIN_SIDE = 8  # the shortest input side: the network halves it twice and reflects 4 px at its ends
 
 
-def stylize_with(net: StyleNetworkFunction, image: np.ndarray, size: int | None, style: jax.Array) -> np.ndarray:
-    """One image (h, w, 3) through the network at long side `size` (None: its own size)."""
-    return np.asarray(_apply(net, _resized([image], size), style)[0])
+def run_apply_batch(network: BucketedNetwork, batch: Sequence[Item], outdir: Path) -> list[dict]:
+    """Stylizes one batch and writes each output atomically; returns the manifest records (writes none).
 
-
-def _resized(batch: Sequence[np.ndarray], size: int | None) -> jax.Array:
-    if size is None:
-        return jnp.stack([jnp.asarray(b) for b in batch])
-    shape = images.fit_size(batch[0].shape[:2], size)
-    return jnp.stack([images.resize(b, shape) for b in batch])
-
-
-@functools.partial(jax.jit, static_argnums=0)  # the network's weights are constants of its program
-def _apply(net: StyleNetworkFunction, batch: jax.Array, style: jax.Array) -> jax.Array:
-    return net(batch, style)
+    An input that cannot be decoded gets a "failed" record; the others "done".
+    """
+    start = time.perf_counter()
+    records, loaded, _ = load_batch(batch, (), None)
+    if not loaded:
+        return records
+    outputs = network([image for _, image in loaded])
+    seconds = (time.perf_counter() - start) / len(loaded)
+    for (item, _), result in zip(loaded, outputs, strict=True):
+        output = outdir / item.name
+        output.parent.mkdir(parents=True, exist_ok=True)
+        images.remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
+        images.save_image(result, output)
+        records.append(dict(input=item.name, status="done", output=str(output), seconds=round(seconds, 4)))
+    return records
 
 
 def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path, *, size: int | None = None,
@@ -51,55 +61,107 @@ def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path
       items: the inputs (`jobs.local.collect_inputs`).
       net: a loaded network (`load_network`).
       outdir: the output root; OUTDIR/manifest.jsonl gets one line per input per outcome.
-      size: the outputs' long side (None: each input's own size).
+      size: the outputs' long side (None: each input's own, shrunk where one image would not fit).
       style: (num_styles,) weights (None: style 0).
-      batch_size: images of one shape per forward pass.
+      batch_size: images of one bucket per forward pass at most (fewer where memory is short).
       progress: called with (images finished, images total).
+      log: where the memory check's lines go.
 
     Returns:
       A JobSummary; failures are in the manifest too.
+
+    Raises:
+      StyleJaxError: a batch size that is not positive, or a `size` whose one image does not fit a device;
+        nothing is written then.
     """
+    network = _bucketed(net, size, style, batch_size, log)
+    manifest = Manifest(outdir)
+
+    def check(counts: dict[tuple[int, int], int]) -> None:  # before anything is written
+        network.check(counts)
+        outdir.mkdir(parents=True, exist_ok=True)
+
+    summary, pending = plan_job(items, outdir, manifest, network.bucket_of, min_side=MIN_SIDE, check=check)
+    finished = summary.skipped + len(summary.failed)
+    if progress:
+        progress(finished, len(items))
+    for _, batch in job_batches(pending, batch_size):
+        for record in run_apply_batch(network, batch, outdir):
+            manifest.add(**record)
+            summary.count(record)
+        finished += len(batch)
+        if progress:
+            progress(finished, len(items))
+    return summary
+
+
+def _bucketed(net: StyleNetworkFunction, size: int | None, style: jax.Array | None, batch_size: int,
+              log: Callable[[str], None]) -> BucketedNetwork:
     if batch_size <= 0:
         raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
     style = net.style_weights(None) if style is None else style
-    outdir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(outdir)
-    previous = manifest.latest()
-    summary = JobSummary()
-    by_shape: dict[tuple[int, int], list[tuple[Item, np.ndarray]]] = {}
-    finished = 0
-    for item in items:
-        output = outdir / item.name
-        if manifest.skips_existing(item.name, output, previous):
-            summary.skipped += 1
-            finished += 1
-            continue
+    return BucketedNetwork(net, style, size, batch_size, log)
+
+
+def stylize_with(net: StyleNetworkFunction, image: np.ndarray, size: int | None, style: jax.Array,
+                 log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> np.ndarray:
+    """One image (h, w, 3) through the network at long side `size` (None: its own, or what fits): a batch
+    of one, memory-checked as a job's."""
+    return _bucketed(net, size, style, 1, log)([image])[0]
+
+
+@dataclasses.dataclass
+class ApplyWork:
+    """A Ray worker's part of `stylejax apply --ray`: the network, loaded once, and `run_apply_batch`."""
+
+    model: str
+    style: list[float]
+    outdir: Path
+    size: int | None = None
+    batch_size: int = 8
+    network: BucketedNetwork | None = None
+
+    def load(self) -> None:
+        """Loads the network (on the worker)."""
+        net = load_network(self.model)
+        self.network = BucketedNetwork(net, net.style_weights(self.style), self.size, self.batch_size,
+                                       log=lambda line: None)  # a worker's lines: see check_memory
+
+    def check_memory(self, shapes: list[tuple[int, int]], batch_size: int, log: Callable[[str], None]) -> None:
+        """`BucketedNetwork.check` of every bucket on this worker's device, saying what it decides."""
+        self.network.log = log
         try:
-            image = images.load_image(item.source)
-        except StyleJaxError as e:  # a bad input fails alone
-            record = failed_record(item.name, str(e))
-            manifest.add(**record)
-            summary.count(record)
-            finished += 1
-            continue
-        by_shape.setdefault(image.shape[:2], []).append((item, image))
-    if progress:
-        progress(finished, len(items))
-    for shape in sorted(by_shape):
-        group = by_shape[shape]
-        for first in range(0, len(group), batch_size):
-            batch = group[first:first + batch_size]
-            start = time.perf_counter()
-            outputs = np.asarray(_apply(net, _resized([image for _, image in batch], size), style))
-            seconds = (time.perf_counter() - start) / len(batch)
-            for (item, _), result in zip(batch, outputs, strict=True):
-                output = outdir / item.name
-                output.parent.mkdir(parents=True, exist_ok=True)
-                images.save_image(result, output)
-                record = dict(input=item.name, status="done", output=str(output), seconds=round(seconds, 4))
-                manifest.add(**record)
-                summary.count(record)
-            finished += len(batch)
-            if progress:
-                progress(finished, len(items))
-    return summary
+            self.network.check({shape: batch_size for shape in shapes})
+        finally:
+            self.network.log = lambda line: None
+
+    def run(self, shape: tuple[int, int], batch: list[Item]) -> list[dict]:
+        """`run_apply_batch`: one record per input."""
+        return run_apply_batch(self.network, batch, self.outdir)
+
+
+def run_apply_fleet(items: Sequence[Item], model: str | os.PathLike, outdir: Path, *, size: int | None = None,
+                    style: jax.Array | Sequence[float], batch_size: int = 8, address: str | None = None,
+                    workers: int | None = None, progress: Callable[[int, int], None] | None = None,
+                    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> JobSummary:
+    """`run_apply_job` on a pool of Ray actors (`jobs.fleet.drive_fleet`): a lost worker's batch is redone.
+
+    Args:
+      items: every input; paths readable from every node.
+      model: the model folder, readable from every node.
+      outdir: shared storage; the driver alone writes the manifest.
+      size, batch_size, progress, log: see `run_apply_job`.
+      style: (num_styles,) style weights.
+      address, workers: see `jobs.fleet.run_fleet`.
+
+    Returns:
+      A JobSummary; the manifest has every outcome.
+    """
+    if batch_size <= 0:
+        raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
+    work = ApplyWork(str(Path(model).absolute()), [float(w) for w in np.asarray(style)], Path(outdir).absolute(),
+                     size, batch_size)
+
+    bucket = functools.partial(planned_bucket, size=size)  # the driver plans without the network
+    return drive_fleet(items, outdir, work, bucket, min_side=MIN_SIDE, address=address, workers=workers,
+                       batch_size=batch_size, progress=progress, log=log)

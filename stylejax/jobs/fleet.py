@@ -2,10 +2,11 @@
 
 The driver plans the job as `jobs.run_job` does (finished inputs skipped, unreadable ones recorded,
 the rest grouped into same-shape batches) and starts one actor per accelerator, or one per host's CPUs.
-Each actor keeps its weights, style targets and compiled programs for the whole job and runs
-`jobs.run_batch`: the batch resumes from its orbax checkpoint in OUTDIR/.checkpoints (shared storage)
-and its outputs are written atomically. Workers write no manifest: the driver alone does, one line per
-outcome.
+Each actor keeps its weights and compiled programs for the whole job and runs the job's `FleetWork` on
+each batch it is given (`drive_fleet`; `stylejax apply` uses it too). For `stylejax batch`
+(`run_fleet`) that is `jobs.run_batch`: the batch resumes from its orbax checkpoint in
+OUTDIR/.checkpoints (shared storage) and its outputs are written atomically. Workers write no manifest:
+the driver alone does, one line per outcome.
 
 A worker whose process or node dies is restarted by Ray; its batch goes back to the front of the queue
 and the next free worker continues it from its last checkpoint. A driver that dies is run again with the
@@ -26,20 +27,23 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from stylejax.config import StyleConfig
+from stylejax.config import MIN_SIDE, StyleConfig
 from stylejax.errors import StyleJaxError
 from stylejax.io.images import ImageLike
 from stylejax.jobs.checkpoints import remove_finished_checkpoints
 from stylejax.jobs.fleet_workers import (
     MAX_RESTARTS,
     FleetBatch,
+    FleetWork,
     FleetWorker,
+    StylizeWork,
     schedule_batches,
     start_workers,
     worker_options,
 )
 from stylejax.jobs.local import Item, check_job, job_batches, plan_job
 from stylejax.jobs.manifest import JobSummary, Manifest
+from stylejax.solve.batch import bucket_shape
 
 NAMESPACE = "stylejax"
 WORKER_PREFIX = "stylejax-worker"  # actor names: stylejax-worker-<driver pid>@<driver host>-<index>
@@ -93,14 +97,12 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         raise StyleJaxError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
                             "`ray start --head`, or give --ray without an address for a local one") from None
 
-def _absolute(items: Sequence[Item], style: Sequence[ImageLike], config: StyleConfig
-              ) -> tuple[list[Item], list[ImageLike], StyleConfig]:
+def _absolute(style: Sequence[ImageLike], config: StyleConfig) -> tuple[list[ImageLike], StyleConfig]:
     """Paths as workers see them: a Ray worker does not run in the driver's working directory."""
-    items = [dataclasses.replace(item, source=item.source.absolute()) for item in items]
     style = [str(Path(s).absolute()) if isinstance(s, str | os.PathLike) else s for s in style]
     if config.init not in ("content", "noise"):
         config = config.replace(init=str(Path(config.init).absolute()))
-    return items, style, config
+    return style, config
 
 
 def run_fleet(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, config: StyleConfig, *,
@@ -131,24 +133,53 @@ def run_fleet(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, c
         or every worker lost for good (a batch whose loss diverges fails its images, not the job).
     """
     check_job(items, style, config, batch_size, vmap_size, masks_dir)
+    style, config = _absolute(style, config)
+    masks_dir = None if masks_dir is None else Path(masks_dir).absolute()
+    work = StylizeWork(style, config, Path(outdir).absolute(), vmap_size, masks_dir)
+    return drive_fleet(items, outdir, work, lambda shape: bucket_shape(shape, config.size), address=address,
+                       workers=workers, batch_size=batch_size, progress=progress, log=log)
+
+
+def drive_fleet(items: Sequence[Item], outdir: Path, work: FleetWork,
+                bucket: Callable[[tuple[int, int]], tuple[int, int]], *, min_side: int = MIN_SIDE,
+                address: str | None = None, workers: int | None = None, batch_size: int = 8,
+                progress: Callable[[int, int], None] | None = None,
+                log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> JobSummary:
+    """Runs a job's batches on a pool of Ray actors, each doing `work`; the manifest is written here alone.
+
+    The job is planned as a local one (`jobs.plan_job` with `bucket` and `min_side`), its batches handed
+    to whichever worker is free, a lost worker's batch redone (see `fleet_workers.schedule_batches`).
+
+    Args:
+      items: every input of the job; paths must be readable from every node.
+      outdir: shared storage every node writes outputs to.
+      work: what a worker does with a batch (its paths absolute: workers run elsewhere).
+      bucket: an input's (h, w) -> the bucket its batch runs in.
+      min_side: the shortest side an input may have.
+      address, workers, batch_size, progress, log: see `run_fleet`.
+
+    Returns:
+      A JobSummary; the manifest has every outcome.
+
+    Raises:
+      StyleJaxError: as `run_fleet`.
+    """
     if workers is not None and workers <= 0:
         raise StyleJaxError(f"--workers must be positive, got {workers}")
     ray = import_ray()
     started = connect(address)  # before anything is written: a bad address leaves no trace
     try:
-        return _drive(ray, items, style, Path(outdir).absolute(), config, workers, batch_size, vmap_size,
-                      None if masks_dir is None else Path(masks_dir).absolute(), progress, log)
+        items = [dataclasses.replace(item, source=item.source.absolute()) for item in items]
+        outdir = Path(outdir).absolute()
+        outdir.mkdir(parents=True, exist_ok=True)
+        with _sole_driver(outdir):
+            manifest = Manifest(outdir, process=0)  # the driver never starts JAX: its process number is 0
+            summary, pending = plan_job(items, outdir, manifest, bucket, min_side=min_side)
+            return _drive_alone(ray, len(items), pending, outdir, work, workers, batch_size, summary, manifest,
+                                progress, log)
     finally:
         if started:
             ray.shutdown()
-
-def _drive(ray, items, style, outdir, config, workers, batch_size, vmap_size, masks_dir, progress, log
-           ) -> JobSummary:
-    items, style, config = _absolute(items, style, config)
-    outdir.mkdir(parents=True, exist_ok=True)
-    with _sole_driver(outdir):
-        return _drive_alone(ray, items, style, outdir, config, workers, batch_size, vmap_size, masks_dir,
-                            progress, log)
 
 
 @contextlib.contextmanager
@@ -162,7 +193,7 @@ def _sole_driver(outdir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StyleJaxError(f"{outdir}: another `stylejax batch --ray` driver is running on this folder: "
+            raise StyleJaxError(f"{outdir}: another stylejax `--ray` driver is running on this folder: "
                                 "wait for it to end, or stop it, then run again") from None
         except OSError:  # a filesystem without flock: nothing to guard with
             pass
@@ -172,13 +203,11 @@ def _sole_driver(outdir: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock (so does the kernel, if the driver is killed)
 
 
-def _drive_alone(ray, items, style, outdir, config, workers, batch_size, vmap_size, masks_dir, progress, log
+def _drive_alone(ray, total, pending, outdir, work, workers, batch_size, summary, manifest, progress, log
                  ) -> JobSummary:
-    manifest = Manifest(outdir, process=0)  # the driver never starts JAX: its process number is 0
-    summary, pending = plan_job(items, outdir, config, manifest)
     done = [summary.skipped + len(summary.failed)]
     if progress:
-        progress(done[0], len(items))
+        progress(done[0], total)
     if not pending:
         remove_finished_checkpoints(outdir)
         return summary
@@ -191,8 +220,7 @@ def _drive_alone(ray, items, style, outdir, config, workers, batch_size, vmap_si
                     scheduling_strategy="SPREAD")
     # One driver's workers, by name (the uuid: a reused pid while an old driver's workers linger).
     prefix = f"{WORKER_PREFIX}-{os.getpid()}@{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
-    pool = [actor.options(name=f"{prefix}-{i}", **options).remote(style, config, outdir, vmap_size, masks_dir)
-            for i in range(count)]
+    pool = [actor.options(name=f"{prefix}-{i}", **options).remote(work) for i in range(count)]
     try:
         pool, lines = start_workers(ray, pool, sorted(pending), batch_size, log)
         for line in lines:  # workers are alike: one worker's lines say it
@@ -206,7 +234,7 @@ def _drive_alone(ray, items, style, outdir, config, workers, batch_size, vmap_si
                 summary.count(record)
             done[0] += len(batch.items)
             if progress:
-                progress(done[0], len(items))
+                progress(done[0], total)
 
         schedule_batches(ray, pool, batches, finished, log)
     finally:

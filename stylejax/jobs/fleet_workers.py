@@ -1,9 +1,11 @@
 """The workers of a Ray fleet: what each actor holds, what it asks of the cluster, and the scheduling.
 
-Plain Python with `ray` passed in: `fleet.run_fleet` makes `FleetWorker` a Ray actor, so nothing here
+Plain Python with `ray` passed in: `fleet.drive_fleet` makes `FleetWorker` a Ray actor, so nothing here
 imports ray. A free worker takes the next batch; a worker that dies is given no batch until Ray has
 restarted it and it answers; a batch whose worker died goes back to the front of the queue and
-continues from its checkpoint on the next free worker (another one where possible).
+continues from its checkpoint on the next free worker (another one where possible). What a worker
+does with a batch is a `FleetWork`: `StylizeWork` for `stylejax batch`, `jobs.apply.ApplyWork` for
+`stylejax apply`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 from stylejax.config import StyleConfig
 from stylejax.errors import StyleJaxError
@@ -32,19 +35,53 @@ RESTART_TIMEOUT = 600.0  # s for a dead worker to be restarted by Ray before it 
 PING_INTERVAL = 5.0  # s between looks at workers being restarted
 
 
-class FleetWorker:
-    """One worker's state for a whole job: the solver (weights, style targets, compiled programs).
+class FleetWork(Protocol):
+    """What a fleet's workers do with their batches: plain, picklable settings on the driver; `load`
+    builds the heavy state (weights, compiled programs) on the worker, once for the whole job."""
 
-    Plain Python: `run_fleet` makes it a Ray actor, so this module needs no ray at import.
+    def load(self) -> None: ...
+
+    def check_memory(self, shapes: list[tuple[int, int]], batch_size: int, log: Callable[[str], None]) -> None: ...
+
+    def run(self, shape: tuple[int, int], batch: list[Item]) -> list[dict]: ...
+
+
+@dataclasses.dataclass
+class StylizeWork:
+    """`stylejax batch`'s work: `jobs.run_batch` with the job's solver (weights, style targets, programs)."""
+
+    style: list[ImageLike]
+    config: StyleConfig
+    outdir: Path
+    vmap_size: int | str | None
+    masks_dir: Path | None = None
+    solver: Any = None
+
+    def load(self) -> None:
+        """Makes the solver the job's batches share."""
+        self.solver = job_solver(self.style, self.config, None, self.vmap_size, self.masks_dir)
+
+    def check_memory(self, shapes: list[tuple[int, int]], batch_size: int, log: Callable[[str], None]) -> None:
+        """`sizing.check_memory` on this worker's devices."""
+        check_memory(self.solver.final, shapes, batch_size, log)
+
+    def run(self, shape: tuple[int, int], batch: list[Item]) -> list[dict]:
+        """`jobs.run_batch`: one record per input."""
+        return run_batch(self.solver, batch, shape, self.style, self.outdir, self.masks_dir)
+
+
+class FleetWorker:
+    """One worker's state for a whole job: its `FleetWork`, loaded once.
+
+    Plain Python: `drive_fleet` makes it a Ray actor, so this module needs no ray at import.
     """
 
-    def __init__(self, style: Sequence[ImageLike], config: StyleConfig, outdir: Path,
-                 vmap_size: int | str | None, masks_dir: Path | None = None):
-        self.style, self.outdir, self.masks_dir = list(style), Path(outdir), masks_dir
+    def __init__(self, work: FleetWork):
+        self.work = work
         self.batch: list[str] | None = None
         self.error: str | None = None  # why this worker cannot work (weights or a style unreadable on its node)
         try:
-            self.solver = job_solver(self.style, config, None, vmap_size, masks_dir)
+            work.load()
         except StyleJaxError as e:
             self.error = f"{socket.gethostname()}: {e}"
 
@@ -53,24 +90,24 @@ class FleetWorker:
         return {"pid": os.getpid(), "host": socket.gethostname(), "batch": self.batch}
 
     def check_memory(self, shapes: list[tuple[int, int]], batch_size: int) -> tuple[list[str], str | None]:
-        """`sizing.check_memory` on this worker's devices: (the lines it said, the refusal or None)."""
+        """The work's memory check on this worker's devices: (the lines it said, the refusal or None)."""
         lines: list[str] = []
         if self.error is not None:
             return lines, self.error
         try:
-            check_memory(self.solver.final, shapes, batch_size, lines.append)
+            self.work.check_memory(shapes, batch_size, lines.append)
         except StyleJaxError as e:
             return lines, str(e)
         return lines, None
 
     def run(self, shape: tuple[int, int], batch: list[Item]) -> tuple[list[dict], str | None]:
-        """`jobs.run_batch`: (manifest records, or a usage error for the driver to stop the job with).
+        """The work's `run`: (manifest records, or a usage error for the driver to stop the job with).
 
         A diverging loss is no usage error: `run_batch` records the batch's images as failed.
         """
         self.batch = [item.name for item in batch]
         try:
-            return run_batch(self.solver, batch, shape, self.style, self.outdir, self.masks_dir), None
+            return self.work.run(shape, batch), None
         except StyleJaxError as e:  # returned, not raised: it names the user's mistake, not a worker's fault
             return [], str(e)
         except Exception as e:  # noqa: BLE001  out of device memory, a full disk: the batch fails, the worker lives

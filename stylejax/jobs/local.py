@@ -68,7 +68,7 @@ def my_share(items: Sequence[Item], process_index: int, process_count: int) -> l
     return sorted(items, key=lambda item: item.name)[process_index::process_count]
 
 
-def _image_shape(path: Path) -> tuple[int, int]:
+def image_shape(path: Path) -> tuple[int, int]:
     """(h, w) from the file header, without decoding pixels (EXIF rotation applied)."""
     try:
         with Image.open(path) as image:
@@ -82,12 +82,21 @@ def _image_shape(path: Path) -> tuple[int, int]:
 Buckets = dict[tuple[int, int], list[Item]]  # bucket shape -> the pending inputs of that shape
 
 
-def plan_job(items: Sequence[Item], outdir: Path, config: StyleConfig, manifest: Manifest
-             ) -> tuple[JobSummary, Buckets]:
+def plan_job(items: Sequence[Item], outdir: Path, manifest: Manifest,
+             bucket: Callable[[tuple[int, int]], tuple[int, int]], *, min_side: int = MIN_SIDE,
+             check: Callable[[dict[tuple[int, int], int]], None] | None = None) -> tuple[JobSummary, Buckets]:
     """Sorts `items` into those already finished, unreadable ones and pending shape buckets.
 
     An existing output is recorded as "skipped-existing" (unless the manifest already has it), an input
-    whose header cannot be read or that is too small as "failed"; neither is decoded.
+    whose header cannot be read or that is under `min_side` px as "failed"; neither is decoded.
+
+    Args:
+      items: the job's inputs.
+      outdir: the output root.
+      manifest: where the skipped and failed are recorded.
+      bucket: an input's (h, w) -> the bucket it runs in.
+      min_side: the shortest side an input may have.
+      check: called with {bucket: pending inputs there} before anything is recorded; may raise.
 
     Returns:
       (a JobSummary of the skipped and failed, {bucket shape: pending items}).
@@ -95,21 +104,27 @@ def plan_job(items: Sequence[Item], outdir: Path, config: StyleConfig, manifest:
     previous = manifest.latest()
     summary = JobSummary()
     pending: Buckets = {}
+    skipped, failed = [], []
     for item in items:
-        output = outdir / item.name
-        if manifest.skips_existing(item.name, output, previous):
-            summary.skipped += 1
+        if (outdir / item.name).exists():
+            skipped.append(item)
             continue
         try:
-            shape = _image_shape(item.source)
-            if min(shape) < MIN_SIDE:
-                raise StyleJaxError(f"{item.source}: {shape[1]}x{shape[0]} is under {MIN_SIDE} px on a side")
+            shape = image_shape(item.source)
+            if min(shape) < min_side:
+                raise StyleJaxError(f"{item.source}: {shape[1]}x{shape[0]} is under {min_side} px on a side")
         except StyleJaxError as e:
-            record = failed_record(item.name, str(e))
-            manifest.add(**record)
-            summary.count(record)
+            failed.append(failed_record(item.name, str(e)))
             continue
-        pending.setdefault(bucket_shape(shape, config.size), []).append(item)
+        pending.setdefault(bucket(shape), []).append(item)
+    if check is not None:
+        check({shape: len(batch) for shape, batch in pending.items()})
+    for item in skipped:
+        manifest.skips_existing(item.name, outdir / item.name, previous)
+        summary.skipped += 1
+    for record in failed:
+        manifest.add(**record)
+        summary.count(record)
     return summary, pending
 
 
@@ -163,7 +178,7 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
     check_job(items, style, config, batch_size, vmap_size, masks_dir)
     outdir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(outdir)
-    summary, pending = plan_job(items, outdir, config, manifest)
+    summary, pending = plan_job(items, outdir, manifest, lambda shape: bucket_shape(shape, config.size))
     total = len(items)
     finished = summary.skipped + len(summary.failed)
     if progress:

@@ -32,10 +32,19 @@ class ConditionalInstanceNorm(nnx.Module):
         self.scale = nnx.Param(jnp.ones((num_styles, channels), jnp.float32))
         self.shift = nnx.Param(jnp.zeros((num_styles, channels), jnp.float32))
 
-    def __call__(self, x: jax.Array, style: jax.Array) -> jax.Array:
-        """x: (b, h, w, c); style: (b, num_styles) weights -> (b, h, w, c) normalised per image and channel."""
-        mean = jnp.mean(x, axis=(1, 2), keepdims=True)
-        var = jnp.var(x, axis=(1, 2), keepdims=True)
+    def __call__(self, x: jax.Array, style: jax.Array, extent: jax.Array | None = None) -> jax.Array:
+        """x: (b, h, w, c); style: (b, num_styles) weights -> (b, h, w, c) normalised per image and channel.
+
+        `extent`: (b, 2) each image's (h, w) within a padded batch; statistics are taken over it alone.
+        """
+        if extent is None:
+            mean = jnp.mean(x, axis=(1, 2), keepdims=True)
+            var = jnp.var(x, axis=(1, 2), keepdims=True)
+        else:
+            inside = _inside(x.shape, extent)
+            count = jnp.sum(inside, axis=(1, 2), keepdims=True)
+            mean = jnp.sum(x * inside, axis=(1, 2), keepdims=True) / count
+            var = jnp.sum(jnp.square(x - mean) * inside, axis=(1, 2), keepdims=True) / count
         scale = (style @ self.scale[...])[:, None, None, :]  # weights not normalised, as magenta's blend
         shift = (style @ self.shift[...])[:, None, None, :]
         return (x - mean) * jax.lax.rsqrt(var + 1e-5) * scale + shift
@@ -46,10 +55,15 @@ class ReflectConv(nnx.Module):
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, rngs: nnx.Rngs, *, bias: bool = True):
         self.pad = kernel // 2
+        self.stride = stride
         self.conv = nnx.Conv(c_in, c_out, (kernel, kernel), strides=stride, padding="VALID", use_bias=bias,
                              rngs=rngs)
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, extent: jax.Array | None = None) -> jax.Array:
+        """x: (b, h, w, c_in) -> (b, h', w', c_out); `extent` (b, 2): each image's (h, w) within a padded
+        batch, past which x is reflected first, so the image's pixels see what they would alone."""
+        if extent is not None:
+            x = _reflect_beyond(x, extent)
         p = self.pad
         return self.conv(jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect"))
 
@@ -65,10 +79,13 @@ class ConvNorm(nnx.Module):
         self.upsample = upsample
         self.relu = relu
 
-    def __call__(self, x: jax.Array, style: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, style: jax.Array, extent: jax.Array | None = None) -> jax.Array:
+        """x: (b, h, w, c_in) -> (b, h', w', c_out); `extent` (b, 2): see `ReflectConv`, after upsampling."""
         if self.upsample:  # nearest-neighbour x2 then a convolution: no checkerboard
             x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
-        y = self.norm(self.conv(x), style)
+            extent = None if extent is None else 2 * extent
+        out = None if extent is None else extent // self.conv.stride
+        y = self.norm(self.conv(x, extent), style, out)
         return jax.nn.relu(y) if self.relu else y
 
 
@@ -79,8 +96,8 @@ class ResidualBlock(nnx.Module):
         self.first = ConvNorm(channels, channels, 3, 1, num_styles, rngs)
         self.second = ConvNorm(channels, channels, 3, 1, num_styles, rngs, relu=False)
 
-    def __call__(self, x: jax.Array, style: jax.Array) -> jax.Array:
-        return x + self.second(self.first(x, style), style)
+    def __call__(self, x: jax.Array, style: jax.Array, extent: jax.Array | None = None) -> jax.Array:
+        return x + self.second(self.first(x, style, extent), style, extent)
 
 
 class StyleNetwork(nnx.Module):
@@ -112,21 +129,48 @@ class StyleNetwork(nnx.Module):
                             ConvNorm(2 * w, w, 3, 1, num_styles, rngs, upsample=True)])
         self.out = ReflectConv(w, 3, 9, 1, rngs)
 
-    def __call__(self, images: jax.Array, style: jax.Array) -> jax.Array:
+    def __call__(self, images: jax.Array, style: jax.Array, sizes: jax.Array | None = None) -> jax.Array:
         """images: (b, h, w, 3) in [0, 1], any h, w >= 2; style: (b, num_styles) or (num_styles,) weights
-        (a one-hot row picks one style) -> (b, h, w, 3) stylized, in [0, 1]."""
+        (a one-hot row picks one style) -> (b, h, w, 3) stylized, in [0, 1].
+
+        `sizes`: (b, 2) ints, each image's own (h, w) when the batch holds images of several sizes padded to
+        one (bottom and right, by reflection): every layer then reflects and normalises at each image's own
+        edge, so its pixels come out as they would alone (to float rounding); those past it are meaningless.
+        """
         b, h, w, _ = images.shape
         style = jnp.broadcast_to(jnp.asarray(style, jnp.float32), (b, self.num_styles))
         # Reflect up to a multiple of 4 so the two halvings and two doublings give the size back.
         ph, pw = -h % DOWNSAMPLING, -w % DOWNSAMPLING
         x = jnp.pad(images, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect") if ph or pw else images
+        # Each image's extent as the network sees it alone: padded up to a multiple of 4 too.
+        extent = None if sizes is None else -(-jnp.asarray(sizes, jnp.int32) // DOWNSAMPLING) * DOWNSAMPLING
         for layer in self.down:
-            x = layer(x, style)
+            x = layer(x, style, extent)
+            extent = None if extent is None else extent // layer.conv.stride
         for block in self.residuals:
-            x = block(x, style)
+            x = block(x, style, extent)
         for layer in self.up:
-            x = layer(x, style)
-        return jax.nn.sigmoid(self.out(x))[:, :h, :w]
+            x = layer(x, style, extent)
+            extent = None if extent is None else 2 * extent
+        return jax.nn.sigmoid(self.out(x, extent))[:, :h, :w]
+
+
+def _inside(shape: tuple[int, ...], extent: jax.Array) -> jax.Array:
+    """(b, h, w, 1) 1.0 where a pixel lies within its image's `extent` (b, 2), else 0.0."""
+    rows = jnp.arange(shape[1])[None, :, None] < extent[:, 0, None, None]
+    cols = jnp.arange(shape[2])[None, None, :] < extent[:, 1, None, None]
+    return (rows & cols)[..., None].astype(jnp.float32)
+
+
+def _reflect_beyond(x: jax.Array, extent: jax.Array) -> jax.Array:
+    """x (b, h, w, c) with the rows and columns past each image's `extent` (b, 2) its reflection there."""
+
+    def mirrored(length: int, end: jax.Array) -> jax.Array:  # (b, length) source index of each position
+        i = jnp.arange(length)[None, :]
+        return jnp.clip(jnp.where(i < end[:, None], i, 2 * (end[:, None] - 1) - i), 0, length - 1)
+
+    x = jnp.take_along_axis(x, mirrored(x.shape[1], extent[:, 0])[:, :, None, None], axis=1)
+    return jnp.take_along_axis(x, mirrored(x.shape[2], extent[:, 1])[:, None, :, None], axis=2)
 
 
 def one_hot_styles(indices: jax.Array, num_styles: int) -> jax.Array:

@@ -238,7 +238,7 @@ def test_a_worker_s_diverging_batch_fails_its_images_and_the_worker_goes_on(tmp_
     diverging = [True]
     diverge_batches(monkeypatch, lambda h, w, done: diverging[0])
     config = StyleConfig(size=40, steps=2, optimizer="adam", chunk_steps=2)
-    worker = fleet_workers.FleetWorker([tmp_path / "style.png"], config, tmp_path / "out", vmap_size=1)
+    worker = fleet_workers.FleetWorker(fleet_workers.StylizeWork([tmp_path / "style.png"], config, tmp_path / "out", 1))
     batch = [local.Item(path, path.name) for path in sorted((tmp_path / "in").glob("*.png"))]
     records, error = worker.run(bucket_shape((40, 50), config.size), batch)
     assert error is None  # not a usage error for the driver to stop the fleet with
@@ -285,3 +285,24 @@ def test_gpu_workers_ask_for_what_one_node_can_give(workers, count, gpus, fracti
     assert (got, options["num_gpus"]) == (count, gpus)
     assert env.get("XLA_PYTHON_CLIENT_MEM_FRACTION") == fraction
     assert env["STYLEJAX_WEIGHTS_DIR"]  # workers find the driver's weights, not their raylet's default
+
+
+def test_apply_on_the_fleet_does_each_input_once_and_fails_the_broken_alone(cluster, tmp_path, capsys):
+    from style_networks import random_network
+
+    from stylejax.network.model_dir import save_model
+
+    make_inputs(tmp_path, count=6, broken=True)
+    save_model(tmp_path / "model", random_network(8, 1, seed=1), {"styles": [{"name": "style.png"}]})
+    out = tmp_path / "out"
+    command = ["apply", str(tmp_path / "model"), str(tmp_path / "in"), "-o", str(out), "--size", "40",
+               "--batch-size", "2", "--workers", "2", "--ray", cluster]
+    assert cli.main(command) == 1
+    records = manifest(out)
+    assert Counter(r["status"] for r in records) == {"done": 6, "failed": 2}
+    assert set(Counter(r["input"] for r in records).values()) == {1} and {r["process"] for r in records} == {0}
+    assert all(images.load_image(out / f"img{i:02d}.png").shape[:2] == images.fit_size((40 + i % 3, 50), 40)
+               for i in range(6))
+    assert "Ray workers" in capsys.readouterr().err
+    assert cli.main(command) == 1  # resumed: the done are skipped, the broken fail again
+    assert len([r for r in manifest(out) if r["status"] == "done"]) == 6

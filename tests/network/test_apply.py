@@ -52,6 +52,20 @@ def test_bad_style_choices_are_one_line_exit_2_nothing_written(model, tmp_path, 
     assert not (tmp_path / "out.png").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("single", [True, False])
+def test_a_size_too_large_for_memory_is_one_line_exit_2_nothing_written(model, photos, tmp_path, capsys,
+                                                                        monkeypatch, single):
+    from stylejax.solve import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2**16)  # 64 KiB: no 64 px image fits
+    source, out = (photos / "nested" / "coffee.png", tmp_path / "out.png") if single else (photos, tmp_path / "out")
+    assert main(["apply", str(model), str(source), "-o", str(out), "--size", "64"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--size 64" in err[0] and "use a smaller --size" in err[0], err
+    assert not out.exists()
+
+
 def test_not_a_model_and_output_equal_to_input_are_exit_2(model, tmp_path, capsys):
     stylejax.save_image(smooth_image(32, 32), tmp_path / "in.png")
     assert main(["apply", str(tmp_path), str(tmp_path / "in.png"), "-o", str(tmp_path / "o.png")]) == 2

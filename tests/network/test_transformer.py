@@ -72,3 +72,27 @@ def test_style_mix_checks():
         check_style_mix([1.0, -0.5], 2)
     with pytest.raises(StyleJaxError, match="multiple of 4"):
         StyleNetwork(30)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _forward_sized(graphdef, params, images, weights, sizes):
+    return nnx.merge(graphdef, params)(images, weights, sizes)
+
+
+def test_images_padded_to_one_shape_with_their_sizes_come_out_as_each_alone():
+    # Random weights make the network chaotic (outputs span 0..1): plain padding changes each image's
+    # instance-norm statistics and its edges, and moved pixels by up to 0.99 when measured (2026-12). With
+    # `sizes` every layer reflects and normalises at each image's own edge: what remains is float rounding
+    # (measured <= 5.4e-6), so 1e-4 holds with room and fails for any real difference.
+    net = random_network(8, 1, seed=1)
+    shapes = [(40, 52), (37, 45), (48, 64)]
+    rng = np.random.default_rng(0)
+    alone = [rng.uniform(size=(*shape, 3)).astype(np.float32) for shape in shapes]
+    batch = np.stack([np.pad(a, ((0, 48 - a.shape[0]), (0, 64 - a.shape[1]), (0, 0)), mode="reflect")
+                      for a in alone])
+    out = _forward_sized(*nnx.split(net), batch, jnp.ones((1,)), jnp.asarray(shapes))
+    for image, (h, w), row in zip(alone, shapes, out, strict=True):
+        expected = forward(net, image[None], jnp.ones((1,)))[0]
+        np.testing.assert_allclose(row[:h, :w], expected, atol=1e-4)
+    padded_alone = forward(net, batch[:1], jnp.ones((1,)))[0, :40, :52]  # without sizes: not the same
+    assert np.abs(padded_alone - forward(net, alone[0][None], jnp.ones((1,)))[0]).max() > 0.01
