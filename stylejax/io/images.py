@@ -109,6 +109,20 @@ def _resize(image: jax.Array, shape: tuple[int, int]) -> jax.Array:
     return jnp.clip(jax.image.resize(image, (*shape, 3), "lanczos3", antialias=True), 0.0, 1.0)
 
 
+def resize_on_host(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w, 3) -> (*shape, 3) float32 with Pillow's Lanczos (antialiased), clipped to [0, 1].
+
+    For many images of many shapes (bulk jobs): `resize` compiles one small program per pair of shapes.
+    """
+    image = np.asarray(image, np.float32)
+    if tuple(image.shape[:2]) == tuple(shape):
+        return image
+    channels = [Image.fromarray(np.ascontiguousarray(image[..., c]), mode="F").resize((shape[1], shape[0]),
+                                                                                      Image.LANCZOS)
+                for c in range(image.shape[2])]
+    return np.clip(np.stack([np.asarray(c) for c in channels], axis=-1), 0.0, 1.0)
+
+
 def resize_mask(mask: np.ndarray | jax.Array, shape: tuple[int, int]) -> jax.Array:
     """Masks (..., h, w) in [0, 1] -> (..., *shape, 1), bilinear (area-averaged when shrinking)."""
     return _resize_mask(jnp.asarray(mask, jnp.float32), tuple(shape))[..., None]

@@ -179,7 +179,7 @@ class BucketedNetwork:
             step = self.fit(bucket, len(rows)).rows
             for first in range(0, len(rows), step):
                 chunk = rows[first:first + step]
-                pixels = [np.asarray(images.resize(batch[i], targets[i])) for i in chunk]
+                pixels = [images.resize_on_host(batch[i], targets[i]) for i in chunk]  # no compile per shape
                 for i, out in zip(chunk, self._run(bucket, step, pixels), strict=True):
                     outputs[i] = out
         return outputs
