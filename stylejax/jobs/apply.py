@@ -7,7 +7,6 @@ shape go through the network together, `batch_size` at a time, compiled once per
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -21,12 +20,12 @@ from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.jobs.local import Item
 from stylejax.jobs.manifest import JobSummary, Manifest, failed_record
-from stylejax.network.loaded import StyleNetworkFunction
+from stylejax.network.loaded import StyleNetworkFunction, apply_network
 
 
 def stylize_with(net: StyleNetworkFunction, image: np.ndarray, size: int | None, style: jax.Array) -> np.ndarray:
     """One image (h, w, 3) through the network at long side `size` (None: its own size)."""
-    return np.asarray(_apply(net, _resized([image], size), style)[0])
+    return np.asarray(apply_network(net, _resized([image], size), style)[0])
 
 
 def _resized(batch: Sequence[np.ndarray], size: int | None) -> jax.Array:
@@ -34,11 +33,6 @@ def _resized(batch: Sequence[np.ndarray], size: int | None) -> jax.Array:
         return jnp.stack([jnp.asarray(b) for b in batch])
     shape = images.fit_size(batch[0].shape[:2], size)
     return jnp.stack([images.resize(b, shape) for b in batch])
-
-
-@functools.partial(jax.jit, static_argnums=0)  # the network's weights are constants of its program
-def _apply(net: StyleNetworkFunction, batch: jax.Array, style: jax.Array) -> jax.Array:
-    return net(batch, style)
 
 
 def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path, *, size: int | None = None,
@@ -90,7 +84,7 @@ def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path
         for first in range(0, len(group), batch_size):
             batch = group[first:first + batch_size]
             start = time.perf_counter()
-            outputs = np.asarray(_apply(net, _resized([image for _, image in batch], size), style))
+            outputs = np.asarray(apply_network(net, _resized([image for _, image in batch], size), style))
             seconds = (time.perf_counter() - start) / len(batch)
             for (item, _), result in zip(batch, outputs, strict=True):
                 output = outdir / item.name
