@@ -71,3 +71,24 @@ def test_a_bad_model_or_a_missing_style_is_exit_2_nothing_written(model, clip, t
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_killed_network_video_resumes_after_its_last_saved_frame(model, clip, tmp_path):
+    from stylejax.jobs.network_video import run_network_video_jobs
+    from stylejax.jobs.video import plan_jobs
+
+    def run(stop_after=None):
+        def progress(done, total, frame):
+            if frame is not None and done == stop_after:
+                raise KeyboardInterrupt
+
+        return run_network_video_jobs(plan_jobs(clip, tmp_path / "out.mp4"), model, size=32, batch_size=2,
+                                      progress=progress)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(stop_after=3)
+    assert not (tmp_path / "out.mp4").exists() and (tmp_path / ".out.mp4.frames").is_dir()
+    (summary,) = run()
+    assert (summary.resumed, summary.frames) == (3, 3) and summary.temporal_error is not None
+    assert reading.probe(tmp_path / "out.mp4").frame_count == 6
