@@ -68,6 +68,40 @@ def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, ste
     p.add_argument("--seed", type=int, default=d.seed, help="seed of noise initialisation (%(default)s)")
 
 
+def add_model_style_options(p: argparse.ArgumentParser) -> None:
+    """`--model-style` and `--model-style-mix`: which of a style network's styles a command starts from."""
+    p.add_argument("--model-style", type=int, default=None, help="with a style network: which of its styles (0)")
+    p.add_argument("--model-style-mix", default=None, metavar="W1,W2,...",
+                   help="with a style network: one weight per style, comma-separated, e.g. 0.5,0.5")
+
+
+def load_model_style(args: argparse.Namespace, folder: str | None, flag: str):
+    """(the network in `folder`, its (num_styles,) style weights), or (None, None) without a folder.
+
+    Raises StyleJaxError for a folder that is no model, a style it lacks, or style flags without a folder.
+    """
+    if folder is None:
+        if args.model_style is not None or args.model_style_mix is not None:
+            raise StyleJaxError(f"--model-style and --model-style-mix choose a style network's style: add {flag}")
+        return None, None
+    if args.model_style is not None and args.model_style_mix is not None:
+        raise StyleJaxError("--model-style picks one style and --model-style-mix blends them: give one")
+    from stylejax.network.loaded import load_network
+
+    net = load_network(folder)
+    mix = parse_floats(args.model_style_mix, "--model-style-mix")
+    return net, net.style_weights(mix if mix is not None else args.model_style)
+
+
+def check_vgg_model(name: str, network_flag: str) -> None:
+    """Refuses a style network's folder given to `--model` (VGG weights), naming the flag it belongs to."""
+    from pathlib import Path
+
+    if (Path(name) / "model.json").is_file():
+        raise StyleJaxError(f"--model picks the VGG weights of the loss; {name} is a style network: "
+                            f"use {network_flag} {name}")
+
+
 def _as_tuple(steps: int | tuple[int, ...]) -> tuple[int, ...]:
     return steps if isinstance(steps, tuple) else (steps,)
 

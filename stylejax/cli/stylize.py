@@ -6,7 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from stylejax.cli.options import add_style_options, compiling, config_from_args, path_list, progress_bar
+from stylejax.cli.options import (
+    add_model_style_options,
+    add_style_options,
+    check_vgg_model,
+    compiling,
+    config_from_args,
+    load_model_style,
+    path_list,
+    progress_bar,
+)
 from stylejax.config import StyleConfig
 from stylejax.errors import StyleJaxError
 
@@ -27,6 +36,10 @@ def add_parser(commands) -> None:
                    help="also save the image every N steps of a scale and at the end of each scale")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8,
                    help="bits per channel of the output; 16 needs a .png (%(default)s)")
+    p.add_argument("--init-model", default=None, metavar="MODEL",
+                   help="start from this style network's output (a model folder from `stylejax train`) and "
+                        "optimise at full size only: a refined result in a fraction of the steps (try --steps 20)")
+    add_model_style_options(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print the summary line (time, compile time, loss) in logs and pipes too, not only on a "
@@ -47,12 +60,19 @@ def _snapshot_steps(config: StyleConfig, every: int) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     from stylejax.io import images
+    from stylejax.network.refine import network_start, refine_config
     from stylejax.solve.scales import total_steps
     from stylejax.solve.stylize import stylize
 
     if args.save_every is not None and args.save_every <= 0:
         raise StyleJaxError(f"--save-every must be a positive number of steps, got {args.save_every}")
+    check_vgg_model(args.model, "--init-model")
     config = config_from_args(args, **({"chunk_steps": args.save_every} if args.save_every else {}))
+    net, model_style = load_model_style(args, args.init_model, "--init-model")
+    if net is not None:
+        if args.init != "content":
+            raise StyleJaxError("--init and --init-model are two starting points: give one")
+        config = refine_config(config)
     masks, style_masks = path_list(args.masks), path_list(args.style_masks)
     inputs = ((args.content, *args.style, *(masks or ()), *filter(None, style_masks or ()))
               + ((args.init,) if Path(args.init).suffix else ()))
@@ -65,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         for path in snapshots:
             images.check_output(path, inputs=inputs, overwrite=args.overwrite)
     written = []
+    start = None if net is None else network_start(net, args.content, config.size, model_style)
 
     with progress_bar(total_steps(config), "stylize") as bar:
         def report(step, image, history):
@@ -80,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             result = stylize(args.content, args.style, config, masks=masks, style_masks=style_masks,
-                             callback=report, log=log,
+                             init_image=start, callback=report, log=log,
                              on_scale=lambda scale: bar.set_description(scale.label))
         except StyleJaxError:
             for path in written:  # a failed run leaves nothing behind

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stylejax.cli.options import add_style_options, config_from_args, path_list, progress_bar
+from stylejax.cli.options import (
+    add_model_style_options,
+    add_style_options,
+    check_vgg_model,
+    config_from_args,
+    load_model_style,
+    parse_floats,
+    path_list,
+    progress_bar,
+)
 from stylejax.errors import StyleJaxError
 from stylejax.video.flow import PRESETS
 from stylejax.video.settings import FRAME_INITS
@@ -19,7 +28,7 @@ def add_parser(commands) -> None:
     p.add_argument("input", help="a video file (.mp4, .mov, .webm, ...), a folder of frames, or a folder of videos")
     p.add_argument("-o", "--output", required=True,
                    help="a video file, or a folder (of frames; of videos for a folder of videos)")
-    p.add_argument("--style", nargs="+", required=True, help="style image(s)")
+    p.add_argument("--style", nargs="+", default=None, help="style image(s) to optimise towards")
     add_style_options(p, steps_flag="--first-steps")
     p.add_argument("--steps", dest="frame_steps", type=int, default=50,
                    help="steps of every frame after the first, at full size (%(default)s)")
@@ -44,7 +53,25 @@ def add_parser(commands) -> None:
                         "frames (the i-th file for the i-th frame stylized); style i goes where mask i is white")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing outputs, and start again over another run's saved frames")
-    p.set_defaults(run=run)
+    p.add_argument("--apply-model", default=None, metavar="MODEL",
+                   help="instead of optimising, put every frame through this style network (a model folder from "
+                        "`stylejax train`): one forward pass a frame; --size, --fps, --start, --duration, "
+                        "--quality, --batch-size and --flow-preset (of the warping error) apply")
+    add_model_style_options(p)
+    p.set_defaults(run=run, optimisation_defaults={dest: p.get_default(dest) for dest in OPTIMISATION_ONLY})
+
+
+# The flags a style network's run has no use for: given with --apply-model, they are refused.
+OPTIMISATION_ONLY = ("style", "steps", "frame_steps", "temporal_weight", "frame_init", "frame_learning_rate",
+                     "min_size", "scale_factor", "ema_decay", "tile", "remat", "optimizer", "learning_rate",
+                     "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
+                     "style_layer_weights", "style_blend", "style_scale", "init", "original_colors",
+                     "color_transfer", "precision", "pooling", "model", "seed", "masks")
+_FLAG_NAMES = {"steps": "--first-steps", "frame_steps": "--steps"}
+
+
+def _flag(dest: str) -> str:
+    return _FLAG_NAMES.get(dest, "--" + dest.replace("_", "-"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,14 +79,17 @@ def run(args: argparse.Namespace) -> int:
     from stylejax.jobs.video import plan_jobs, run_video_jobs
     from stylejax.video.settings import VideoSettings
 
+    if args.apply_model is not None:
+        return run_network(args)
+    load_model_style(args, None, "--apply-model")  # refuses --model-style without a network
+    check_vgg_model(args.model, "--apply-model")
+    if args.style is None:
+        raise StyleJaxError("--style is required: the style images to optimise towards (or --apply-model MODEL)")
     config = config_from_args(args)
     settings = VideoSettings(frame_steps=args.frame_steps, temporal_weight=args.temporal_weight,
                              frame_init=args.frame_init, flow_preset=args.flow_preset,
                              frame_learning_rate=args.frame_learning_rate)
-    if not 0 <= args.quality <= 51:
-        raise StyleJaxError(f"--quality must be an x264 CRF from 0 to 51, got {args.quality}")
-    if args.fps is not None and not 0 < args.fps <= 1000:
-        raise StyleJaxError(f"--fps must be a rate above 0 and at most 1000 frames a second, got {args.fps}")
+    _check_video_flags(args)
     for style in args.style:  # a bad style image is a usage error, before any work
         load_image(style)
     jobs = plan_jobs(args.input, args.output, overwrite=args.overwrite, start=args.start,
@@ -79,6 +109,48 @@ def run(args: argparse.Namespace) -> int:
                                    quality=args.quality, batch_size=args.batch_size, progress=progress, log=log,
                                    on_chunk=lambda step, steps: bar.set_description(f"video (step {step}/{steps})"),
                                    masks=path_list(args.masks))
+    report(args, summaries)
+    return 0
+
+
+def run_network(args: argparse.Namespace) -> int:
+    """`stylejax video --apply-model MODEL`: every frame through the network, nothing optimised."""
+    from stylejax.jobs.network_video import run_network_video_jobs
+    from stylejax.jobs.video import plan_jobs
+
+    given = [_flag(dest) for dest, default in args.optimisation_defaults.items() if getattr(args, dest) != default]
+    if given:
+        raise StyleJaxError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} to optimised video: "
+                            "drop it with --apply-model (a style network's frames are not optimised)")
+    _check_video_flags(args)
+    if args.model_style is not None and args.model_style_mix is not None:
+        raise StyleJaxError("--model-style picks one style and --model-style-mix blends them: give one")
+    style = parse_floats(args.model_style_mix, "--model-style-mix") or args.model_style
+    jobs = plan_jobs(args.input, args.output, overwrite=args.overwrite, start=args.start,
+                     duration=args.duration, fps=args.fps)
+    with progress_bar(sum(job.info.frame_count for job in jobs), "video", unit="frame") as bar:
+        def progress(done, total, frame):
+            bar.total = total
+            bar.update(done - bar.n)
+            if frame is not None and frame.temporal_error is not None:
+                bar.set_postfix(warp=f"{frame.temporal_error:.2g}")
+
+        summaries = run_network_video_jobs(jobs, args.apply_model, size=args.size, style=style,
+                                           flow_preset=args.flow_preset, overwrite=args.overwrite,
+                                           quality=args.quality, batch_size=args.batch_size, progress=progress)
+    report(args, summaries)
+    return 0
+
+
+def _check_video_flags(args: argparse.Namespace) -> None:
+    if not 0 <= args.quality <= 51:
+        raise StyleJaxError(f"--quality must be an x264 CRF from 0 to 51, got {args.quality}")
+    if args.fps is not None and not 0 < args.fps <= 1000:
+        raise StyleJaxError(f"--fps must be a rate above 0 and at most 1000 frames a second, got {args.fps}")
+
+
+def report(args: argparse.Namespace, summaries) -> None:
+    """Each output's summary line: frames, time, the warping error and (optimised) the style loss."""
     stylized = sum(s.frames for s in summaries)
     for s in summaries:  # frame t of every video ran in one batch: the time is the run's, per frame of all
         figures = [f"{s.frames} frames stylized" + (f", {s.resumed} resumed" if s.resumed else "")]
@@ -91,4 +163,3 @@ def run(args: argparse.Namespace) -> int:
         if s.style_loss is not None:
             figures.append(f"style loss {s.style_loss:.3g}")
         print(f"wrote {s.output} ({', '.join(figures)})", file=sys.stderr)
-    return 0

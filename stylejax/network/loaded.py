@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Sequence
 
@@ -91,3 +92,18 @@ def load_network(path: str | os.PathLike) -> StyleNetworkFunction:
     network, info = load_model(path)
     graphdef, params = nnx.split(network)
     return StyleNetworkFunction(graphdef, params, info)
+
+
+@functools.partial(jax.jit, static_argnums=0)  # the network's weights are constants of its program
+def apply_network(net: StyleNetworkFunction, images: jax.Array, style: jax.Array) -> jax.Array:
+    """`net(images, style)` compiled once per network and image shape.
+
+    Args:
+      net: a loaded network.
+      images: (b, h, w, 3) in [0, 1].
+      style: (num_styles,) weights (`net.style_weights(...)`).
+
+    Returns:
+      (b, h, w, 3) stylized images in [0, 1].
+    """
+    return net(images, style)

@@ -76,7 +76,9 @@ def stylize(content: ImageLike, style: ImageLike | Sequence[ImageLike], config: 
         mask keep the content. None: the styles are blended everywhere.
       style_masks: with `masks`, one entry per style: a mask of the part of that painting to take the
         style from, or None for all of it.
-      init_image: a starting image (path or array), overriding `config.init`.
+      init_image: a starting image (path or array, any size: resized to the first scale's shape), overriding
+        `config.init`. A style network's output works (`init_image=net(content)`); to refine it at full
+        size only, as `stylejax.refine` does, also pass `min_size=size`: a coarse first scale would shrink it.
       callback: called between compiled chunks with (steps done over all scales, image, loss history so far).
       on_scale: called with each `Scale` as the run reaches it.
       log: receives one line on what the largest scale needs in memory and how it was made to fit.

@@ -1,4 +1,4 @@
-"""Video: optical flow, the frame solver, reading and writing video files.
+"""Video: optical flow, the frame solver, frames through a style network, reading and writing video files.
 
-Imports `solve` and the layers below it.
+Imports `network`, `solve` and the layers below them.
 """

@@ -1,0 +1,94 @@
+"""`stylejax video --apply-model`: frames through a style network, with the source's timing and audio, atomically."""
+
+import av
+import pytest
+from style_networks import random_network
+from video_clips import encode_clip, pan_frames, step_audio
+
+from stylejax.cli.app import main
+from stylejax.network.model_dir import save_model
+from stylejax.video import reading
+
+pytest.importorskip("cv2")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    save_model(folder, random_network(8, 2, seed=3), {"styles": [{"name": "a.png"}, {"name": "b.png"}]})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    frames = pan_frames(6, 48, 64)
+    return encode_clip(tmp_path_factory.mktemp("clip") / "in.mp4", frames, fps=12,
+                       audio=step_audio(len(frames) / 12, 0.0))
+
+
+@pytest.mark.slow
+def test_a_video_through_the_network_keeps_frames_timing_and_audio(model, clip, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(clip), "-o", str(out), "--apply-model", str(model), "--size", "32",
+                 "--model-style-mix", "0.5,0.5"]) == 0
+    info, source = reading.probe(out), reading.probe(clip)
+    assert (info.frame_count, info.fps, info.width, info.height) == (6, source.fps, 32, 24)
+    assert info.timestamps == pytest.approx(source.timestamps, abs=1e-3) and info.has_audio
+    with av.open(str(out)) as container:
+        (audio,) = container.streams.audio
+        assert float(audio.duration * audio.time_base) == pytest.approx(6 / 12, abs=0.05)
+    assert "6 frames stylized" in (err := capsys.readouterr().err) and "warping error" in err
+    assert "style loss" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # the work folder is gone
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--temporal-weight", "5"], "--temporal-weight only applies to optimised video"),
+    (["--steps", "10", "--optimizer", "adam"], "--steps, --optimizer only apply"),
+    (["--style", "STYLE"], "--style only applies"),
+    (["--model-style", "2"], "does not exist"),
+    (["--size", "4"], "too small"),
+])
+def test_optimisation_flags_and_bad_choices_with_a_network_are_exit_2_nothing_written(
+        model, clip, tmp_path, capsys, flags, message):
+    flags = [str(clip) if f == "STYLE" else f for f in flags]
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--apply-model", str(model), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--apply-model", "NOWHERE"], "not a style network"),
+    ([], "--style is required"),
+    (["--style", "STYLE", "--model", "MODEL"], "use --apply-model"),
+    (["--style", "STYLE", "--model-style", "1"], "add --apply-model"),
+])
+def test_a_bad_model_or_a_missing_style_is_exit_2_nothing_written(model, clip, tmp_path, capsys, argv, message):
+    argv = [str(tmp_path / "nowhere") if a == "NOWHERE" else str(model) if a == "MODEL" else
+            str(clip) if a == "STYLE" else a for a in argv]
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_killed_network_video_resumes_after_its_last_saved_frame(model, clip, tmp_path):
+    from stylejax.jobs.network_video import run_network_video_jobs
+    from stylejax.jobs.video import plan_jobs
+
+    def run(stop_after=None):
+        def progress(done, total, frame):
+            if frame is not None and done == stop_after:
+                raise KeyboardInterrupt
+
+        return run_network_video_jobs(plan_jobs(clip, tmp_path / "out.mp4"), model, size=32, batch_size=2,
+                                      progress=progress)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(stop_after=3)
+    assert not (tmp_path / "out.mp4").exists() and (tmp_path / ".out.mp4.frames").is_dir()
+    (summary,) = run()
+    assert (summary.resumed, summary.frames) == (3, 3) and summary.temporal_error is not None
+    assert reading.probe(tmp_path / "out.mp4").frame_count == 6

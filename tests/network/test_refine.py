@@ -1,0 +1,91 @@
+"""`refine` and `stylejax stylize --init-model`: the optimisation starts at the network's output, at full size."""
+
+import jax
+import numpy as np
+import pytest
+from style_networks import random_network
+
+import stylejax
+from stylejax.cli.app import main
+from stylejax.io.images import resize
+from stylejax.network.model_dir import save_model
+from stylejax.network.refine import network_start, refine_config
+from stylejax.objective import targets
+from tests.conftest import smooth_image, stripes
+
+RUN = dict(size=48, steps=3, optimizer="adam", chunk_steps=3)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """Read only: the module's tests share it."""
+    folder = tmp_path_factory.mktemp("model")
+    save_model(folder, random_network(8, 2, seed=1), {"styles": [{"name": "a.png"}, {"name": "b.png"}]})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    return (stylejax.save_image(smooth_image(40, 60), folder / "content.png"),
+            stylejax.save_image(stripes(50, 50), folder / "style.png"))
+
+
+def test_refining_runs_the_final_scale_only_unless_min_size_says_otherwise():
+    assert refine_config(stylejax.StyleConfig(size=512)).min_size == 512
+    assert refine_config(stylejax.StyleConfig(size=512, min_size=256)).min_size == 256
+    with pytest.raises(stylejax.StyleJaxError, match="two starting points"):
+        refine_config(stylejax.StyleConfig(init="noise"))
+
+
+@pytest.mark.slow
+def test_the_start_is_the_network_output_at_the_working_size(model):
+    net = stylejax.load_network(model)
+    content = smooth_image(40, 60)
+    start = network_start(net, content, 48, style=1)
+    assert start.shape == (32, 48, 3)
+    np.testing.assert_allclose(start, net(resize(content, (32, 48)), style=1), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_first_step_loss_is_the_gatys_loss_of_the_network_output(model, files):
+    content, style = map(stylejax.load_image, files)
+    net = stylejax.load_network(model)
+    result = stylejax.refine(content, style, net, model_style=[0.5, 0.5], **RUN)
+    assert result.scales == (48,) and result.image.shape == (32, 48, 3)
+    config = stylejax.StyleConfig(**RUN)
+    objective, args, _ = targets.prepare(stylejax.load_vgg(), np.asarray(resize(content, (32, 48))), [style],
+                                         config)
+    start = network_start(net, content, 48, style=[0.5, 0.5])
+    assert float(jax.jit(objective)(start, args)) == pytest.approx(float(result.loss_history[0]), rel=1e-4)
+    from_content = stylejax.stylize(content, style, config, min_size=48)
+    assert not np.isclose(from_content.loss_history[0], result.loss_history[0])  # it really starts elsewhere
+
+
+@pytest.mark.slow
+def test_init_model_writes_the_refined_image(model, files, tmp_path, capsys):
+    content, style = files
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(content), str(style), "-o", str(out), "--init-model", str(model), "--steps", "3",
+                 "--size", "48", "--optimizer", "adam", "--model-style", "1", "-v"]) == 0
+    assert stylejax.load_image(out).shape == (32, 48, 3)
+    assert "3 steps over 1 scales" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--init-model", "NOT_A_MODEL"], "not a style network"),
+    (["--init-model", "MODEL", "--init", "noise"], "two starting points"),
+    (["--init-model", "MODEL", "--model-style", "2"], "does not exist"),
+    (["--init-model", "MODEL", "--model-style", "0", "--model-style-mix", "1,0"], "give one"),
+    (["--model-style", "1"], "add --init-model"),
+    (["--model", "MODEL"], "use --init-model"),
+])
+def test_bad_init_model_use_is_one_line_exit_2_nothing_written(model, files, tmp_path, capsys, flags, message):
+    content, style = files
+    flags = [str(model) if f == "MODEL" else str(tmp_path / f) if f == "NOT_A_MODEL" else f for f in flags]
+    (tmp_path / "NOT_A_MODEL").mkdir()
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(content), str(style), "-o", str(out), "--size", "48", "--steps", "2", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["NOT_A_MODEL"]
