@@ -64,7 +64,9 @@ def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, ste
                    help="VGG and Gram arithmetic: bf16 multiplies in bfloat16 and accumulates in f32 (pixels, "
                         "optimizer and losses stay f32); auto: bf16 on GPU/TPU, f32 on CPU (%(default)s)")
     p.add_argument("--pooling", choices=("avg", "max"), default=d.pooling, help="(%(default)s)")
-    p.add_argument("--model", default=d.model, help="vgg16, vgg19 (once ported) or a ported name (%(default)s)")
+    p.add_argument("--model", default=d.model,
+                   help="the loss's VGG: vgg16, vgg19 (once ported) or a ported name (%(default)s); for `video`, "
+                        "a style network's folder instead puts every frame through it")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of noise initialisation (%(default)s)")
 
 

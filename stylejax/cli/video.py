@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from stylejax.cli.options import (
     add_model_style_options,
     add_style_options,
-    check_vgg_model,
     config_from_args,
     load_model_style,
     parse_floats,
@@ -53,21 +54,22 @@ def add_parser(commands) -> None:
                         "frames (the i-th file for the i-th frame stylized); style i goes where mask i is white")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing outputs, and start again over another run's saved frames")
-    p.add_argument("--apply-model", default=None, metavar="MODEL",
-                   help="instead of optimising, put every frame through this style network (a model folder from "
-                        "`stylejax train`): one forward pass a frame; --size, --fps, --start, --duration, "
-                        "--quality, --batch-size and --flow-preset (of the warping error) apply")
     add_model_style_options(p)
     p.set_defaults(run=run, optimisation_defaults={dest: p.get_default(dest) for dest in OPTIMISATION_ONLY})
 
 
-# The flags a style network's run has no use for: given with --apply-model, they are refused.
+# The flags a style network's run has no use for: given with --model NETWORK, they are refused.
 OPTIMISATION_ONLY = ("style", "steps", "frame_steps", "temporal_weight", "frame_init", "frame_learning_rate",
                      "min_size", "scale_factor", "ema_decay", "tile", "remat", "optimizer", "learning_rate",
                      "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
                      "style_layer_weights", "style_blend", "style_scale", "init", "original_colors",
                      "color_transfer", "precision", "pooling", "model", "seed", "masks")
 _FLAG_NAMES = {"steps": "--first-steps", "frame_steps": "--steps"}
+
+
+def is_network_folder(model: str) -> bool:
+    """Whether `--model` names a style network's folder (a path) rather than VGG weights (a bare name)."""
+    return Path(model).is_dir() or os.sep in model or "/" in model
 
 
 def _flag(dest: str) -> str:
@@ -79,12 +81,12 @@ def run(args: argparse.Namespace) -> int:
     from stylejax.jobs.video import plan_jobs, run_video_jobs
     from stylejax.video.settings import VideoSettings
 
-    if args.apply_model is not None:
+    if is_network_folder(args.model):  # --model NETWORK: frames through a trained style network
         return run_network(args)
-    load_model_style(args, None, "--apply-model")  # refuses --model-style without a network
-    check_vgg_model(args.model, "--apply-model")
+    load_model_style(args, None, "--model NETWORK")  # refuses --model-style without a network
     if args.style is None:
-        raise StyleJaxError("--style is required: the style images to optimise towards (or --apply-model MODEL)")
+        raise StyleJaxError("--style is required: the style images to optimise towards (or --model NETWORK, "
+                            "a style network's folder)")
     config = config_from_args(args)
     settings = VideoSettings(frame_steps=args.frame_steps, temporal_weight=args.temporal_weight,
                              frame_init=args.frame_init, flow_preset=args.flow_preset,
@@ -114,14 +116,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_network(args: argparse.Namespace) -> int:
-    """`stylejax video --apply-model MODEL`: every frame through the network, nothing optimised."""
+    """`stylejax video --model NETWORK`: every frame through the network, nothing optimised."""
     from stylejax.jobs.network_video import run_network_video_jobs
     from stylejax.jobs.video import plan_jobs
 
+    network, args.model = args.model, args.optimisation_defaults["model"]  # --model named the network
     given = [_flag(dest) for dest, default in args.optimisation_defaults.items() if getattr(args, dest) != default]
     if given:
         raise StyleJaxError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} to optimised video: "
-                            "drop it with --apply-model (a style network's frames are not optimised)")
+                            "drop it with --model NETWORK (a style network's frames are not optimised)")
     _check_video_flags(args)
     if args.model_style is not None and args.model_style_mix is not None:
         raise StyleJaxError("--model-style picks one style and --model-style-mix blends them: give one")
@@ -135,7 +138,7 @@ def run_network(args: argparse.Namespace) -> int:
             if frame is not None and frame.temporal_error is not None:
                 bar.set_postfix(warp=f"{frame.temporal_error:.2g}")
 
-        summaries = run_network_video_jobs(jobs, args.apply_model, size=args.size, style=style,
+        summaries = run_network_video_jobs(jobs, network, size=args.size, style=style,
                                            flow_preset=args.flow_preset, overwrite=args.overwrite,
                                            quality=args.quality, batch_size=args.batch_size, progress=progress)
     report(args, summaries)

@@ -1,4 +1,4 @@
-"""`stylejax video --apply-model`: frames through a style network, with the source's timing and audio, atomically."""
+"""`stylejax video --model NETWORK`: frames through a style network, with the source's timing and audio, atomically."""
 
 import av
 import pytest
@@ -29,7 +29,7 @@ def clip(tmp_path_factory):
 @pytest.mark.slow
 def test_a_video_through_the_network_keeps_frames_timing_and_audio(model, clip, tmp_path, capsys):
     out = tmp_path / "out.mp4"
-    assert main(["video", str(clip), "-o", str(out), "--apply-model", str(model), "--size", "32",
+    assert main(["video", str(clip), "-o", str(out), "--model", str(model), "--size", "32",
                  "--model-style-mix", "0.5,0.5"]) == 0
     info, source = reading.probe(out), reading.probe(clip)
     assert (info.frame_count, info.fps, info.width, info.height) == (6, source.fps, 32, 24)
@@ -52,17 +52,16 @@ def test_a_video_through_the_network_keeps_frames_timing_and_audio(model, clip, 
 def test_optimisation_flags_and_bad_choices_with_a_network_are_exit_2_nothing_written(
         model, clip, tmp_path, capsys, flags, message):
     flags = [str(clip) if f == "STYLE" else f for f in flags]
-    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--apply-model", str(model), *flags]) == 2
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--model", str(model), *flags]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--apply-model", "NOWHERE"], "not a style network"),
+    (["--model", "NOWHERE"], "not a style network"),
     ([], "--style is required"),
-    (["--style", "STYLE", "--model", "MODEL"], "use --apply-model"),
-    (["--style", "STYLE", "--model-style", "1"], "add --apply-model"),
+    (["--style", "STYLE", "--model-style", "1"], "add --model NETWORK"),
 ])
 def test_a_bad_model_or_a_missing_style_is_exit_2_nothing_written(model, clip, tmp_path, capsys, argv, message):
     argv = [str(tmp_path / "nowhere") if a == "NOWHERE" else str(model) if a == "MODEL" else
