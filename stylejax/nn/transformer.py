@@ -118,7 +118,8 @@ class StyleNetwork(nnx.Module):
         b, h, w, _ = images.shape
         style = jnp.broadcast_to(jnp.asarray(style, jnp.float32), (b, self.num_styles))
         # Reflect up to a multiple of 4 so the two halvings and two doublings give the size back.
-        ph, pw = -h % DOWNSAMPLING, -w % DOWNSAMPLING
+        # (4 - h % 4) % 4, not -h % 4: equal for ints, and for a symbolic h with "mod(h, 4) == 0" it is 0.
+        ph, pw = (DOWNSAMPLING - h % DOWNSAMPLING) % DOWNSAMPLING, (DOWNSAMPLING - w % DOWNSAMPLING) % DOWNSAMPLING
         x = jnp.pad(images, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect") if ph or pw else images
         for layer in self.down:
             x = layer(x, style)
@@ -126,7 +127,8 @@ class StyleNetwork(nnx.Module):
             x = block(x, style)
         for layer in self.up:
             x = layer(x, style)
-        return jax.nn.sigmoid(self.out(x))[:, :h, :w]
+        # lax.slice, not [:, :h, :w]: the same crop, but a symbolic h or w makes indexing a gather (ONNX export).
+        return jax.lax.slice(jax.nn.sigmoid(self.out(x)), (0, 0, 0, 0), (b, h, w, 3))
 
 
 def one_hot_styles(indices: jax.Array, num_styles: int) -> jax.Array:

@@ -72,3 +72,12 @@ def test_style_mix_checks():
         check_style_mix([1.0, -0.5], 2)
     with pytest.raises(StyleJaxError, match="multiple of 4"):
         StyleNetwork(30)
+
+
+@pytest.mark.slow
+def test_a_size_not_a_multiple_of_4_is_reflection_padded_then_cropped():
+    """Pins the padding to a multiple of 4 and the crop back (written to export with symbolic sizes)."""
+    net = random_network(8, 1, seed=1)
+    images = jnp.asarray(np.random.default_rng(0).uniform(size=(1, 13, 18, 3)), jnp.float32)
+    padded = jnp.pad(images, ((0, 0), (0, 3), (0, 2), (0, 0)), mode="reflect")
+    np.testing.assert_array_equal(forward(net, images, jnp.ones(1)), forward(net, padded, jnp.ones(1))[:, :13, :18])
