@@ -8,7 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from stylejax.cli.options import add_style_options, compiling, config_from_args, progress_bar
+from stylejax.cli.options import (
+    add_distributed_options,
+    add_style_options,
+    compiling,
+    config_from_args,
+    init_distributed,
+    progress_bar,
+)
 from stylejax.errors import StyleJaxError
 
 
@@ -33,12 +40,7 @@ def add_parser(commands) -> None:
                         "free, a dead worker's batch is retried")
     p.add_argument("--workers", type=int, default=None,
                    help="Ray workers (default: one per GPU, or one per node on a CPU cluster)")
-    p.add_argument("--distributed", action="store_true",
-                   help="call jax.distributed.initialize(): SPMD over a TPU pod slice (or Slurm, Open MPI), "
-                        "a fixed share of the inputs per host")
-    p.add_argument("--coordinator-address", default=None, help="host:port of process 0 (other clusters)")
-    p.add_argument("--num-processes", type=int, default=None)
-    p.add_argument("--process-id", type=int, default=None)
+    add_distributed_options(p, "a fixed share of the inputs per host")
     add_style_options(p)
     p.set_defaults(run=run)
 
@@ -55,12 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise StyleJaxError("--ray and --distributed are two ways to run on many machines: give one")
     if args.ray is None and args.workers is not None:
         raise StyleJaxError("--workers is the size of a Ray fleet: it needs --ray")
-    if args.distributed or args.coordinator_address:
-        # No arguments on Cloud TPU, Slurm and Open MPI: JAX finds its peers itself.
-        kwargs = {k: v for k, v in dict(coordinator_address=args.coordinator_address,
-                                        num_processes=args.num_processes, process_id=args.process_id).items()
-                  if v is not None}
-        jax.distributed.initialize(**kwargs)
+    init_distributed(args)
 
     if args.checkpoint_every <= 0:
         raise StyleJaxError(f"--checkpoint-every must be a positive number of steps, got {args.checkpoint_every}")

@@ -1,4 +1,4 @@
-"""`stylejax export`: a trained network with one style (or mix) baked in, as a serialized jax.export module."""
+"""`stylejax export`: a trained network with one style (or mix) baked in, as a jax.export module or ONNX."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from stylejax.errors import StyleJaxError
 
 def add_parser(commands) -> None:
     """Adds the `export` subcommand to the `stylejax` parser's subcommands."""
-    p = commands.add_parser("export", help="write a trained network as a jax.export (StableHLO) module for serving")
+    p = commands.add_parser("export", help="write a trained network as a jax.export (StableHLO) module or an "
+                            "ONNX model for serving")
     p.add_argument("model", help="a model folder from `stylejax train`")
-    p.add_argument("-o", "--output", required=True, help="the file to write")
+    p.add_argument("-o", "--output", required=True,
+                   help="the file to write: ONNX if it ends in .onnx (needs stylejax[onnx]), else jax.export")
     p.add_argument("--style", type=int, default=None, help="which of the network's styles (default 0)")
     p.add_argument("--style-mix", default=None, help="one weight per style, comma-separated")
     p.set_defaults(run=run)
@@ -29,8 +31,12 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.resolve() == Path(args.model).resolve() or output.is_dir():
         raise StyleJaxError(f"{output}: give a file name that is not the model folder")
+    if not output.parent.is_dir():
+        raise StyleJaxError(f"{output.parent}: no such folder for the output")
     net = load_network(args.model)
     style = net.style_weights(parse_floats(args.style_mix, "--style-mix") if args.style_mix else args.style)
     write_export(net, style, output)
-    print(f"wrote {output}: images (b, h, w, 3) float32 in [0, 1], h and w multiples of 4 (>= 12)", file=sys.stderr)
+    kind = "ONNX" if output.suffix.lower() == ".onnx" else "jax.export"
+    print(f"wrote {output} ({kind}): images (b, h, w, 3) float32 in [0, 1], h and w multiples of 4 (>= 12)",
+          file=sys.stderr)
     return 0

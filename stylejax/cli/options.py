@@ -173,3 +173,24 @@ def progress_bar(total: int, what: str, unit: str = "step"):
     from tqdm import tqdm
 
     return tqdm(total=total, unit=unit, desc=what, disable=None, dynamic_ncols=True)
+
+
+def add_distributed_options(p: argparse.ArgumentParser, what: str) -> None:
+    """--distributed and the flags of `jax.distributed.initialize`; `what` says how the work is split."""
+    p.add_argument("--distributed", action="store_true",
+                   help=f"call jax.distributed.initialize(): SPMD over a TPU pod slice (or Slurm, Open MPI), {what}")
+    p.add_argument("--coordinator-address", default=None, help="host:port of process 0 (other clusters)")
+    p.add_argument("--num-processes", type=int, default=None)
+    p.add_argument("--process-id", type=int, default=None)
+
+
+def init_distributed(args: argparse.Namespace) -> None:
+    """`jax.distributed.initialize` when --distributed or --coordinator-address is given; else nothing."""
+    if args.distributed or args.coordinator_address:
+        import jax
+
+        # No arguments on Cloud TPU, Slurm and Open MPI: JAX finds its peers itself.
+        kwargs = {k: v for k, v in dict(coordinator_address=args.coordinator_address,
+                                        num_processes=args.num_processes, process_id=args.process_id).items()
+                  if v is not None}
+        jax.distributed.initialize(**kwargs)

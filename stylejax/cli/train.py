@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stylejax.cli.options import progress_bar
+from stylejax.cli.options import add_distributed_options, init_distributed, progress_bar
 
 
 def add_parser(commands) -> None:
@@ -31,6 +31,7 @@ def add_parser(commands) -> None:
     p.add_argument("--sample-every", type=int, default=d.sample_every, help="(%(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="(%(default)s)")
     p.add_argument("--precision", choices=("auto", "f32", "bf16"), default=d.precision, help="(%(default)s)")
+    add_distributed_options(p, "the batch split over every device of every host")
     p.set_defaults(run=run)
 
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
                              content_layers=layers(args.content_layers), style_layers=layers(args.style_layers),
                              checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed,
                              precision=args.precision)
+    init_distributed(args)  # after the settings' checks: a bad flag exits 2 before joining the others
     with progress_bar(settings.steps, "train") as bar:
         def progress(step, terms):
             bar.update(step - bar.n)

@@ -93,13 +93,14 @@ class TrainingImages:
                     self.unreadable.add(path)
         raise StyleJaxError(f"none of the {len(self.paths)} training files could be decoded as an image")
 
-    def batch(self, step: int) -> np.ndarray:
-        """(batch_size, size, size, 3) float32 in [0, 1]: the crops of step `step`."""
-        rows = []
-        for row in range(self.batch_size):
+    def batch(self, step: int, rows: range | None = None) -> np.ndarray:
+        """(batch_size, size, size, 3) float32 in [0, 1]: the crops of step `step`; with `rows`, only those
+        rows of it (a process's share: each row is a function of (seed, step, row) alone)."""
+        crops = []
+        for row in range(self.batch_size) if rows is None else rows:
             image = self._decode(self._sample_index(step * self.batch_size + row))
-            rows.append(random_crop(image, self.size, np.random.default_rng([self.seed, step, row])))
-        return np.stack(rows)
+            crops.append(random_crop(image, self.size, np.random.default_rng([self.seed, step, row])))
+        return np.stack(crops)
 
     def check_readable(self) -> None:
         """Reads every file's header (cheap: no pixels), counting those that are not images; raises
@@ -113,18 +114,20 @@ class TrainingImages:
         if len(self.unreadable) == len(self.paths):
             raise StyleJaxError(f"none of the {len(self.paths)} training files could be read as an image")
 
-    def batches(self, start: int, stop: int, ahead: int = 2, threads: int = 2) -> Iterator[tuple[int, np.ndarray]]:
-        """(step, batch) for steps start .. stop-1, decoded `ahead` steps in advance by background threads.
+    def batches(self, start: int, stop: int, ahead: int = 2, threads: int = 2,
+                rows: range | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(step, batch) for steps start .. stop-1, decoded `ahead` steps in advance by background threads;
+        with `rows`, only those rows of each batch (`batch`).
 
         Close the generator when done with it (`contextlib.closing`), also when leaving early: closing
         cancels the decodes not yet started and waits for the running ones, so no thread outlives it.
         """
         pool = ThreadPoolExecutor(threads, thread_name_prefix="stylejax-data")
         try:
-            futures = {s: pool.submit(self.batch, s) for s in range(start, min(stop, start + ahead))}
+            futures = {s: pool.submit(self.batch, s, rows) for s in range(start, min(stop, start + ahead))}
             for step in range(start, stop):
                 if step + ahead < stop:
-                    futures[step + ahead] = pool.submit(self.batch, step + ahead)
+                    futures[step + ahead] = pool.submit(self.batch, step + ahead, rows)
                 yield step, futures.pop(step).result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

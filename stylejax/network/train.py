@@ -31,11 +31,11 @@ from stylejax.io.images import load_image
 from stylejax.network import reports
 from stylejax.network.data import TrainingImages, find_images
 from stylejax.network.model_dir import MODEL_JSON, file_sha256, save_model
+from stylejax.network.multihost import global_batch, is_writer, my_rows, training_mesh
 from stylejax.network.step import TrainState, init_state, train_step
 from stylejax.nn.transformer import WIDTHS, StyleNetwork, one_hot_styles
 from stylejax.nn.weights import load_vgg
 from stylejax.objective.targets import prepare_shared, resolve_precision
-from stylejax.solve.sharding import local_mesh
 
 CHECKPOINTS = "checkpoints"
 
@@ -185,7 +185,9 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
       images: a folder of training photos, searched recursively.
       output: the model folder to write (made if missing).
       settings: the training's settings (default `TrainSettings()`).
-      mesh: a 1-D ("data",) mesh the batch is split over; default: every local device.
+      mesh: a 1-D ("data",) mesh the batch is split over; default: every local device, or after
+        `jax.distributed.initialize` every device of every process (each process loads its rows of the batch
+        and process 0 writes the files).
       progress: called after each step with (step, {term: value}).
       log: receives one-line notes (unreadable files, resuming).
 
@@ -208,7 +210,7 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
     if not style_paths:
         raise StyleJaxError("give at least one style image")
     style_images = [load_image(s) for s in style_paths]
-    mesh = mesh if mesh is not None else local_mesh()
+    mesh = mesh if mesh is not None else training_mesh()
     if settings.batch_size % mesh.size:
         raise StyleJaxError(f"batch size {settings.batch_size} does not split over {mesh.size} devices: "
                             f"use a multiple of {mesh.size}")
@@ -229,6 +231,7 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
     args = jax.device_put(args, replicated)
     step_fn = train_step(objective, graphdef, optimizer, mesh)
     style_ids_of = np.arange(settings.batch_size) % len(style_paths)
+    rows, writer = my_rows(settings.batch_size), is_writer()  # this process's rows of each batch
 
     style_hashes = [file_sha256(p) for p in style_paths]
     key = _training_key(settings, data, style_hashes)
@@ -243,31 +246,36 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
             state = jax.device_put(restored, replicated)
             log(f"resuming from step {int(state.step)}")
         start = int(state.step)
-        train_log = stack.enter_context(contextlib.closing(reports.TrainLog(folder, start)))
+        train_log = stack.enter_context(contextlib.closing(reports.TrainLog(folder, start))) if writer else None
         samples = _sample_inputs(data)
-        batches = stack.enter_context(contextlib.closing(data.batches(start, settings.steps)))
+        batches = stack.enter_context(contextlib.closing(data.batches(start, settings.steps, rows=rows)))
         fetched = time.perf_counter()
         for step, batch in batches:
             tick = time.perf_counter()
             waited = tick - fetched  # how long the step waited for the loader: 0 when decoding keeps ahead
             # Styles cycle over the rows (and, shifted by the step, over devices) so each is trained every step.
-            style_ids = jnp.asarray((style_ids_of + step) % len(style_paths), jnp.int32)
-            state, terms = step_fn(state, jnp.asarray(batch), style_ids, args)
+            style_ids = np.asarray((style_ids_of[rows.start:rows.stop] + step) % len(style_paths), np.int32)
+            state, terms = step_fn(state, global_batch(batch, mesh, settings.batch_size),
+                                   global_batch(style_ids, mesh, settings.batch_size), args)
             terms = {name: float(v) for name, v in terms.items()}
             if not np.isfinite(sum(terms.values())):
                 raise StyleJaxError(f"the loss stopped being finite at step {step + 1}: lower --learning-rate")
             seconds = time.perf_counter() - tick
-            train_log.add(step + 1, terms, settings.batch_size / seconds, time.perf_counter() - began, waited)
+            if writer:
+                train_log.add(step + 1, terms, settings.batch_size / seconds, time.perf_counter() - began, waited)
             done = step + 1
             if done % settings.checkpoint_every == 0 and done < settings.steps:
                 _save(manager, state, key)
             if settings.sample_every and done % settings.sample_every == 0 or done == settings.steps:
                 outputs = np.asarray(_apply_styles(graphdef, state.params, jnp.asarray(samples), len(style_paths)))
-                reports.save_samples(folder, done, samples, list(outputs), [p.stem for p in style_paths])
+                if writer:
+                    reports.save_samples(folder, done, samples, list(outputs), [p.stem for p in style_paths])
             if progress:
                 progress(done, terms)
             fetched = time.perf_counter()
     nnx.update(network, jax.tree.map(np.asarray, state.params))
+    if not writer:
+        return folder
     info = dict(styles=[dict(name=p.name, sha256=h) for p, h in zip(style_paths, style_hashes, strict=True)],
                 training=dataclasses.asdict(settings) | dict(images=str(images), image_files=len(data.paths),
                                                               unreadable=len(data.unreadable)),

@@ -140,7 +140,8 @@ class StyleNetwork(nnx.Module):
         b, h, w, _ = images.shape
         style = jnp.broadcast_to(jnp.asarray(style, jnp.float32), (b, self.num_styles))
         # Reflect up to a multiple of 4 so the two halvings and two doublings give the size back.
-        ph, pw = -h % DOWNSAMPLING, -w % DOWNSAMPLING
+        # (4 - h % 4) % 4, not -h % 4: equal for ints, and for a symbolic h with "mod(h, 4) == 0" it is 0.
+        ph, pw = (DOWNSAMPLING - h % DOWNSAMPLING) % DOWNSAMPLING, (DOWNSAMPLING - w % DOWNSAMPLING) % DOWNSAMPLING
         x = jnp.pad(images, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect") if ph or pw else images
         # Each image's extent as the network sees it alone: padded up to a multiple of 4 too.
         extent = None if sizes is None else -(-jnp.asarray(sizes, jnp.int32) // DOWNSAMPLING) * DOWNSAMPLING
@@ -152,7 +153,8 @@ class StyleNetwork(nnx.Module):
         for layer in self.up:
             x = layer(x, style, extent)
             extent = None if extent is None else 2 * extent
-        return jax.nn.sigmoid(self.out(x, extent))[:, :h, :w]
+        # lax.slice, not [:, :h, :w]: the same crop, but a symbolic h or w makes indexing a gather (ONNX export).
+        return jax.lax.slice(jax.nn.sigmoid(self.out(x, extent)), (0, 0, 0, 0), (b, h, w, 3))
 
 
 def _inside(shape: tuple[int, ...], extent: jax.Array) -> jax.Array:

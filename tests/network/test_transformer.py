@@ -96,3 +96,12 @@ def test_images_padded_to_one_shape_with_their_sizes_come_out_as_each_alone():
         np.testing.assert_allclose(row[:h, :w], expected, atol=1e-4)
     padded_alone = forward(net, batch[:1], jnp.ones((1,)))[0, :40, :52]  # without sizes: not the same
     assert np.abs(padded_alone - forward(net, alone[0][None], jnp.ones((1,)))[0]).max() > 0.01
+
+
+@pytest.mark.slow
+def test_a_size_not_a_multiple_of_4_is_reflection_padded_then_cropped():
+    """Pins the padding to a multiple of 4 and the crop back (written to export with symbolic sizes)."""
+    net = random_network(8, 1, seed=1)
+    images = jnp.asarray(np.random.default_rng(0).uniform(size=(1, 13, 18, 3)), jnp.float32)
+    padded = jnp.pad(images, ((0, 0), (0, 3), (0, 2), (0, 0)), mode="reflect")
+    np.testing.assert_array_equal(forward(net, images, jnp.ones(1)), forward(net, padded, jnp.ones(1))[:, :13, :18])
