@@ -114,9 +114,11 @@ def train(args) -> None:
     root = Path(args.output)
     photos = training_photos(root / "photos")
     style = style_path(args.style)
-    runs = [train_run(root, f"{size}px-w{width}", [style], photos, size=size, width=width, steps=args.steps,
-                      sample_every=args.sample_every, checkpoint_every=args.steps)
-            for size, width in ((int(s), int(w)) for s, w in (g.split(":") for g in args.grid))]
+    runs = []
+    for entry in args.grid:
+        size, width, steps = (int(v) for v in (entry.split(":") + [str(args.steps)])[:3])
+        runs.append(train_run(root, f"{size}px-w{width}", [style], photos, size=size, width=width, steps=steps,
+                              sample_every=args.sample_every, checkpoint_every=steps))
     held_out_sheet(root, {r["name"]: root / r["name"] for r in runs}, 256, root / "held-out.png")
     report(root, runs)
 
@@ -374,8 +376,9 @@ def main() -> None:
     p.set_defaults(run=weights)
     p = commands.add_parser("train")
     p.add_argument("--style", default="starry_night")
-    p.add_argument("--grid", nargs="+", default=["128:16", "128:32", "256:16", "256:32"], help="SIZE:WIDTH")
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--grid", nargs="+", default=["128:16", "128:32", "256:16", "256:32"],
+                   help="SIZE:WIDTH[:STEPS]")
+    p.add_argument("--steps", type=int, default=300, help="where the grid gives none")
     p.add_argument("--sample-every", type=int, default=100)
     p.add_argument("-o", "--output", default="net-train")
     p.set_defaults(run=train)

@@ -66,7 +66,7 @@ class TrainSettings:
     width: int = 32
     learning_rate: float = 1e-3
     content_weight: float = 1.0
-    style_weight: float = 1.0e3
+    style_weight: float = 30.0  # stylize's 1e3 leaves a network that starts from nothing texture only
     tv_weight: float = 1.0
     content_layers: tuple[str, ...] = ("relu3_1",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
