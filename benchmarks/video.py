@@ -67,6 +67,28 @@ def measure(clip, style, config, settings) -> dict:
             "seconds": seconds / len(frames)}
 
 
+def measure_network(clip, style, config, model) -> dict:
+    """Every frame through a trained style network: warping error, the style term of `config`'s objective
+    per later frame (as the optimised runs report it), seconds per frame (compiled once, then timed)."""
+    import jax
+
+    import stylejax
+    from stylejax.objective.targets import prepare
+
+    net = jax.jit(stylejax.load_network(model))
+    jax.block_until_ready(net(clip[0]))
+    begin = time.perf_counter()
+    images = [np.asarray(net(frame)) for frame in clip]
+    seconds = (time.perf_counter() - begin) / len(clip)
+    vgg = stylejax.load_vgg(config.model, pooling=config.pooling)
+    styles = []
+    for frame, image in zip(clip[1:], images[1:], strict=True):
+        objective, objective_args, _ = prepare(vgg, frame, [style], config)
+        styles.append(float(objective.terms(image, objective_args)["style"]))
+    return {"images": images, "error": stylejax.temporal_error(images, clip), "style": float(np.mean(styles)),
+            "seconds": seconds}
+
+
 def table(results: dict) -> str:
     lines = ["| optimizer | run | warping error | vs independent | style loss per later frame | vs independent "
              "| s per frame |", "|---|---|---|---|---|---|---|"]
@@ -94,6 +116,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="steps of every frame after the first")
     parser.add_argument("--optimizers", default="adam,lbfgs-fixed,lbfgs-backtrack")
     parser.add_argument("--style", default=None)
+    parser.add_argument("--network", default=None, metavar="MODEL",
+                        help="also put every frame through this trained style network (`video --model`)")
     parser.add_argument("-o", "--output", default="video-results")
     args = parser.parse_args()
 
@@ -106,7 +130,7 @@ def main() -> None:
     clip = camera_move(args.frames, args.size)
     style_path = Path(args.style) if args.style else SHARED_STYLE
     style = stylejax.load_image(style_path) if style_path.is_file() else demo_images.stained_glass(512, 512)
-    optimizers = args.optimizers.split(",")
+    optimizers = [o for o in args.optimizers.split(",") if o]
     print(f"{len(clip)} frames of {clip[0].shape[1]}x{clip[0].shape[0]} at {args.fps} fps, {args.steps} steps "
           f"a later frame, style {style_path.name if style_path.is_file() else 'stained glass (demo)'}", flush=True)
     results = {}
@@ -117,10 +141,15 @@ def main() -> None:
             print(f"  {optimizer} {run}: warping error {r['error']:.5f}, style {r['style']:.3g}, "
                   f"{r['seconds']:.1f} s/frame", flush=True)
             writing.write_video(out / f"{optimizer}_{run}.mp4", r["images"], fps=Fraction(args.fps))
+    if args.network:
+        results[("network", "per frame")] = r = measure_network(clip, style, stylejax.StyleConfig(size=args.size),
+                                                                args.network)
+        writing.write_video(out / "network.mp4", r["images"], fps=Fraction(args.fps))
     print("\n" + table(results))
-    start = max(0, len(clip) // 2 - 2)
-    stylejax.save_image(strip(clip, results, optimizers[0], start, 4), out / f"{optimizers[0]}_strip.jpg")
-    print(f"\nstrip: frames {start}-{start + 3} of {optimizers[0]}; rows: content, {', '.join(RUNS)}")
+    if optimizers:
+        start = max(0, len(clip) // 2 - 2)
+        stylejax.save_image(strip(clip, results, optimizers[0], start, 4), out / f"{optimizers[0]}_strip.jpg")
+        print(f"\nstrip: frames {start}-{start + 3} of {optimizers[0]}; rows: content, {', '.join(RUNS)}")
 
 
 if __name__ == "__main__":

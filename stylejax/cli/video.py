@@ -97,11 +97,7 @@ def run(args: argparse.Namespace) -> int:
     jobs = plan_jobs(args.input, args.output, overwrite=args.overwrite, start=args.start,
                      duration=args.duration, fps=args.fps)
     with progress_bar(sum(job.info.frame_count for job in jobs), "video", unit="frame") as bar:
-        def progress(done, total, frame):
-            bar.total = total
-            bar.update(done - bar.n)
-            if frame is not None and frame.temporal_error is not None:
-                bar.set_postfix(loss=f"{frame.losses['total']:.4g}", warp=f"{frame.temporal_error:.2g}")
+        progress = frame_progress(bar, loss=True)
 
         def log(line):  # on a terminal, like the bar: logs and pipes get only errors
             if sys.stderr.isatty():
@@ -113,6 +109,19 @@ def run(args: argparse.Namespace) -> int:
                                    masks=path_list(args.masks))
     report(args, summaries)
     return 0
+
+
+def frame_progress(bar, *, loss: bool):
+    """A video job's progress callback `(done, total, frame)` moving `bar`: the warping error, and the loss
+    when frames are optimised."""
+
+    def progress(done, total, frame):
+        bar.total = total
+        bar.update(done - bar.n)
+        if frame is not None and frame.temporal_error is not None:
+            bar.set_postfix(({"loss": f"{frame.losses['total']:.4g}"} if loss else {})
+                            | {"warp": f"{frame.temporal_error:.2g}"})
+    return progress
 
 
 def run_network(args: argparse.Namespace) -> int:
@@ -132,15 +141,10 @@ def run_network(args: argparse.Namespace) -> int:
     jobs = plan_jobs(args.input, args.output, overwrite=args.overwrite, start=args.start,
                      duration=args.duration, fps=args.fps)
     with progress_bar(sum(job.info.frame_count for job in jobs), "video", unit="frame") as bar:
-        def progress(done, total, frame):
-            bar.total = total
-            bar.update(done - bar.n)
-            if frame is not None and frame.temporal_error is not None:
-                bar.set_postfix(warp=f"{frame.temporal_error:.2g}")
-
         summaries = run_network_video_jobs(jobs, network, size=args.size, style=style,
                                            flow_preset=args.flow_preset, overwrite=args.overwrite,
-                                           quality=args.quality, batch_size=args.batch_size, progress=progress)
+                                           quality=args.quality, batch_size=args.batch_size,
+                                           progress=frame_progress(bar, loss=False))
     report(args, summaries)
     return 0
 
