@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 
 import jax
@@ -35,10 +34,18 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def save_model(folder: Path, network: StyleNetwork, info: dict) -> None:
+def save_model(folder: Path, network: StyleNetwork, info: dict, *, primary: bool = True) -> None:
     """Writes `folder`/params and `folder`/model.json (info plus the format, architecture, width, styles).
 
     model.json is written last, through a temporary file and a rename: a folder with it is complete.
+    After `jax.distributed.initialize`, every process must call this with the same network: orbax's save
+    is collective (its barriers wait for every process; process 0 writes the arrays).
+
+    Args:
+      folder: the model folder (exists).
+      network: the network whose parameters are written.
+      info: what model.json records beside the format, architecture, width and styles.
+      primary: whether this process writes model.json (one process of a multi-process job).
     """
     from importlib.metadata import version  # not stylejax.__version__: the package root imports every layer
 
@@ -46,11 +53,12 @@ def save_model(folder: Path, network: StyleNetwork, info: dict) -> None:
 
     params = nnx.to_pure_dict(nnx.state(network, nnx.Param))
     target = (folder / PARAMS).absolute()
-    if target.exists():
-        shutil.rmtree(target)
     with ocp.StandardCheckpointer() as checkpointer:  # closing it joins orbax's background thread
-        checkpointer.save(target, jax.tree.map(np.asarray, params))
+        # force: replaces an earlier params folder (process 0 deletes it, between orbax's barriers)
+        checkpointer.save(target, jax.tree.map(np.asarray, params), force=True)
         checkpointer.wait_until_finished()
+    if not primary:
+        return
     record = dict(format=FORMAT, format_version=FORMAT_VERSION, architecture=ARCHITECTURE, width=network.width,
                   num_styles=network.num_styles, stylejax_version=version("stylejax")) | info
     temporary = folder / f".{MODEL_JSON}.tmp"

@@ -5,12 +5,17 @@ devices of every process, process by process, so process i's devices hold one co
 global batch's rows. Each process decodes only that block (`TrainingImages.batch(step, rows)`), from the
 same (seed, step) order as a one-process run, and the blocks form one global array: the global batch is
 the one a single process would train on. With one process, all of this reduces to the local mesh.
+
+Every process runs every compiled step and every orbax save and restore (both are collective: a process
+that skips one leaves the others waiting at its barrier until JAX's coordinator aborts them all); only
+the files of `is_writer` are written by process 0 alone.
 """
 
 from __future__ import annotations
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -58,3 +63,9 @@ def global_batch(local: np.ndarray, mesh: Mesh, batch_size: int) -> jax.Array:
 def is_writer() -> bool:
     """Whether this process writes the training's files (train.csv, samples, the model): process 0."""
     return jax.process_index() == 0
+
+
+def sync_processes(name: str) -> None:
+    """Waits until every process has reached the point called `name` (nothing with one process)."""
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(name)

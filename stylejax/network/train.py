@@ -31,7 +31,7 @@ from stylejax.io.images import load_image
 from stylejax.network import reports
 from stylejax.network.data import TrainingImages, find_images
 from stylejax.network.model_dir import MODEL_JSON, file_sha256, save_model
-from stylejax.network.multihost import global_batch, is_writer, my_rows, training_mesh
+from stylejax.network.multihost import global_batch, is_writer, my_rows, sync_processes, training_mesh
 from stylejax.network.step import TrainState, init_state, train_step
 from stylejax.nn.transformer import WIDTHS, StyleNetwork, one_hot_styles
 from stylejax.nn.weights import load_vgg
@@ -274,8 +274,6 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
                 progress(done, terms)
             fetched = time.perf_counter()
     nnx.update(network, jax.tree.map(np.asarray, state.params))
-    if not writer:
-        return folder
     info = dict(styles=[dict(name=p.name, sha256=h) for p, h in zip(style_paths, style_hashes, strict=True)],
                 training=dataclasses.asdict(settings) | dict(images=str(images), image_files=len(data.paths),
                                                               unreadable=len(data.unreadable)),
@@ -283,7 +281,9 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
                                content_weight=config.content_weight, style_weight=config.style_weight,
                                tv_weight=config.tv_weight, model=config.model, pooling=config.pooling,
                                precision=objective.precision))
-    save_model(folder, network, info)
-    reports.plot_loss(folder)
-    shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
+    save_model(folder, network, info, primary=writer)  # every process: orbax's save is collective
+    if writer:
+        reports.plot_loss(folder)
+        shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
+    sync_processes("stylejax train: model written")  # every process returns a complete folder
     return folder

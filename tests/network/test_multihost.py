@@ -39,27 +39,48 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def zero_gradient(path) -> bool:
+    """A residual block's last shift: a per-channel constant on the residual stream that the next instance
+    norm removes. Its gradient is 0 up to rounding, which Adam's m/sqrt(v) turns into steps of +-learning
+    rate whose signs follow the all-reduce's order of summation (in-process here, Gloo's over processes)."""
+    return "residuals" in jax.tree_util.keystr(path) and "'second']['norm']['shift']" in jax.tree_util.keystr(path)
+
+
 @pytest.mark.slow
-@pytest.mark.skip(reason="unfinished: both processes abort (SIGABRT) after Gloo connects them, ~8 min; "
-                         "the unit test above covers the data split")
 def test_two_processes_of_two_devices_train_what_one_process_of_four_does(photos, tmp_path):
     styles = [tmp_path / "stripes.png"]
     stylejax.save_image(stripes(48, 48), styles[0])
-    s = dataclasses.replace(SETTINGS, steps=2, width=16)
+    # checkpoint_every=1: the two processes also write a checkpoint together (orbax's save is collective)
+    s = dataclasses.replace(SETTINGS, steps=2, width=16, style_layers=("relu1_1", "relu2_1"), checkpoint_every=1,
+                            sample_every=0)
     one = stylejax.train_network(styles, photos, tmp_path / "one", s)  # this process: 4 devices (conftest)
     address = f"127.0.0.1:{free_port()}"
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
-    flags = ["--style", str(styles[0]), "--images", str(photos), "-o", str(tmp_path / "two"), "--size", "32",
-             "--steps", "2", "--batch-size", "4", "--width", "16", "--learning-rate", str(s.learning_rate),
-             "--content-layers", ",".join(s.content_layers), "--style-layers", ",".join(s.style_layers),
-             "--checkpoint-every", "2", "--sample-every", "3", "--precision", "f32",
+    flags = ["--style", str(styles[0]), "--images", str(photos), "-o", str(tmp_path / "two"), "--size", str(s.size),
+             "--steps", str(s.steps), "--batch-size", str(s.batch_size), "--width", str(s.width),
+             "--learning-rate", str(s.learning_rate), "--content-layers", ",".join(s.content_layers),
+             "--style-layers", ",".join(s.style_layers), "--checkpoint-every", str(s.checkpoint_every),
+             "--sample-every", str(s.sample_every), "--precision", s.precision,
              "--coordinator-address", address, "--num-processes", "2"]
     main = "import sys; from stylejax.cli import main; sys.exit(main(sys.argv[1:]))"
     runs = [subprocess.Popen([sys.executable, "-c", main, "train", *flags, "--process-id", str(i)],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for i in range(2)]
-    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    try:
+        outputs = [run.communicate(timeout=300)[0] for run in runs]
+    finally:
+        for run in runs:
+            run.kill()  # a process that lost its peer waits for JAX's coordinator for minutes
     assert [run.returncode for run in runs] == [0, 0], outputs
-    two = [np.asarray(x) for x in jax.tree.leaves(stylejax.load_network(tmp_path / "two").params)]
-    for a, b in zip(two, jax.tree.leaves(stylejax.load_network(one).params), strict=True):
-        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-6)
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["loss.png", "model.json", "params", "samples",
+                                                                   "train.csv"]
+    logs = [np.genfromtxt(folder / "train.csv", delimiter=",", names=True) for folder in (one, tmp_path / "two")]
+    for name in ("total", "content", "style", "tv"):  # train.csv holds 6 significant digits
+        np.testing.assert_allclose(logs[1][name], logs[0][name], rtol=3e-5)
+    nets = [stylejax.load_network(folder) for folder in (one, tmp_path / "two")]
+    for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(nets[0].params)[0], jax.tree.leaves(nets[1].params),
+                            strict=True):
+        if not zero_gradient(path):
+            np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-5, err_msg=str(path))
+    images = stylejax.load_image(photos / "astronaut.png")
+    np.testing.assert_allclose(np.asarray(nets[1](images)), np.asarray(nets[0](images)), atol=1e-5)
