@@ -223,9 +223,8 @@ def apply_vs_stylize(args) -> None:
                        network_loss=gatys_loss(photo, style, output, config))
             panels |= {f"{name}": content, f"{name} network": output}
             if name in args.stylize:
-                refine = dataclasses.replace(config, steps=args.refine_steps, min_size=size)
                 tick = time.perf_counter()
-                refined = stylejax.stylize(photo, style, refine, init_image=output)
+                refined = stylejax.refine(photo, style, net, config, steps=args.refine_steps)  # network start
                 row["refine_s"] = time.perf_counter() - tick
                 row["refine_loss"] = gatys_loss(photo, style, refined.image, config)
                 tick = time.perf_counter()
