@@ -316,7 +316,7 @@ def loader(args) -> None:
         data.batch(0)  # warms the file cache
         dataset = grain.MapDataset.range(args.batches).map(data.batch)
         runs = {  # each made when timed: the iterators start decoding as soon as they exist
-            "threads (stylejax: 2, 2 ahead)": lambda d=data: (b for _, b in d.batches(0, args.batches)),
+            "stylejax threads (one a core)": lambda d=data: (b for _, b in d.batches(0, args.batches)),
             "grain, 2 threads": lambda d=dataset: iter(d.to_iter_dataset(
                 grain.ReadOptions(num_threads=2, prefetch_buffer_size=2))),
             "grain, 2 processes": lambda d=dataset: iter(d.to_iter_dataset().mp_prefetch(

@@ -114,14 +114,20 @@ class TrainingImages:
         if len(self.unreadable) == len(self.paths):
             raise StyleJaxError(f"none of the {len(self.paths)} training files could be read as an image")
 
-    def batches(self, start: int, stop: int, ahead: int = 2, threads: int = 2,
+    def batches(self, start: int, stop: int, ahead: int | None = None, threads: int | None = None,
                 rows: range | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(step, batch) for steps start .. stop-1, decoded `ahead` steps in advance by background threads;
         with `rows`, only those rows of each batch (`batch`).
 
+        Threads by default one per CPU core (up to 16) and two steps ahead per thread: Pillow decodes and
+        resizes without the GIL, so they scale with cores (a batch of 4 took ~170 ms on 2 loaded cores,
+        against a 1.8 s step here; an accelerator's step can be ten times shorter than the decode).
+
         Close the generator when done with it (`contextlib.closing`), also when leaving early: closing
         cancels the decodes not yet started and waits for the running ones, so no thread outlives it.
         """
+        threads = threads or min(16, os.cpu_count() or 2)
+        ahead = ahead or 2 * threads
         pool = ThreadPoolExecutor(threads, thread_name_prefix="stylejax-data")
         try:
             futures = {s: pool.submit(self.batch, s, rows) for s in range(start, min(stop, start + ahead))}
