@@ -84,5 +84,5 @@ class TorchTrainer:
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
-        return float(loss)
+        return float(loss.detach())
 
