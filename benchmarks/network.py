@@ -8,6 +8,7 @@ Training photos are scikit-image's (they ship in its wheel), less the three held
     python benchmarks/network.py torch    -o net-torch     # a train step against the same network in PyTorch eager
     python benchmarks/network.py apply MODEL -o net-apply  # apply vs stylize at 256/512 px, losses, side by side
     python benchmarks/network.py styles   -o net-styles    # one 4-style network against four 1-style networks
+    python benchmarks/network.py loader   -o net-loader    # the training loader against grain (pip install grain)
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def table(results: dict) -> str:
         lower, ratio = ("", "") if base is None or base is r else (f"{base['error'] / r['error']:.1f}x lower",
                                                                    f"{r['style'] / base['style']:.2f}x")
         lines.append(f"| {optimizer} | {run} | {r['error']:.5f} | {lower} | {r['style']:.3g} | {ratio} "
-                     f"| {r['seconds']:.1f} |")
+                     f"| {r['seconds']:.3g} |")
     return "\n".join(lines)
 
 
