@@ -207,6 +207,10 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
     if (folder / MODEL_JSON).exists():
         raise StyleJaxError(f"{folder} is already a trained model: give another -o")
     style_paths = [Path(s) for s in styles]
+    if folder.resolve().is_relative_to(Path(images).resolve()) or any(folder.resolve() == p.resolve()
+                                                                     for p in style_paths):
+        # Inside the training folder, its samples would become training images on the next run.
+        raise StyleJaxError(f"{folder}: the model folder would be an input or inside --images: give another -o")
     if not style_paths:
         raise StyleJaxError("give at least one style image")
     style_images = [load_image(s) for s in style_paths]

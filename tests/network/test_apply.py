@@ -83,6 +83,18 @@ def test_train_with_no_images_is_one_line_exit_2(tmp_path, capsys):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.parametrize("output", ["photos", "photos/model", "style.png"])
+def test_train_into_its_own_inputs_is_one_line_exit_2_nothing_written(tmp_path, capsys, output):
+    stylejax.save_image(smooth_image(32, 32), tmp_path / "style.png")
+    (tmp_path / "photos").mkdir()
+    stylejax.save_image(smooth_image(32, 32, 3), tmp_path / "photos" / "a.png")
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["train", "--style", str(tmp_path / "style.png"), "--images", str(tmp_path / "photos"),
+                 "-o", str(tmp_path / output)]) == 2
+    assert "would be an input or inside --images" in capsys.readouterr().err
+    assert sorted(tmp_path.rglob("*")) == before
+
+
 @pytest.mark.slow
 def test_export_runs_without_stylejax_and_matches_the_network(model, tmp_path):
     import jax
