@@ -73,7 +73,11 @@ def refine(content: ImageLike, style: ImageLike | Sequence[ImageLike], net: Styl
       net: a loaded network (`load_network`).
       config: settings; defaults to `StyleConfig()`. `**overrides` change its fields, e.g. `steps=20`.
       model_style: the network's style to start from: an index, a mix (one weight per style), or None (0).
-      masks, style_masks, callback, on_scale, log: as `stylize`'s.
+      masks: as `stylize`'s.
+      style_masks: as `stylize`'s.
+      callback: as `stylize`'s.
+      on_scale: as `stylize`'s.
+      log: as `stylize`'s.
 
     Returns:
       A StyleResult, as `stylize`'s.
