@@ -20,7 +20,6 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -32,7 +31,7 @@ from stylejax.network import reports
 from stylejax.network.data import TrainingImages, find_images
 from stylejax.network.model_dir import MODEL_JSON, file_sha256, save_model
 from stylejax.network.multihost import global_batch, is_writer, my_rows, sync_processes, training_mesh
-from stylejax.network.step import TrainState, init_state, train_step
+from stylejax.network.step import TrainState, init_state, network_optimizer, train_step
 from stylejax.nn.transformer import WIDTHS, StyleNetwork, one_hot_styles
 from stylejax.nn.weights import load_vgg
 from stylejax.objective.targets import prepare_shared, resolve_precision
@@ -97,9 +96,6 @@ class TrainSettings:
                            precision=self.precision)
 
 
-@functools.lru_cache(maxsize=8)
-def _adam(learning_rate: float) -> optax.GradientTransformation:
-    return optax.adam(learning_rate)  # one object per rate: the compiled step is cached by it
 
 
 def _checkpoint_manager(folder: Path):
@@ -229,7 +225,7 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
     objective = dataclasses.replace(objective, precision=resolve_precision(settings.precision))
     network = StyleNetwork(settings.width, len(style_paths), rngs=nnx.Rngs(settings.seed))
     graphdef, params = nnx.split(network, nnx.Param)
-    optimizer = _adam(settings.learning_rate)
+    optimizer = network_optimizer(settings.learning_rate)
     replicated = NamedSharding(mesh, P())
     state = jax.device_put(init_state(params, optimizer), replicated)
     args = jax.device_put(args, replicated)

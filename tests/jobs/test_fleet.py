@@ -68,7 +68,13 @@ def workers_of(pid: int) -> list:
 
     names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
              if a["name"].startswith(f"{fleet.WORKER_PREFIX}-{pid}@")]
-    return [ray.get_actor(name, namespace=fleet.NAMESPACE) for name in names]
+    handles = []
+    for name in names:
+        try:
+            handles.append(ray.get_actor(name, namespace=fleet.NAMESPACE))
+        except ValueError:  # it died between the listing and the lookup: not live
+            continue
+    return handles
 
 
 def partial_files(out: Path) -> list[Path]:

@@ -75,8 +75,9 @@ def test_two_processes_of_two_devices_train_what_one_process_of_four_does(photos
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["loss.png", "model.json", "params", "samples",
                                                                    "train.csv"]
     logs = [np.genfromtxt(folder / "train.csv", delimiter=",", names=True) for folder in (one, tmp_path / "two")]
-    for name in ("total", "content", "style", "tv"):  # train.csv holds 6 significant digits
-        np.testing.assert_allclose(logs[1][name], logs[0][name], rtol=3e-5)
+    for name in ("total", "content", "style", "tv"):  # 6 significant digits; the tiny TV term (1e-4) moved
+        # by 8e-8 once with the all-reduce's summation order (2026-12-03): an absolute floor for it
+        np.testing.assert_allclose(logs[1][name], logs[0][name], rtol=3e-5, atol=1e-6)
     nets = [stylejax.load_network(folder) for folder in (one, tmp_path / "two")]
     for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(nets[0].params)[0], jax.tree.leaves(nets[1].params),
                             strict=True):
