@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 # Quiets Material for MkDocs' notice about its successor on every docs build.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test test-fast docs bench clean
+.PHONY: demo test test-all test-fast docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,11 @@ test: $(VENV)/.test
 	$(BIN)/ruff check stylejax tests benchmarks
 	$(BIN)/mkdocs build --strict -d site  # the docs too: a broken link or API reference fails it
 	$(BIN)/lint-imports  # the layers (pyproject.toml's importlinter contract)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25  # both cores: compiling is single-threaded
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25 -m "not heavy"  # both cores: compiling is single-threaded
+
+# Everything, the heavy multi-process tests too (Ray fleets, SIGTERM, two-process jobs): about 16 minutes on 2 cores.
+test-all: $(VENV)/.test
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25
 
 # The inner loop: the suite without the slow tests (whole runs, jobs, Ray, video, benchmarks).
 test-fast: $(VENV)/.test

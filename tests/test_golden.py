@@ -29,6 +29,7 @@ def test_stylize_matches_the_saved_outputs(saved):
     np.testing.assert_allclose(stylize_adam(), saved["stylize_adam"], atol=FLOAT_TOLERANCE, rtol=0)
 
 
+@pytest.mark.heavy
 def test_stylize_batch_matches_the_saved_outputs(saved):
     outputs = np.concatenate([image.reshape(-1) for image in stylize_batch()])
     np.testing.assert_allclose(outputs, saved["stylize_batch"], atol=FLOAT_TOLERANCE, rtol=0)

@@ -30,6 +30,7 @@ def stylize(tmp_path, cache, out):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_second_identical_run_does_not_compile(tmp_path):
     images.save_image(smooth_image(48, 40), tmp_path / "content.png")
     images.save_image(stripes(48, 48), tmp_path / "style.png")

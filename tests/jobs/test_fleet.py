@@ -81,6 +81,7 @@ def partial_files(out: Path) -> list[Path]:
     return [p for p in out.rglob(".*") if p.is_file() and CHECKPOINTS not in p.parts]
 
 
+@pytest.mark.heavy
 def test_twelve_inputs_two_broken_each_done_exactly_once(cluster, tmp_path, capsys):
     make_inputs(tmp_path, count=10, broken=True)
     out = tmp_path / "out"
@@ -124,6 +125,7 @@ def test_a_killed_worker_s_batch_is_finished_by_another_from_its_checkpoint(clus
     assert not (out / CHECKPOINTS).exists()
 
 
+@pytest.mark.heavy
 def test_a_killed_driver_s_rerun_does_not_redo_finished_images(cluster, tmp_path):
     make_inputs(tmp_path, count=8)
     out = tmp_path / "out"

@@ -180,6 +180,7 @@ def _cli(*args, env=None):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_sigterm_stops_cleanly_and_the_rerun_finishes(tmp_path):
     source = make_inputs(tmp_path, count=12, broken=False)
     out = tmp_path / "out"
@@ -204,6 +205,7 @@ def test_sigterm_stops_cleanly_and_the_rerun_finishes(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_two_processes_share_the_inputs_exactly_once(tmp_path):
     source = make_inputs(tmp_path, count=10, broken=False)
     out = tmp_path / "out"

@@ -47,6 +47,7 @@ def zero_gradient(path) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_two_processes_of_two_devices_train_what_one_process_of_four_does(photos, tmp_path):
     styles = [tmp_path / "stripes.png"]
     stylejax.save_image(stripes(48, 48), styles[0])

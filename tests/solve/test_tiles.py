@@ -84,6 +84,7 @@ def test_content_targets_see_real_context_at_tile_borders():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_a_tiled_run_has_no_seams_and_is_stylized():
     content, style = smooth_image(192, 144, seed=4), stripes(64, 64)
     config = dict(size=192, min_size=96, steps=(4, 2), optimizer="adam", chunk_steps=2)
