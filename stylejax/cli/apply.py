@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from stylejax.cli.options import parse_floats, progress_bar
+from stylejax.cli.options import progress_bar, style_choice
 from stylejax.errors import StyleJaxError
 
 
@@ -38,12 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.size is not None and args.size < 8:
         raise StyleJaxError(f"--size must be at least 8 px, got {args.size}")
-    if args.style is not None and args.style_mix is not None:
-        raise StyleJaxError("--style picks one style and --style-mix blends them: give one")
+    style = style_choice(args.style, args.style_mix, "--style", "--style-mix")
     if args.ray is None and args.workers is not None:
         raise StyleJaxError("--workers is the size of a Ray fleet: it needs --ray")
     net = load_network(args.model)
-    style = net.style_weights(parse_floats(args.style_mix, "--style-mix") if args.style_mix else args.style)
+    style = net.style_weights(style)
     sources = [Path(s) for s in args.input]
     output = Path(args.output)
     if any(output.resolve() == s.resolve() for s in sources):

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from stylejax.cli.options import parse_floats
+from stylejax.cli.options import style_choice
 from stylejax.errors import StyleJaxError
 
 
@@ -26,15 +26,14 @@ def run(args: argparse.Namespace) -> int:
     from stylejax.network.export import write_export
     from stylejax.network.loaded import load_network
 
-    if args.style is not None and args.style_mix is not None:
-        raise StyleJaxError("--style picks one style and --style-mix blends them: give one")
+    style = style_choice(args.style, args.style_mix, "--style", "--style-mix")
     output = Path(args.output)
     if output.resolve() == Path(args.model).resolve() or output.is_dir():
         raise StyleJaxError(f"{output}: give a file name that is not the model folder")
     if not output.parent.is_dir():
         raise StyleJaxError(f"{output.parent}: no such folder for the output")
     net = load_network(args.model)
-    style = net.style_weights(parse_floats(args.style_mix, "--style-mix") if args.style_mix else args.style)
+    style = net.style_weights(style)
     write_export(net, style, output)
     kind = "ONNX" if output.suffix.lower() == ".onnx" else "jax.export"
     print(f"wrote {output} ({kind}): images (b, h, w, 3) float32 in [0, 1], h and w multiples of 4 (>= 12)",

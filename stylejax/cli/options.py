@@ -86,13 +86,20 @@ def load_model_style(args: argparse.Namespace, folder: str | None, flag: str):
         if args.model_style is not None or args.model_style_mix is not None:
             raise StyleJaxError(f"--model-style and --model-style-mix choose a style network's style: add {flag}")
         return None, None
-    if args.model_style is not None and args.model_style_mix is not None:
-        raise StyleJaxError("--model-style picks one style and --model-style-mix blends them: give one")
+    style = style_choice(args.model_style, args.model_style_mix, "--model-style", "--model-style-mix")
     from stylejax.network.loaded import load_network
 
     net = load_network(folder)
-    mix = parse_floats(args.model_style_mix, "--model-style-mix")
-    return net, net.style_weights(mix if mix is not None else args.model_style)
+    return net, net.style_weights(style)
+
+
+def style_choice(index: int | None, mix: str | None, index_flag: str, mix_flag: str) -> int | tuple[float, ...] | None:
+    """A style network's style as the flags chose it: an index, a mix (parsed from "W1,W2,..."), or None
+    (style 0), for `StyleNetworkFunction.style_weights`. Raises StyleJaxError when both are given."""
+    if index is not None and mix is not None:
+        raise StyleJaxError(f"{index_flag} picks one style and {mix_flag} blends them: give one")
+    weights = parse_floats(mix, mix_flag)
+    return weights if weights is not None else index
 
 
 def check_vgg_model(name: str, network_flag: str) -> None:

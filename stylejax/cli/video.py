@@ -12,9 +12,9 @@ from stylejax.cli.options import (
     add_style_options,
     config_from_args,
     load_model_style,
-    parse_floats,
     path_list,
     progress_bar,
+    style_choice,
 )
 from stylejax.errors import StyleJaxError
 from stylejax.video.flow import PRESETS
@@ -135,9 +135,7 @@ def run_network(args: argparse.Namespace) -> int:
         raise StyleJaxError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} to optimised video: "
                             "drop it with --model NETWORK (a style network's frames are not optimised)")
     _check_video_flags(args)
-    if args.model_style is not None and args.model_style_mix is not None:
-        raise StyleJaxError("--model-style picks one style and --model-style-mix blends them: give one")
-    style = parse_floats(args.model_style_mix, "--model-style-mix") or args.model_style
+    style = style_choice(args.model_style, args.model_style_mix, "--model-style", "--model-style-mix")
     jobs = plan_jobs(args.input, args.output, overwrite=args.overwrite, start=args.start,
                      duration=args.duration, fps=args.fps)
     with progress_bar(sum(job.info.frame_count for job in jobs), "video", unit="frame") as bar:
