@@ -45,6 +45,15 @@ def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
     return crop[:, ::-1] if rng.random() < 0.5 else crop
 
 
+def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """(h, w, 3) -> (size, size, 3): the central square, resized."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    pil = Image.fromarray(np.asarray(np.clip(image[y:y + side, x:x + side], 0, 1) * 255 + 0.5, np.uint8))
+    return np.asarray(pil.resize((size, size), Image.BILINEAR), np.float32) / 255.0
+
+
 class TrainingImages:
     """Batches of random crops of a list of image files, as a function of the step.
 
@@ -100,6 +109,19 @@ class TrainingImages:
         for row in range(self.batch_size) if rows is None else rows:
             image = self._decode(self._sample_index(step * self.batch_size + row))
             crops.append(random_crop(image, self.size, np.random.default_rng([self.seed, step, row])))
+        return np.stack(crops)
+
+    def sample_crops(self, count: int = 4) -> np.ndarray:
+        """(count, size, size, 3): centre crops of the first `count` readable files, the fixed inputs of the
+        training's sample sheets."""
+        crops = []
+        for path in self.paths:
+            if len(crops) == count:
+                break
+            try:
+                crops.append(centre_crop(load_image(path), self.size))
+            except StyleJaxError:
+                continue
         return np.stack(crops)
 
     def check_readable(self) -> None:

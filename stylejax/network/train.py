@@ -133,30 +133,6 @@ def _save(manager, state: TrainState, key: str) -> None:
     manager.wait_until_finished()
 
 
-def _sample_inputs(data: TrainingImages, count: int = 4) -> np.ndarray:
-    """A fixed set of centre crops at the training size: the first `count` readable files."""
-    crops = []
-    for path in data.paths:
-        if len(crops) == count:
-            break
-        try:
-            crops.append(centre_crop(load_image(path), data.size))
-        except StyleJaxError:
-            continue
-    return np.stack(crops)
-
-
-def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
-    """(h, w, 3) -> (size, size, 3): the central square, resized."""
-    from PIL import Image
-
-    h, w = image.shape[:2]
-    side = min(h, w)
-    y, x = (h - side) // 2, (w - side) // 2
-    pil = Image.fromarray(np.asarray(np.clip(image[y:y + side, x:x + side], 0, 1) * 255 + 0.5, np.uint8))
-    return np.asarray(pil.resize((size, size), Image.BILINEAR), np.float32) / 255.0
-
-
 @functools.partial(jax.jit, static_argnums=(0, 3))
 def _apply_styles(network: nnx.GraphDef, params: nnx.State, images: jax.Array, num_styles: int) -> jax.Array:
     """(num_styles, b, h, w, 3): every image through every style."""
@@ -247,7 +223,7 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
             log(f"resuming from step {int(state.step)}")
         start = int(state.step)
         train_log = stack.enter_context(contextlib.closing(reports.TrainLog(folder, start))) if writer else None
-        samples = _sample_inputs(data)
+        samples = data.sample_crops()
         batches = stack.enter_context(contextlib.closing(data.batches(start, settings.steps, rows=rows)))
         fetched = time.perf_counter()
         for step, batch in batches:
