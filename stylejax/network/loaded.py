@@ -45,8 +45,11 @@ class StyleNetworkFunction:
         """How many styles the network holds."""
         return int(self.info["num_styles"])
 
-    def style_weights(self, style: int | Sequence[float] | None = None) -> jax.Array:
-        """(num_styles,) weights: None -> style 0; an index -> that style; a sequence -> a mix (checked)."""
+    def style_weights(self, style: int | Sequence[float] | jax.Array | None = None) -> jax.Array:
+        """(num_styles,) weights: None -> style 0; an index -> that style; a sequence -> a mix (checked); a jax
+        array -> itself, unchecked (it may be a tracer under `jit`)."""
+        if isinstance(style, jax.Array):
+            return style
         if style is None:
             style = 0
         if isinstance(style, (int, np.integer)):
@@ -63,7 +66,7 @@ class StyleNetworkFunction:
         `sizes`: (b, 2) each image's own (h, w) in a batch of images of several sizes, each reflected
         (bottom and right) to the batch's shape; crop each output to its own size (see `StyleNetwork`).
         """
-        weights = style if isinstance(style, jax.Array) else self.style_weights(style)
+        weights = self.style_weights(style)
         single = images.ndim == 3
         batch = images[None] if single else images
         out = nnx.merge(self.graphdef, self.params)(batch, weights, sizes)

@@ -51,7 +51,7 @@ def network_start(net: StyleNetworkFunction, content: ImageLike, size: int,
     """
     image = as_image(content, "content image")
     shape = working_shape(image.shape[:2], size, "content image")
-    weights = style if isinstance(style, jax.Array) else net.style_weights(style)
+    weights = net.style_weights(style)
     return np.asarray(apply_network(net, jnp.asarray(images.resize(image, shape))[None], weights)[0])
 
 

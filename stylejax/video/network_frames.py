@@ -62,7 +62,7 @@ def apply_network_streams(videos: Sequence[Iterable[np.ndarray]], net: StyleNetw
     """
     if batch_size <= 0:
         raise StyleJaxError(f"batch_size must be positive, got {batch_size}")
-    weights = style if isinstance(style, jax.Array) else net.style_weights(style)
+    weights = net.style_weights(style)
     flow.check_available()
     for video, frames in enumerate(videos):
         count, last = (done[video].frames, done[video].working) if done else (0, None)
