@@ -4,7 +4,7 @@
 from pathlib import Path
 
 import numpy as np
-from conftest import smooth_image, stripes
+from sample_images import smooth_image, stripes
 
 SCALES = {"size": 64, "min_size": 45, "steps": (4, 3)}  # scales of 45 and 64 px
 

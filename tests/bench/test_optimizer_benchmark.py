@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import smooth_image, stripes
+from sample_images import smooth_image, stripes
 
 import stylejax
 from stylejax import cli

@@ -5,8 +5,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import smooth_image, stripes
 from PIL import Image
+from sample_images import smooth_image, stripes
 
 from stylejax import cli
 from stylejax.io import images

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import smooth_image, stripes
+from sample_images import smooth_image, stripes
 
 from stylejax import cli
 from stylejax.cli.compile_cache import default_cache_dir

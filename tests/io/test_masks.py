@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from conftest import smooth_image, stripes
 from flax import nnx
 from PIL import Image
+from sample_images import smooth_image, stripes
 
 import stylejax
 from stylejax.cli.app import main

@@ -10,7 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import add_broken_images, free_port, smooth_image, stripes
+from ports import free_port
+from sample_images import add_broken_images, smooth_image, stripes
 from test_local import manifest
 from test_recovery import diverge_batches
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import add_broken_images, free_port, smooth_image, stripes
 from PIL import Image
+from ports import free_port
+from sample_images import add_broken_images, smooth_image, stripes
 
 from stylejax import cli
 from stylejax.config import StyleConfig

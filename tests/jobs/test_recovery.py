@@ -5,7 +5,7 @@ from pathlib import Path
 
 import jax.numpy as jnp
 import pytest
-from conftest import smooth_image, stripes
+from sample_images import smooth_image, stripes
 from test_local import die_after_save, manifest
 
 from stylejax import cli

@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
+from sample_images import smooth_image
 from style_networks import random_network
 
 import stylejax
 from stylejax.cli.app import main
 from stylejax.network.model_dir import save_model
-from tests.conftest import smooth_image
 
 
 @pytest.fixture(scope="module")

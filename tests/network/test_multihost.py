@@ -3,19 +3,19 @@ train to the parameters of one process with as many devices."""
 
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 
 import jax
 import numpy as np
 import pytest
+from ports import free_port
+from sample_images import stripes
 
 import stylejax
 from stylejax.errors import StyleJaxError
 from stylejax.network.data import TrainingImages, find_images
 from stylejax.network.multihost import process_rows
-from tests.conftest import stripes
 from tests.network.test_train import SETTINGS
 
 
@@ -31,12 +31,6 @@ def test_the_processes_rows_concatenated_are_the_one_process_batch(photos, proce
 def test_a_batch_that_does_not_split_over_the_processes_is_an_error():
     with pytest.raises(StyleJaxError, match="does not split over 3 processes"):
         process_rows(4, 0, 3)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def zero_gradient(path) -> bool:

@@ -3,6 +3,7 @@
 import jax
 import numpy as np
 import pytest
+from sample_images import smooth_image, stripes
 from style_networks import random_network
 
 import stylejax
@@ -11,7 +12,6 @@ from stylejax.io.images import resize
 from stylejax.network.model_dir import save_model
 from stylejax.network.refine import network_start, refine_config
 from stylejax.objective import targets
-from tests.conftest import smooth_image, stripes
 
 RUN = dict(size=48, steps=3, optimizer="adam", chunk_steps=3)
 

@@ -6,6 +6,7 @@ import numpy as np
 import optax
 import pytest
 from flax import nnx
+from sample_images import smooth_image, stripes
 
 from stylejax.config import StyleConfig
 from stylejax.network.step import init_state, train_step
@@ -13,7 +14,6 @@ from stylejax.nn.transformer import StyleNetwork
 from stylejax.nn.vgg import VGG
 from stylejax.objective.targets import prepare_shared
 from stylejax.solve.sharding import local_mesh
-from tests.conftest import smooth_image, stripes
 
 
 def run(vgg, devices, images, style_ids, steps=2):

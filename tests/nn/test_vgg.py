@@ -30,7 +30,7 @@ def _numpy_vgg(image: np.ndarray, vgg: VGG) -> dict[str, np.ndarray]:
 
 
 def test_every_relu_matches_a_numpy_reference(vgg16):
-    from conftest import smooth_image
+    from sample_images import smooth_image
 
     image = smooth_image(32, 40)
     names = layer_names("vgg16")
@@ -44,7 +44,7 @@ def test_every_relu_matches_a_numpy_reference(vgg16):
 
 
 def test_computes_only_up_to_the_deepest_requested_layer(vgg16):
-    from conftest import smooth_image
+    from sample_images import smooth_image
 
     image = jnp.asarray(smooth_image(32, 32))[None]
     graphdef, state = nnx.split(vgg16)
@@ -60,7 +60,7 @@ def test_unknown_layer_is_a_clear_error(vgg16):
 
 @pytest.mark.slow
 def test_image_gradient_with_backward_kernels_matches_autodiff(vgg16):
-    from conftest import smooth_image
+    from sample_images import smooth_image
 
     image = jnp.asarray(smooth_image(32, 32))[None]
     layers = ["relu1_1", "relu3_1", "relu5_1"]
@@ -105,7 +105,7 @@ def test_vgg19_has_sixteen_relus():
 @pytest.mark.slow
 @pytest.mark.parametrize("fast_backward", [False, True])
 def test_remat_gives_the_same_features_and_image_gradient(vgg16, fast_backward):
-    from conftest import smooth_image
+    from sample_images import smooth_image
 
     image = jnp.asarray(smooth_image(32, 40))[None]
     layers = ("relu1_1", "relu2_2", "relu3_1", "relu4_2", "relu5_1")
@@ -131,7 +131,7 @@ def test_remat_gives_the_same_features_and_image_gradient(vgg16, fast_backward):
 
 @pytest.mark.slow
 def test_remat_shrinks_the_compiled_step_and_keeps_its_losses(vgg16):
-    from conftest import smooth_image, stripes
+    from sample_images import smooth_image, stripes
 
     from stylejax.objective import targets
     from stylejax.optim import loop, optimizers

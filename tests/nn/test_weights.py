@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import smooth_image
+from sample_images import smooth_image
 
 import stylejax
 from stylejax.nn import weights

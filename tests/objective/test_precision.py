@@ -4,8 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import smooth_image, stripes
 from flax import nnx
+from sample_images import smooth_image, stripes
 
 import stylejax
 from stylejax.config import StyleConfig

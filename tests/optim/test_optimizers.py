@@ -2,7 +2,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import smooth_image, stripes
+from sample_images import smooth_image, stripes
 
 import stylejax
 from stylejax.config import StyleConfig

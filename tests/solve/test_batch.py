@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import smooth_image, stripes
+from sample_images import smooth_image, stripes
 
 import stylejax
 from stylejax.solve.batch import BatchSolver, bucket_shape

@@ -1,7 +1,7 @@
 import jax
 import jax.numpy as jnp
 import pytest
-from conftest import smooth_image, stripes
+from sample_images import smooth_image, stripes
 
 import stylejax
 from stylejax.objective import targets

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import smooth_image, stripes
+from sample_images import smooth_image, stripes
 
 import stylejax
 from stylejax import cli
