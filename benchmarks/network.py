@@ -5,6 +5,7 @@ Training photos are scikit-image's (they ship in its wheel), less the three held
 
     python benchmarks/network.py weights  -o net-weights   # style weight / learning rate: losses + sample sheets
     python benchmarks/network.py train    -o net-train     # 128/256 px x width 32/16: loss vs steps and seconds
+    python benchmarks/network.py strength -o net-strength  # weight / content layer / style scale: scores at 512 px
     python benchmarks/network.py torch    -o net-torch     # a train step against the same network in PyTorch eager
     python benchmarks/network.py apply MODEL -o net-apply  # apply vs stylize at 256/512 px, losses, side by side
     python benchmarks/network.py styles   -o net-styles    # one 4-style network against four 1-style networks
@@ -108,6 +109,51 @@ def weights(args) -> None:
                                   checkpoint_every=args.steps))
             held_out_sheet(root, {name: root / name}, 256, root / f"{name}-held-out.png")
     report(root, runs)
+
+
+def strength(args) -> None:
+    """How strongly networks trained with other settings stylize the held-out photos at `--apply-size`.
+
+    Each grid entry STYLE_WEIGHT:CONTENT_LAYER:STYLE_SCALE[:WIDTH] trains at 128 px for `--steps`; the held-out
+    photos go through it at the apply size and are scored by `stylejax.bench.scores` against the painting at
+    that size: style gain (x closer to the painting than the photo) and content ratio, median over photos.
+    """
+    import jax
+
+    import stylejax
+    from stylejax.bench.scores import score_stylization
+    from stylejax.io import images
+    from stylejax.io.sheets import contact_sheet
+
+    root = Path(args.output)
+    photos = training_photos(root / "photos")
+    style = style_path(args.style)
+    painting = stylejax.load_image(style)
+    held_out = {n: np.asarray(images.resize(p, images.fit_size(p.shape[:2], args.apply_size)))
+                for n, p in held_out_photos().items()}
+    vgg = stylejax.load_vgg()
+    panels = {f"photo {n}": p for n, p in held_out.items()}
+    rows = []
+    for entry in args.grid:
+        weight, layer, scale, width = (entry.split(":") + [str(args.width)])[:4]
+        name = f"sw{weight}-{layer}-ss{scale}-w{width}"
+        start = time.perf_counter()
+        train_run(root, name, [style], photos, size=128, width=int(width), steps=args.steps,
+                  style_weight=float(weight), content_layers=(layer,), style_scale=float(scale),
+                  sample_every=0, checkpoint_every=args.steps)
+        minutes = (time.perf_counter() - start) / 60
+        net = jax.jit(stylejax.load_network(root / name))
+        scores = []
+        for n, photo in held_out.items():
+            output = np.asarray(net(photo))
+            panels[f"{name} {n}"] = output
+            scores.append(score_stylization(vgg, photo, painting, output))
+        gains, ratios = [s.style_gain for s in scores], [s.content_ratio for s in scores]
+        rows.append(dict(name=name, gains=gains, ratios=ratios, minutes=minutes))
+        print(f"| {name} | {np.median(gains):.2f} (worst {min(gains):.2f}) | {np.median(ratios):.2f} "
+              f"(worst {max(ratios):.2f}) | {minutes:.1f} |", flush=True)
+    (root / "strength.json").write_text(json.dumps(rows))
+    stylejax.save_image(contact_sheet(panels, columns=len(held_out)), root / "strength.png")
 
 
 def train(args) -> None:
@@ -382,6 +428,15 @@ def main() -> None:
     p.add_argument("--sample-every", type=int, default=100)
     p.add_argument("-o", "--output", default="net-train")
     p.set_defaults(run=train)
+    p = commands.add_parser("strength")
+    p.add_argument("--style", default="starry_night")
+    p.add_argument("--grid", nargs="+", default=["30:relu3_1:1", "30:relu3_1:4", "100:relu4_1:4", "100:relu3_1:4"],
+                   help="STYLE_WEIGHT:CONTENT_LAYER:STYLE_SCALE[:WIDTH]")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--width", type=int, default=16, help="where the grid gives none")
+    p.add_argument("--apply-size", type=int, default=512)
+    p.add_argument("-o", "--output", default="net-strength")
+    p.set_defaults(run=strength)
     p = commands.add_parser("apply")
     p.add_argument("model")
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
