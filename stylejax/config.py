@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 
 import optax
 
@@ -135,6 +136,13 @@ class StyleConfig:
         if unknown:
             raise StyleJaxError(f"unknown StyleConfig field(s): {', '.join(sorted(unknown))}")
         return dataclasses.replace(self, **overrides)
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Raises StyleJaxError unless `batch_size` (images or frames per batch, wherever one is asked) is a
+    positive whole number."""
+    _check(isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool) and batch_size > 0,
+           f"`batch_size` must be a positive whole number, got {batch_size!r}")
 
 
 def _check(ok: bool, message: str) -> None:

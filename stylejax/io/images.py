@@ -1,4 +1,4 @@
-"""Image files in and out: decoding any common format safely, resizing, atomic writes.
+"""Image files in and out: decoding any common format safely, resizing, writing atomically (`io.atomic`).
 
 16-bit RGB PNGs are read and written at full precision by a little PNG code here: Pillow writes no
 16-bit RGB at all and reads it keeping only the high byte of each sample.
@@ -6,14 +6,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import glob
 import os
 import re
-import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -23,7 +20,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from stylejax.config import MIN_SIDE
 from stylejax.errors import StyleJaxError
-from stylejax.io import png16
+from stylejax.io import exif, png16
+from stylejax.io.atomic import atomic_output
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -73,6 +71,20 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise StyleJaxError(f"{path}: damaged or truncated image ({e})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = previous
+
+
+def header_shape(path: str | os.PathLike) -> tuple[int, int]:
+    """(h, w) of an image file as displayed (EXIF orientation applied), from its header: no pixels decoded.
+
+    Raises:
+      StyleJaxError: a file Pillow cannot open as an image.
+    """
+    try:
+        with Image.open(path) as image:
+            width, height = exif.displayed_size(image)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise StyleJaxError(f"{path}: not an image file Pillow can read ({type(e).__name__})") from None
+    return height, width
 
 
 def _to_rgb_float(image: Image.Image) -> np.ndarray:
@@ -196,39 +208,6 @@ def check_output_dir(path: str | os.PathLike) -> Path:
     if path.exists() and not path.is_dir():
         raise StyleJaxError(f"{path}: exists and is not a directory")
     return path
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary file beside `path` (same suffix) that replaces it only if the block succeeds.
-
-    Otherwise the temporary file is removed and whatever was at `path` stays as it was: a reader never
-    sees a partial file.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=path.suffix, dir=path.parent or ".")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _temporary_prefix(path: Path) -> str:
-    return f".{path.stem}.tmp-"
-
-
-def remove_partial_outputs(path: str | os.PathLike) -> None:
-    """Removes what `atomic_output(path)` leaves when its process is killed mid-write (SIGKILL, a lost node).
-
-    Only for a path no other process is writing: a bulk job's input belongs to one writer at a time.
-    """
-    path = Path(path)
-    for stale in path.parent.glob(f"{glob.escape(_temporary_prefix(path))}*{glob.escape(path.suffix)}"):
-        stale.unlink(missing_ok=True)
 
 
 ImageLike = str | os.PathLike | np.ndarray | jax.Array

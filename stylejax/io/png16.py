@@ -9,11 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from stylejax.io import exif
+
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# EXIF orientation -> the transpose that displays the image upright (as ImageOps.exif_transpose).
-_ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-                5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-                8: Image.Transpose.ROTATE_90}
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -60,7 +58,7 @@ def read_png16(path: Path, image: Image.Image) -> np.ndarray | None:
     # Pillow's PNG decoder unfilters 16-bit rows correctly but keeps one byte of each sample: decode twice,
     # keeping the high bytes (";16B") and then the low ones (";16L" takes the other byte of each pair).
     high, low = (Image.frombytes(mode, (width, height), idat, "zip", f"{mode};16{order}") for order in "BL")
-    if (transpose := _ORIENTATION.get(image.getexif().get(0x0112))) is not None:
+    if (transpose := exif.upright(image)) is not None:
         high, low = high.transpose(transpose), low.transpose(transpose)
     samples = (np.asarray(high, np.uint16) << 8 | np.asarray(low, np.uint16)).astype(np.float32) / 65535.0
     if colour == 6:  # composited on white, as 8-bit RGBA is

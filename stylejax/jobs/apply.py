@@ -20,15 +20,14 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from stylejax.errors import StyleJaxError
 from stylejax.io import images
+from stylejax.io.atomic import remove_partial_outputs
 from stylejax.jobs.fleet import drive_fleet
 from stylejax.jobs.local import Item, job_batches, load_batch, plan_job
 from stylejax.jobs.manifest import JobSummary, Manifest
-from stylejax.network.inference import BucketedNetwork, planned_bucket
+from stylejax.network.inference import BucketedNetwork, check_apply, planned_bucket
 from stylejax.network.loaded import StyleNetworkFunction, load_network
-
-MIN_SIDE = 8  # the shortest input side: the network halves it twice and reflects 4 px at its ends
+from stylejax.nn.transformer import NETWORK_MIN_SIDE
 
 
 def run_apply_batch(network: BucketedNetwork, batch: Sequence[Item], outdir: Path) -> list[dict]:
@@ -45,7 +44,7 @@ def run_apply_batch(network: BucketedNetwork, batch: Sequence[Item], outdir: Pat
     for (item, _), result in zip(loaded, outputs, strict=True):
         output = outdir / item.name
         output.parent.mkdir(parents=True, exist_ok=True)
-        images.remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
+        remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
         images.save_image(result, output)
         records.append(dict(input=item.name, status="done", output=str(output), seconds=round(seconds, 4)))
     return records
@@ -81,7 +80,7 @@ def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path
         network.check(counts)
         outdir.mkdir(parents=True, exist_ok=True)
 
-    summary, pending = plan_job(items, outdir, manifest, network.bucket_of, min_side=MIN_SIDE, check=check)
+    summary, pending = plan_job(items, outdir, manifest, network.bucket_of, min_side=NETWORK_MIN_SIDE, check=check)
     finished = summary.skipped + len(summary.failed)
     if progress:
         progress(finished, len(items))
@@ -97,8 +96,6 @@ def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path
 
 def _bucketed(net: StyleNetworkFunction, size: int | None, style: jax.Array | None, batch_size: int,
               log: Callable[[str], None]) -> BucketedNetwork:
-    if batch_size <= 0:
-        raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
     style = net.style_weights(None) if style is None else style
     return BucketedNetwork(net, style, size, batch_size, log)
 
@@ -157,11 +154,10 @@ def run_apply_fleet(items: Sequence[Item], model: str | os.PathLike, outdir: Pat
     Returns:
       A JobSummary; the manifest has every outcome.
     """
-    if batch_size <= 0:
-        raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
+    check_apply(size, batch_size)  # before anything is written: the driver builds no network
     work = ApplyWork(str(Path(model).absolute()), [float(w) for w in np.asarray(style)], Path(outdir).absolute(),
                      size, batch_size)
 
     bucket = functools.partial(planned_bucket, size=size)  # the driver plans without the network
-    return drive_fleet(items, outdir, work, bucket, min_side=MIN_SIDE, address=address, workers=workers,
+    return drive_fleet(items, outdir, work, bucket, min_side=NETWORK_MIN_SIDE, address=address, workers=workers,
                        batch_size=batch_size, progress=progress, log=log)

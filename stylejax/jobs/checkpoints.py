@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import jax
 import numpy as np
 
 from stylejax.config import StyleConfig
+from stylejax.io.atomic import atomic_output
 from stylejax.io.images import ImageLike
 from stylejax.optim.loop import RunState
 from stylejax.solve.batch import BatchSolver
@@ -121,9 +120,8 @@ def open_batch_checkpoints(outdir: Path, key: str, names: Sequence[str], scales:
 
 def _write_inputs(folder: Path, names: Sequence[str]) -> None:
     """Writes the folder's inputs atomically: a reader finds all of them or none (the folder is then kept)."""
-    temporary = folder / f".{INPUTS}.{uuid.uuid4().hex}"  # unique: two hosts may share a pid
-    temporary.write_text(json.dumps(list(names)))
-    os.replace(temporary, folder / INPUTS)
+    with atomic_output(folder / INPUTS) as tmp:
+        tmp.write_text(json.dumps(list(names)))
 
 
 def batch_inputs(folder: Path) -> list[str] | None:

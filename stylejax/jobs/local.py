@@ -21,10 +21,11 @@ import numpy as np
 from jax.sharding import Mesh
 from PIL import Image
 
-from stylejax.config import MIN_SIDE, StyleConfig
+from stylejax.config import MIN_SIDE, StyleConfig, check_batch_size
 from stylejax.errors import LossDivergedError, StyleJaxError
 from stylejax.io import images
 from stylejax.io import masks as masks_io
+from stylejax.io.atomic import remove_partial_outputs
 from stylejax.io.images import ImageLike
 from stylejax.jobs.checkpoints import batch_key, open_batch_checkpoints, remove_finished_checkpoints
 from stylejax.jobs.manifest import JobSummary, Manifest, failed_record
@@ -68,17 +69,6 @@ def my_share(items: Sequence[Item], process_index: int, process_count: int) -> l
     return sorted(items, key=lambda item: item.name)[process_index::process_count]
 
 
-def image_shape(path: Path) -> tuple[int, int]:
-    """(h, w) from the file header, without decoding pixels (EXIF rotation applied)."""
-    try:
-        with Image.open(path) as image:
-            w, h = image.size
-            orientation = image.getexif().get(0x0112, 1)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise StyleJaxError(f"{path}: not an image file Pillow can read ({type(e).__name__})") from None
-    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
-
-
 Buckets = dict[tuple[int, int], list[Item]]  # bucket shape -> the pending inputs of that shape
 
 
@@ -110,7 +100,7 @@ def plan_job(items: Sequence[Item], outdir: Path, manifest: Manifest,
             skipped.append(item)
             continue
         try:
-            shape = image_shape(item.source)
+            shape = images.header_shape(item.source)
             if min(shape) < min_side:
                 raise StyleJaxError(f"{item.source}: {shape[1]}x{shape[0]} is under {min_side} px on a side")
         except StyleJaxError as e:
@@ -138,10 +128,9 @@ def check_job(items: Sequence[Item], style: Sequence[ImageLike], config: StyleCo
               vmap_size: int | str | None, masks_dir: Path | None) -> None:
     """Raises StyleJaxError, before anything is written, for what a job (local or a fleet) cannot run:
     a batch or vmap size that is not positive, settings batches refuse, an input without its masks."""
-    if batch_size <= 0:
-        raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
+    check_batch_size(batch_size)
     if isinstance(vmap_size, int) and vmap_size <= 0:
-        raise StyleJaxError(f"--vmap-size must be positive, got {vmap_size}")
+        raise StyleJaxError(f"`vmap_size` must be positive, got {vmap_size}")
     CoarseToFineSolver.check_batchable(config)
     if masks_dir is not None:
         for item in items:
@@ -235,7 +224,7 @@ def run_batch(solver: CoarseToFineSolver, batch: Sequence[Item], shape: tuple[in
     for row, (item, content) in enumerate(loaded):
         output = outdir / item.name
         output.parent.mkdir(parents=True, exist_ok=True)
-        images.remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
+        remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
         images.save_image(finish_image(outcome.images[row], content, solver.config), output)
         records.append(dict(input=item.name, status="done", output=str(output), losses=outcome.losses[row],
                             steps=int(outcome.loss_history.shape[1]), evaluations=int(outcome.evaluations[row]),

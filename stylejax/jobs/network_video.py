@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from stylejax.errors import StyleJaxError
 from stylejax.jobs.video_work import VideoJob, VideoSummary, file_stamp, run_frame_jobs
 from stylejax.network.loaded import load_network
 from stylejax.network.model_dir import MODEL_JSON
@@ -46,8 +45,6 @@ def run_network_video_jobs(jobs: Sequence[VideoJob], model: str | Path, *, size:
     """
     net = load_network(model)
     weights = net.style_weights(style)
-    if batch_size <= 0:
-        raise StyleJaxError(f"--batch-size must be positive, got {batch_size}")
     for job in jobs:
         network_frame_shape((job.info.height, job.info.width), size)
     flow.check_available()

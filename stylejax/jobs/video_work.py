@@ -22,6 +22,7 @@ import numpy as np
 
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
+from stylejax.io.atomic import atomic_output
 from stylejax.video import reading, writing
 from stylejax.video.settings import Progress, VideoFrame
 
@@ -113,7 +114,7 @@ def _prepare_work(job: VideoJob, record: dict) -> None:
     if _read_record(path) != record:  # a new run, or --overwrite over another's
         for stale in [*_frame_files(job.work), job.work / LAST_OUTPUT]:
             stale.unlink(missing_ok=True)
-        with images.atomic_output(path) as tmp:
+        with atomic_output(path) as tmp:
             tmp.write_text(json.dumps(record, indent=1))
 
 
@@ -130,7 +131,7 @@ def _remove_unstarted(job: VideoJob, existed: set[Path]) -> None:
 
 def _save_last(work: Path, frame: VideoFrame) -> None:
     state = {f"state_{i}": leaf for i, leaf in enumerate(frame.optimizer_state or ())}
-    with images.atomic_output(work / LAST_OUTPUT) as tmp:
+    with atomic_output(work / LAST_OUTPUT) as tmp:
         np.savez(tmp, index=frame.index, working=frame.working, **state)
 
 

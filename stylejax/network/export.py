@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from stylejax.errors import StyleJaxError
+from stylejax.io.atomic import atomic_output
 from stylejax.network.loaded import StyleNetworkFunction
 
 ONNX_SUFFIX = ".onnx"
@@ -71,13 +72,12 @@ def onnx_network(net: StyleNetworkFunction, style: jax.Array):
 
 def write_export(net: StyleNetworkFunction, style: jax.Array, path: str | os.PathLike) -> Path:
     """Writes the network with `style` baked in to `path`: an ONNX model if it ends in .onnx, else
-    `export_network(net, style).serialize()` (through a temporary file and a rename)."""
+    `export_network(net, style).serialize()`, atomically (`io.atomic`)."""
     path = Path(path)
     if path.suffix.lower() == ONNX_SUFFIX:
         data = onnx_network(net, style).SerializeToString()
     else:
         data = export_network(net, style).serialize()
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
     return path

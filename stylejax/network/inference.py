@@ -21,9 +21,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from stylejax.config import check_batch_size
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.network.loaded import StyleNetworkFunction
+from stylejax.nn.transformer import NETWORK_MIN_SIDE
 from stylejax.solve import memory
 from stylejax.solve.batch import BUCKET
 from stylejax.solve.memory import describe
@@ -54,6 +56,13 @@ def _forward(net: StyleNetworkFunction, batch: jax.Array, style: jax.Array, size
     return net(batch, style, sizes=sizes)
 
 
+def check_apply(size: int | None, batch_size: int) -> None:
+    """Raises StyleJaxError for an output size the network cannot take or a batch size that is not positive."""
+    if size is not None and (not isinstance(size, int) or size < NETWORK_MIN_SIDE):
+        raise StyleJaxError(f"`size` must be at least {NETWORK_MIN_SIDE} px, got {size}")
+    check_batch_size(batch_size)
+
+
 @dataclasses.dataclass(frozen=True)
 class BucketFit:
     """How a bucket runs: `rows` images per forward pass, or first shrunk to long side `cap` (None: as is)."""
@@ -81,6 +90,9 @@ class BucketedNetwork:
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)
     programs: dict = dataclasses.field(default_factory=dict)  # (bucket, rows) -> compiled program
     fits: dict = dataclasses.field(default_factory=dict)  # bucket -> BucketFit
+
+    def __post_init__(self):
+        check_apply(self.size, self.batch_size)
 
     def target(self, shape: tuple[int, int]) -> tuple[int, int]:
         """(h, w) of the output of an input of `shape` (before any cap for memory)."""
@@ -142,8 +154,8 @@ class BucketedNetwork:
     def _capped(self, bucket: tuple[int, int], one: int, limit: int) -> BucketFit:
         side = f"{bucket[1]}x{bucket[0]}"
         if self.size is not None:
-            raise StyleJaxError(f"--size {self.size} ({side}) needs {describe(one)} for one image but "
-                                f"{describe(limit)} is available: use a smaller --size")
+            raise StyleJaxError(f"`size` {self.size} ({side}) needs {describe(one)} for one image but "
+                                f"{describe(limit)} is available: use a smaller `size`")
         cap, need = max(bucket), one
         while need > limit:  # memory grows with pixels: shrink the long side by the square root of the excess
             cap = int(cap * min(0.95, math.sqrt(limit * HEADROOM / need)))

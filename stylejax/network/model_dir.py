@@ -6,7 +6,6 @@ model.json describes, and raises one StyleJaxError for anything damaged or missi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 from flax import nnx
 
 from stylejax.errors import StyleJaxError
+from stylejax.io.atomic import atomic_output
 from stylejax.nn.transformer import StyleNetwork
 
 FORMAT = "stylejax-style-network"
@@ -25,19 +25,10 @@ MODEL_JSON = "model.json"
 PARAMS = "params"
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes (style images are recorded by it)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_model(folder: Path, network: StyleNetwork, info: dict, *, primary: bool = True) -> None:
     """Writes `folder`/params and `folder`/model.json (info plus the format, architecture, width, styles).
 
-    model.json is written last, through a temporary file and a rename: a folder with it is complete.
+    model.json is written last, atomically (`io.atomic`): a folder with it is complete.
     After `jax.distributed.initialize`, every process must call this with the same network: orbax's save
     is collective (its barriers wait for every process; process 0 writes the arrays).
 
@@ -61,9 +52,8 @@ def save_model(folder: Path, network: StyleNetwork, info: dict, *, primary: bool
         return
     record = dict(format=FORMAT, format_version=FORMAT_VERSION, architecture=ARCHITECTURE, width=network.width,
                   num_styles=network.num_styles, stylejax_version=version("stylejax")) | info
-    temporary = folder / f".{MODEL_JSON}.tmp"
-    temporary.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(temporary, folder / MODEL_JSON)
+    with atomic_output(folder / MODEL_JSON) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
 
 
 def read_model_json(folder: str | os.PathLike) -> dict:

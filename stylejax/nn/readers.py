@@ -7,6 +7,7 @@ A pickle is unpickled with only numpy arrays and plain containers admitted; a to
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 from pathlib import Path
 
@@ -91,7 +92,9 @@ def _datasets(group, h5py) -> list[np.ndarray]:
     return found
 
 
-def sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, read a megabyte at a time (ported weights and the style images a
+    network was trained on are recorded by it)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -18,6 +18,9 @@ from stylejax.errors import StyleJaxError
 WIDTHS = (32, 16)  # the first layer's channels; 32 is Johnson's network, 16 a quarter of the arithmetic
 RESIDUAL_BLOCKS = 5
 DOWNSAMPLING = 4  # two stride-2 convolutions: inputs are padded to a multiple of this
+# The shortest image side the network is given (not VGG's `config.MIN_SIDE`): it halves the side twice
+# and reflects 4 px at the ends of its 9x9 convolutions.
+NETWORK_MIN_SIDE = 8
 
 
 class ConditionalInstanceNorm(nnx.Module):

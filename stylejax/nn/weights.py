@@ -29,7 +29,7 @@ from flax import nnx
 
 from stylejax.errors import StyleJaxError
 from stylejax.nn import porting
-from stylejax.nn.readers import read_keras_h5, read_pickle, read_torch, sha256
+from stylejax.nn.readers import file_sha256, read_keras_h5, read_pickle, read_torch
 from stylejax.nn.vgg import BLOCKS, PREPROCESSING, VGG
 
 DEFAULT_MODEL = "vgg16"
@@ -75,7 +75,7 @@ def store(name: str, params: porting.Params, *, arch: str, preprocessing: str, s
             checkpointer.wait_until_finished()
         manifest = {
             "format": _MANIFEST_FORMAT, "name": name, "architecture": arch, "preprocessing": preprocessing,
-            "source": str(source), "source_sha256": sha256(source),
+            "source": str(source), "source_sha256": file_sha256(source),
             "layers": {n: {k: list(v.shape) for k, v in p.items()} for n, p in params.items()},
             "files": _file_digests(staging / "params"),
         }
@@ -98,7 +98,7 @@ def store(name: str, params: porting.Params, *, arch: str, preprocessing: str, s
 
 def _file_digests(folder: Path) -> dict[str, list]:
     """{path relative to `folder`: [size in bytes, sha256]} for every file below it."""
-    return {p.relative_to(folder).as_posix(): [p.stat().st_size, sha256(p)]
+    return {p.relative_to(folder).as_posix(): [p.stat().st_size, file_sha256(p)]
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
@@ -235,7 +235,7 @@ def _check_files(params_dir: Path, recorded: object) -> None:
             raise _Damaged("manifest.json lists files without sizes")
         if file.stat().st_size != entry[0]:
             raise _Damaged(f"params/{relative} has {file.stat().st_size} bytes, not {entry[0]}")
-        if sha256(file) != entry[1]:
+        if file_sha256(file) != entry[1]:
             raise _Damaged(f"params/{relative} fails its checksum")
 
 

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 
-from stylejax.config import MIN_SIDE, StyleConfig
+from stylejax.config import MIN_SIDE, StyleConfig, check_batch_size
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.io import masks as masks_io
@@ -224,8 +224,7 @@ def stylize_batch(contents: Sequence[ImageLike], style: ImageLike | Sequence[Ima
       A BatchResult in input order.
     """
     config = (config or StyleConfig()).replace(**overrides)
-    if batch_size <= 0:
-        raise StyleJaxError(f"batch_size must be positive, got {batch_size}")
+    check_batch_size(batch_size)
     start = time.perf_counter()
     content_images = [as_image(c, f"content image {i}") for i, c in enumerate(contents)]
     styles = style_list(style)

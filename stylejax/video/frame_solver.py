@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from stylejax.config import StyleConfig
+from stylejax.config import StyleConfig, check_batch_size
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.io import masks as masks_io
@@ -184,8 +184,7 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
       log: receives a line on what a batch of frames needs in memory, checked (and refused where it
         cannot fit) before a shape's first frame is optimised.
     """
-    if batch_size <= 0:
-        raise StyleJaxError(f"batch_size must be positive, got {batch_size}")
+    check_batch_size(batch_size)
     if mesh is None:  # no more devices than videos side by side: the rest would only optimise padding
         mesh = local_mesh(jax.local_devices()[:max(1, min(len(videos), batch_size))])
     if masks is not None and style_masks is None:

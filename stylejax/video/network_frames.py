@@ -15,25 +15,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from stylejax.config import check_batch_size
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.network.loaded import StyleNetworkFunction, apply_network
+from stylejax.nn.transformer import NETWORK_MIN_SIDE
 from stylejax.video import flow
 from stylejax.video.settings import Progress, VideoFrame
-
-MIN_FRAME_SIDE = 8  # the network downsamples twice: smaller frames leave it nothing to convolve
 
 
 def network_frame_shape(shape: tuple[int, int], size: int | None) -> tuple[int, int]:
     """The (h, w) a frame of `shape` goes through the network at: longest side `size` (None: its own).
 
     Raises:
-      StyleJaxError: a short side under `MIN_FRAME_SIDE` px.
+      StyleJaxError: a short side under `NETWORK_MIN_SIDE` px.
     """
     out = tuple(shape) if size is None else images.fit_size(shape, size)
-    if min(out) < MIN_FRAME_SIDE:
+    if min(out) < NETWORK_MIN_SIDE:
         raise StyleJaxError(f"video frame is too small: {shape[1]}x{shape[0]} becomes {out[1]}x{out[0]}, and the "
-                            f"network needs >= {MIN_FRAME_SIDE} px on the short side: use a larger --size")
+                            f"network needs >= {NETWORK_MIN_SIDE} px on the short side: use a larger `size`")
     return out
 
 
@@ -60,8 +60,7 @@ def apply_network_streams(videos: Sequence[Iterable[np.ndarray]], net: StyleNetw
       StyleJaxError: a batch size that is not positive, a style the network lacks, frames too small, or no
         OpenCV (for the warping error's flow).
     """
-    if batch_size <= 0:
-        raise StyleJaxError(f"batch_size must be positive, got {batch_size}")
+    check_batch_size(batch_size)
     weights = net.style_weights(style)
     flow.check_available()
     for video, frames in enumerate(videos):

@@ -23,10 +23,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from stylejax.errors import StyleJaxError
-from stylejax.io.images import list_frame_files, load_image
+from stylejax.io.images import header_shape, list_frame_files, load_image
 
 # .gif is left out: it is far more often a still style image than a clip (FFmpeg still reads one given here).
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
@@ -192,12 +191,9 @@ def _scan_folder(folder: Path, rate: Fraction) -> _Source:
     size = None
     for file in files:
         try:
-            with Image.open(file) as image:
-                width, height = image.size
-                if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF orientations that turn it on its side
-                    width, height = height, width
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-            raise StyleJaxError(f"{file}: not an image Pillow can read ({e}): remove it from the folder") from None
+            height, width = header_shape(file)
+        except StyleJaxError as e:
+            raise StyleJaxError(f"{e}: remove it from the folder") from None
         if size is None:
             size = (width, height)
         elif (width, height) != size:

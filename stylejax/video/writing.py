@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from stylejax.errors import StyleJaxError
-from stylejax.io.images import atomic_output
+from stylejax.io.atomic import atomic_output
 from stylejax.video.reading import as_fraction, import_av
 
 # Output suffix -> (FFmpeg muxer, video encoder).

@@ -52,6 +52,18 @@ def test_exif_orientation_is_applied(tmp_path):
     assert images.load_image(tmp_path / "r.jpg").shape == (30, 40, 3)
 
 
+def test_header_shape_is_the_displayed_shape_without_decoding(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 30 wide and 40 high, displayed 40 wide and 30 high
+    Image.fromarray(_rgb(40, 30)).save(tmp_path / "r.jpg", exif=exif.tobytes())
+    Image.fromarray(_rgb(40, 30)).save(tmp_path / "upright.jpg")
+    assert images.header_shape(tmp_path / "r.jpg") == (30, 40) == images.load_image(tmp_path / "r.jpg").shape[:2]
+    assert images.header_shape(tmp_path / "upright.jpg") == (40, 30)
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(StyleJaxError, match="text.png: not an image file"):
+        images.header_shape(tmp_path / "text.png")
+
+
 def _png_with_size(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     chunk = b"IHDR" + header
@@ -84,19 +96,6 @@ def test_truncated_image_is_refused(tmp_path):
 def test_fit_size_keeps_the_aspect_ratio():
     assert images.fit_size((300, 451), 256) == (170, 256)
     assert images.fit_size((512, 512), 64) == (64, 64)
-
-
-def test_a_killed_writer_s_partial_output_is_removed_and_no_other(tmp_path):
-    path = tmp_path / "cat[1].png"  # glob characters in a name match only themselves
-    with pytest.raises(KeyboardInterrupt), images.atomic_output(path) as tmp:
-        partial = tmp.with_name(tmp.name.replace(".tmp-", ".tmp-dead"))  # what SIGKILL would leave
-        tmp.rename(partial)
-        raise KeyboardInterrupt
-    others = [tmp_path / ".cat[1].tmp-x.jpg", tmp_path / ".cat1.tmp-x.png", tmp_path / ".dog.tmp-x.png"]
-    for other in others:
-        other.write_bytes(b"x")
-    images.remove_partial_outputs(path)
-    assert not partial.exists() and all(other.exists() for other in others)
 
 
 def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):

@@ -115,7 +115,7 @@ def test_lpips_checkpoint_is_read_and_recorded(vgg16, weights_cache):
 
     manifest = json.loads((weights_cache / "vgg16" / "manifest.json").read_text())
     assert manifest["architecture"] == "vgg16" and manifest["preprocessing"] == "torchvision"
-    assert manifest["source_sha256"] == readers.sha256(weights.lpips_vgg16_file())
+    assert manifest["source_sha256"] == readers.file_sha256(weights.lpips_vgg16_file())
     assert manifest["layers"]["conv5_3"]["kernel"] == [3, 3, 512, 512]
     tree = readers.read_pickle(weights.lpips_vgg16_file())
     np.testing.assert_array_equal(vgg16.convs[0].kernel[...], tree["VGG16_0"]["Conv_0"]["kernel"])
@@ -133,5 +133,5 @@ def test_overwriting_replaces_the_weights_and_leaves_no_staging_folders(tmp_path
     stored = stylejax.port_file(tmp_path / "0.pth", "vgg16", name="replaced")
     stylejax.port_file(tmp_path / "1.pth", "vgg16", name="replaced", overwrite=True)
     manifest = (stored / "manifest.json").read_text()
-    assert readers.sha256(tmp_path / "1.pth") in manifest
+    assert readers.file_sha256(tmp_path / "1.pth") in manifest
     assert not [p for p in stored.parent.iterdir() if p.name.startswith((".tmp-replaced", ".old-replaced"))]
