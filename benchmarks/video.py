@@ -116,8 +116,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="steps of every frame after the first")
     parser.add_argument("--optimizers", default="adam,lbfgs-fixed,lbfgs-backtrack")
     parser.add_argument("--style", default=None)
-    parser.add_argument("--network", default=None, metavar="MODEL",
-                        help="also put every frame through this trained style network (`video --model`)")
+    parser.add_argument("--network", default=None, metavar="PATH",
+                        help="also put every frame through this trained style network (`video --network`)")
     parser.add_argument("-o", "--output", default="video-results")
     args = parser.parse_args()
 

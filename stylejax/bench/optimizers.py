@@ -130,7 +130,7 @@ class Budget:
 
     def __post_init__(self):
         if sum(v is not None for v in (self.steps, self.seconds, self.evaluations)) != 1:
-            raise StyleJaxError("give exactly one budget: --steps, --seconds or --evaluations")
+            raise StyleJaxError("give exactly one budget: `steps`, `seconds` or `evaluations`")
         for v in (self.steps, self.seconds, self.evaluations):
             if v is not None and not v > 0:
                 raise StyleJaxError(f"the budget must be positive, got {v}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from stylejax.cli import apply, batch, bench, demo, export, stylize, sweep, train, video, weights
+from stylejax.cli.flags import as_flags
 from stylejax.cli.options import EXIT_USAGE, Parser
 from stylejax.errors import StyleJaxError
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                 return args.run(args)
         return args.run(args)
     except StyleJaxError as e:
-        print(f"stylejax: error: {e}", file=sys.stderr)
+        print(f"stylejax: error: {as_flags(str(e), args)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("stylejax: interrupted", file=sys.stderr)

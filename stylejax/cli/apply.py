@@ -7,20 +7,19 @@ import sys
 import time
 from pathlib import Path
 
-from stylejax.cli.options import progress_bar, style_choice
+from stylejax.cli.options import add_network_style_options, network_style, progress_bar
 from stylejax.errors import StyleJaxError
 
 
 def add_parser(commands) -> None:
     """Adds the `apply` subcommand to the `stylejax` parser's subcommands."""
     p = commands.add_parser("apply", help="stylize images with a trained style network (one forward pass each)")
-    p.add_argument("model", help="a model folder from `stylejax train`")
+    p.add_argument("network", metavar="NETWORK", help="a trained style network: a model folder from `stylejax train`")
     p.add_argument("input", nargs="+", help="an image file, a folder of images, or a text file listing images")
     p.add_argument("-o", "--output", required=True, help="the output file (one image in) or folder")
     p.add_argument("--size", type=int, default=None,
                    help="long side of the outputs (default: each input's, shrunk where it does not fit)")
-    p.add_argument("--style", type=int, default=None, help="which of the network's styles (default 0)")
-    p.add_argument("--style-mix", default=None, help="one weight per style, comma-separated, e.g. 0.5,0.5,0")
+    add_network_style_options(p)
     p.add_argument("--batch-size", type=int, default=8,
                    help="images of one shape bucket per forward pass, fewer where memory is short (%(default)s)")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
@@ -36,12 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from stylejax.jobs.local import collect_inputs
     from stylejax.network.loaded import load_network
 
-    if args.size is not None and args.size < 8:
-        raise StyleJaxError(f"--size must be at least 8 px, got {args.size}")
-    style = style_choice(args.style, args.style_mix, "--style", "--style-mix")
+    style = network_style(args)
     if args.ray is None and args.workers is not None:
         raise StyleJaxError("--workers is the size of a Ray fleet: it needs --ray")
-    net = load_network(args.model)
+    net = load_network(args.network)
     style = net.style_weights(style)
     sources = [Path(s) for s in args.input]
     output = Path(args.output)
@@ -63,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(len(items), "apply", unit="img") as bar:
         progress = lambda done, total: bar.update(done - bar.n)  # noqa: E731
         if args.ray is not None:  # the driver of a Ray fleet: workers load the model
-            summary = run_apply_fleet(items, args.model, outdir, size=args.size, style=style,
+            summary = run_apply_fleet(items, args.network, outdir, size=args.size, style=style,
                                       batch_size=args.batch_size, address=args.ray or None, workers=args.workers,
                                       progress=progress)
         else:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from stylejax.cli.options import style_choice
+from stylejax.cli.options import add_network_style_options, network_style
 from stylejax.errors import StyleJaxError
 
 
@@ -14,11 +14,10 @@ def add_parser(commands) -> None:
     """Adds the `export` subcommand to the `stylejax` parser's subcommands."""
     p = commands.add_parser("export", help="write a trained network as a jax.export (StableHLO) module or an "
                             "ONNX model for serving")
-    p.add_argument("model", help="a model folder from `stylejax train`")
+    p.add_argument("network", metavar="NETWORK", help="a trained style network: a model folder from `stylejax train`")
     p.add_argument("-o", "--output", required=True,
                    help="the file to write: ONNX if it ends in .onnx (needs stylejax[onnx]), else jax.export")
-    p.add_argument("--style", type=int, default=None, help="which of the network's styles (default 0)")
-    p.add_argument("--style-mix", default=None, help="one weight per style, comma-separated")
+    add_network_style_options(p)
     p.set_defaults(run=run)
 
 
@@ -26,13 +25,13 @@ def run(args: argparse.Namespace) -> int:
     from stylejax.network.export import write_export
     from stylejax.network.loaded import load_network
 
-    style = style_choice(args.style, args.style_mix, "--style", "--style-mix")
+    style = network_style(args)
     output = Path(args.output)
-    if output.resolve() == Path(args.model).resolve() or output.is_dir():
+    if output.resolve() == Path(args.network).resolve() or output.is_dir():
         raise StyleJaxError(f"{output}: give a file name that is not the model folder")
     if not output.parent.is_dir():
         raise StyleJaxError(f"{output.parent}: no such folder for the output")
-    net = load_network(args.model)
+    net = load_network(args.network)
     style = net.style_weights(style)
     write_export(net, style, output)
     kind = "ONNX" if output.suffix.lower() == ".onnx" else "jax.export"

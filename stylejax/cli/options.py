@@ -17,10 +17,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"stylejax: error: {message} (see `{self.prog} --help`)\n")
 
 
-def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, steps_flag: str = "--steps") -> None:
-    """The flags of every StyleConfig field; `steps_flag` names the flag of the steps per scale."""
+def add_style_options(p: argparse.ArgumentParser | FlagGroup, optimisation: bool = True, steps_flag: str = "--steps",
+                      shared: argparse.ArgumentParser | None = None) -> None:
+    """The flags of every StyleConfig field; `steps_flag` names the flag of the steps per scale. `shared`:
+    where `--size` and `--compile-cache` go when `p` is a group of flags another mode of the command refuses."""
     d = StyleConfig()
-    p.add_argument("--size", type=int, default=d.size, help="longest side of the output in pixels (%(default)s)")
+    shared = shared or p
+    shared.add_argument("--size", type=int, default=d.size, help="longest side of the output in pixels (%(default)s)")
     if optimisation:
         p.add_argument(steps_flag, dest="steps", default=",".join(map(str, _as_tuple(d.steps))),
                        help="steps at each scale: N, or N1,N2,... coarsest first, the last repeating (%(default)s)")
@@ -42,10 +45,10 @@ def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, ste
         p.add_argument("--optimizer", default=d.optimizer,
                        help="adam, lbfgs, lbfgs-fixed, lbfgs-backtrack or sgd (%(default)s)")
         p.add_argument("--learning-rate", type=float, default=None, help="step size (optimizer's default)")
-        p.add_argument("--compile-cache", default=None, metavar="DIR|off",
-                       help="JAX's persistent compilation cache: a re-run with the same shapes loads its compiled "
-                            "programs instead of compiling (default: $JAX_COMPILATION_CACHE_DIR, else "
-                            "$XDG_CACHE_HOME/stylejax/xla or ~/.cache/stylejax/xla)")
+        shared.add_argument("--compile-cache", default=None, metavar="DIR|off",
+                            help="JAX's persistent compilation cache: a re-run with the same shapes loads its "
+                                 "compiled programs instead of compiling (default: $JAX_COMPILATION_CACHE_DIR, else "
+                                 "$XDG_CACHE_HOME/stylejax/xla or ~/.cache/stylejax/xla)")
     p.add_argument("--content-weight", type=float, default=d.content_weight, help="(%(default)s)")
     p.add_argument("--style-weight", type=float, default=d.style_weight, help="(%(default)s)")
     p.add_argument("--tv-weight", type=float, default=d.tv_weight, help="total-variation weight (%(default)s)")
@@ -65,50 +68,74 @@ def add_style_options(p: argparse.ArgumentParser, optimisation: bool = True, ste
                         "optimizer and losses stay f32); auto: bf16 on GPU/TPU, f32 on CPU (%(default)s)")
     p.add_argument("--pooling", choices=("avg", "max"), default=d.pooling, help="(%(default)s)")
     p.add_argument("--model", default=d.model,
-                   help="the loss's VGG: vgg16, vgg19 (once ported) or a ported name (%(default)s); for `video`, "
-                        "a style network's folder instead puts every frame through it")
+                   help="the loss's VGG: vgg16, vgg19 (once ported) or a ported name (%(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of noise initialisation (%(default)s)")
 
 
-def add_model_style_options(p: argparse.ArgumentParser) -> None:
-    """`--model-style` and `--model-style-mix`: which of a style network's styles a command starts from."""
-    p.add_argument("--model-style", type=int, default=None, help="with a style network: which of its styles (0)")
-    p.add_argument("--model-style-mix", default=None, metavar="W1,W2,...",
-                   help="with a style network: one weight per style, comma-separated, e.g. 0.5,0.5")
+def add_network_style_options(p: argparse.ArgumentParser) -> None:
+    """`--network-style` and `--network-style-mix`: which of a trained style network's styles a command uses."""
+    p.add_argument("--network-style", type=int, default=None, metavar="I",
+                   help="which of the style network's styles (default 0)")
+    p.add_argument("--network-style-mix", default=None, metavar="W1,W2,...",
+                   help="one weight per style of the network, comma-separated, e.g. 0.5,0.5")
 
 
-def load_model_style(args: argparse.Namespace, folder: str | None, flag: str):
-    """(the network in `folder`, its (num_styles,) style weights), or (None, None) without a folder.
+def network_style(args: argparse.Namespace) -> int | tuple[float, ...] | None:
+    """The network's style as `--network-style` or `--network-style-mix` chose it: an index, a mix, or None
+    (style 0), for `StyleNetworkFunction.style_weights`. Raises StyleJaxError when both are given."""
+    if args.network_style is not None and args.network_style_mix is not None:
+        raise StyleJaxError("--network-style picks one style and --network-style-mix blends them: give one")
+    weights = parse_floats(args.network_style_mix, "--network-style-mix")
+    return weights if weights is not None else args.network_style
 
-    Raises StyleJaxError for a folder that is no model, a style it lacks, or style flags without a folder.
+
+def load_network_style(args: argparse.Namespace):
+    """(the network `--network` names, its (num_styles,) style weights), or (None, None) without `--network`.
+
+    Raises StyleJaxError for a folder that is no model, a style it lacks, or style flags without a network.
     """
-    if folder is None:
-        if args.model_style is not None or args.model_style_mix is not None:
-            raise StyleJaxError(f"--model-style and --model-style-mix choose a style network's style: add {flag}")
+    if args.network is None:
+        if args.network_style is not None or args.network_style_mix is not None:
+            raise StyleJaxError("--network-style and --network-style-mix choose a style network's style: "
+                                "add --network PATH")
         return None, None
-    style = style_choice(args.model_style, args.model_style_mix, "--model-style", "--model-style-mix")
+    style = network_style(args)
     from stylejax.network.loaded import load_network
 
-    net = load_network(folder)
+    net = load_network(args.network)
     return net, net.style_weights(style)
 
 
-def style_choice(index: int | None, mix: str | None, index_flag: str, mix_flag: str) -> int | tuple[float, ...] | None:
-    """A style network's style as the flags chose it: an index, a mix (parsed from "W1,W2,..."), or None
-    (style 0), for `StyleNetworkFunction.style_weights`. Raises StyleJaxError when both are given."""
-    if index is not None and mix is not None:
-        raise StyleJaxError(f"{index_flag} picks one style and {mix_flag} blends them: give one")
-    weights = parse_floats(mix, mix_flag)
-    return weights if weights is not None else index
-
-
-def check_vgg_model(name: str, network_flag: str) -> None:
-    """Refuses a style network's folder given to `--model` (VGG weights), naming the flag it belongs to."""
+def check_vgg_model(name: str) -> None:
+    """Refuses a style network's folder given to `--model` (VGG weights): it belongs to `--network`."""
     from pathlib import Path
 
     if (Path(name) / "model.json").is_file():
         raise StyleJaxError(f"--model picks the VGG weights of the loss; {name} is a style network: "
-                            f"use {network_flag} {name}")
+                            f"use --network {name}")
+
+
+class FlagGroup:
+    """A titled group of flags in `--help` that remembers its flags, so that a command can refuse them in a
+    mode they do not apply to (`given`)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, title: str, description: str | None = None):
+        self.parser = parser
+        self.group = parser.add_argument_group(title, description)
+        self.actions: list[argparse.Action] = []
+
+    def add_argument(self, *names, **kwargs) -> argparse.Action:
+        action = self.group.add_argument(*names, **kwargs)
+        self.actions.append(action)
+        return action
+
+    def set_defaults(self, **kwargs) -> None:
+        self.parser.set_defaults(**kwargs)
+
+    def given(self, args: argparse.Namespace) -> list[str]:
+        """The group's flags whose value in `args` is not their default, as `--help` spells them."""
+        return [max(a.option_strings, key=len) for a in self.actions
+                if getattr(args, a.dest) != self.parser.get_default(a.dest)]
 
 
 def _as_tuple(steps: int | tuple[int, ...]) -> tuple[int, ...]:

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from stylejax.cli.options import (
-    add_model_style_options,
+    add_network_style_options,
     add_style_options,
     check_vgg_model,
     compiling,
     config_from_args,
-    load_model_style,
+    load_network_style,
     path_list,
     progress_bar,
 )
@@ -36,10 +36,10 @@ def add_parser(commands) -> None:
                    help="also save the image every N steps of a scale and at the end of each scale")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8,
                    help="bits per channel of the output; 16 needs a .png (%(default)s)")
-    p.add_argument("--init-model", default=None, metavar="MODEL",
+    p.add_argument("--network", default=None, metavar="PATH",
                    help="start from this style network's output (a model folder from `stylejax train`) and "
                         "optimise at full size only: a refined result in a fraction of the steps (try --steps 20)")
-    add_model_style_options(p)
+    add_network_style_options(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print the summary line (time, compile time, loss) in logs and pipes too, not only on a "
@@ -60,19 +60,16 @@ def _snapshot_steps(config: StyleConfig, every: int) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     from stylejax.io import images
-    from stylejax.network.refine import network_start, refine_config
+    from stylejax.network.refine import refine, refine_config
     from stylejax.solve.scales import total_steps
     from stylejax.solve.stylize import stylize
 
     if args.save_every is not None and args.save_every <= 0:
         raise StyleJaxError(f"--save-every must be a positive number of steps, got {args.save_every}")
-    check_vgg_model(args.model, "--init-model")
+    check_vgg_model(args.model)
     config = config_from_args(args, **({"chunk_steps": args.save_every} if args.save_every else {}))
-    net, model_style = load_model_style(args, args.init_model, "--init-model")
-    if net is not None:
-        if args.init != "content":
-            raise StyleJaxError("--init and --init-model are two starting points: give one")
-        config = refine_config(config)
+    net, weights = load_network_style(args)
+    planned = config if net is None else refine_config(config)  # the scales `refine` runs: for the bar
     masks, style_masks = path_list(args.masks), path_list(args.style_masks)
     inputs = ((args.content, *args.style, *(masks or ()), *filter(None, style_masks or ()))
               + ((args.init,) if Path(args.init).suffix else ()))
@@ -81,13 +78,11 @@ def run(args: argparse.Namespace) -> int:
     snapshots = []
     if args.save_every:
         snapshots = [output.with_name(f"{output.stem}_{s:05d}{output.suffix}")
-                     for s in _snapshot_steps(config, args.save_every)]
+                     for s in _snapshot_steps(planned, args.save_every)]
         for path in snapshots:
             images.check_output(path, inputs=inputs, overwrite=args.overwrite)
     written = []
-    start = None if net is None else network_start(net, args.content, config.size, model_style)
-
-    with progress_bar(total_steps(config), "stylize") as bar:
+    with progress_bar(total_steps(planned), "stylize") as bar:
         def report(step, image, history):
             bar.update(step - bar.n)
             bar.set_postfix(loss=f"{history[-1]:.4g}")
@@ -100,9 +95,10 @@ def run(args: argparse.Namespace) -> int:
                 bar.write(f"stylejax: {line}", file=sys.stderr)
 
         try:
-            result = stylize(args.content, args.style, config, masks=masks, style_masks=style_masks,
-                             init_image=start, callback=report, log=log,
-                             on_scale=lambda scale: bar.set_description(scale.label))
+            common = dict(masks=masks, style_masks=style_masks, callback=report, log=log,
+                          on_scale=lambda scale: bar.set_description(scale.label))
+            result = (stylize(args.content, args.style, config, **common) if net is None
+                      else refine(args.content, args.style, net, config, model_style=weights, **common))
         except StyleJaxError:
             for path in written:  # a failed run leaves nothing behind
                 path.unlink(missing_ok=True)

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 from stylejax.cli.options import (
-    add_model_style_options,
+    FlagGroup,
+    add_network_style_options,
     add_style_options,
+    check_vgg_model,
     config_from_args,
-    load_model_style,
+    load_network_style,
+    network_style,
     path_list,
     progress_bar,
-    style_choice,
 )
 from stylejax.errors import StyleJaxError
 from stylejax.video.flow import PRESETS
@@ -29,51 +29,41 @@ def add_parser(commands) -> None:
     p.add_argument("input", help="a video file (.mp4, .mov, .webm, ...), a folder of frames, or a folder of videos")
     p.add_argument("-o", "--output", required=True,
                    help="a video file, or a folder (of frames; of videos for a folder of videos)")
-    p.add_argument("--style", nargs="+", default=None, help="style image(s) to optimise towards")
-    add_style_options(p, steps_flag="--first-steps")
-    p.add_argument("--steps", dest="frame_steps", type=int, default=50,
-                   help="steps of every frame after the first, at full size (%(default)s)")
-    p.add_argument("--temporal-weight", type=float, default=1000.0,
-                   help="pull towards the previous output warped by the optical flow; 0: none (%(default)s)")
-    p.add_argument("--frame-init", choices=FRAME_INITS, default="warped",
-                   help="where a later frame starts (%(default)s); 'content' with --temporal-weight 0 "
-                        "stylizes frames independently")
+    p.add_argument("--network", default=None, metavar="PATH",
+                   help="put every frame through this trained style network (a model folder from `stylejax train`) "
+                        "instead of optimising it")
+    add_network_style_options(p)
     p.add_argument("--flow-preset", choices=PRESETS, default="medium",
                    help="OpenCV DIS optical-flow preset (%(default)s)")
-    p.add_argument("--frame-learning-rate", type=float, default=None,
-                   help="learning rate of every frame after the first (default: adam a quarter of its "
-                        "--learning-rate, as later frames start next to their optimum; the others their own)")
     p.add_argument("--fps", type=float, default=None, help="sample the input at this rate (default: every frame)")
     p.add_argument("--start", type=float, default=0.0, help="seconds into the input to begin at (%(default)s)")
     p.add_argument("--duration", type=float, default=None, help="seconds of the input to stylize (default: all)")
     p.add_argument("--quality", type=int, default=18, help="x264 CRF of output videos, 0-51, lower is better "
                                                          "(%(default)s)")
-    p.add_argument("--batch-size", type=int, default=8, help="frames of different videos per batch (%(default)s)")
-    p.add_argument("--masks", default=None,
-                   help="one region mask per style, comma-separated: an image (every frame) or a folder of "
-                        "frames (the i-th file for the i-th frame stylized); style i goes where mask i is white")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="frames per batch: of different videos (optimised), or consecutive ones (--network) "
+                        "(%(default)s)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing outputs, and start again over another run's saved frames")
-    add_model_style_options(p)
-    p.set_defaults(run=run, optimisation_defaults={dest: p.get_default(dest) for dest in OPTIMISATION_ONLY})
-
-
-# The flags a style network's run has no use for: given with --model NETWORK, they are refused.
-OPTIMISATION_ONLY = ("style", "steps", "frame_steps", "temporal_weight", "frame_init", "frame_learning_rate",
-                     "min_size", "scale_factor", "ema_decay", "tile", "remat", "optimizer", "learning_rate",
-                     "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
-                     "style_layer_weights", "style_blend", "style_scale", "init", "original_colors",
-                     "color_transfer", "precision", "pooling", "model", "seed", "masks")
-_FLAG_NAMES = {"steps": "--first-steps", "frame_steps": "--steps"}
-
-
-def is_network_folder(model: str) -> bool:
-    """Whether `--model` names a style network's folder (a path) rather than VGG weights (a bare name)."""
-    return Path(model).is_dir() or os.sep in model or "/" in model
-
-
-def _flag(dest: str) -> str:
-    return _FLAG_NAMES.get(dest, "--" + dest.replace("_", "-"))
+    optimised = FlagGroup(p, "optimised video", "how frames are optimised; refused with --network, whose frames "
+                                                "are not optimised")
+    optimised.add_argument("--style", nargs="+", default=None, help="style image(s) to optimise towards")
+    add_style_options(optimised, steps_flag="--first-steps", shared=p)
+    optimised.add_argument("--steps", dest="frame_steps", type=int, default=50,
+                           help="steps of every frame after the first, at full size (%(default)s)")
+    optimised.add_argument("--temporal-weight", type=float, default=1000.0,
+                           help="pull towards the previous output warped by the optical flow; 0: none (%(default)s)")
+    optimised.add_argument("--frame-init", choices=FRAME_INITS, default="warped",
+                           help="where a later frame starts (%(default)s); 'content' with --temporal-weight 0 "
+                                "stylizes frames independently")
+    optimised.add_argument("--frame-learning-rate", type=float, default=None,
+                           help="learning rate of every frame after the first (default: adam a quarter of its "
+                                "--learning-rate, as later frames start next to their optimum; the others their own)")
+    optimised.add_argument("--masks", default=None,
+                           help="one region mask per style, comma-separated: an image (every frame) or a folder of "
+                                "frames (the i-th file for the i-th frame stylized); style i goes where mask i is "
+                                "white")
+    p.set_defaults(run=run, optimised_flags=optimised, flag_names={"steps": "--first-steps", "frame_steps": "--steps"})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,11 +71,12 @@ def run(args: argparse.Namespace) -> int:
     from stylejax.jobs.video import plan_jobs, run_video_jobs
     from stylejax.video.settings import VideoSettings
 
-    if is_network_folder(args.model):  # --model NETWORK: frames through a trained style network
+    if args.network is not None:  # frames through a trained style network
         return run_network(args)
-    load_model_style(args, None, "--model NETWORK")  # refuses --model-style without a network
+    load_network_style(args)  # refuses --network-style without --network
+    check_vgg_model(args.model)
     if args.style is None:
-        raise StyleJaxError("--style is required: the style images to optimise towards (or --model NETWORK, "
+        raise StyleJaxError("--style is required: the style images to optimise towards (or --network PATH, "
                             "a style network's folder)")
     config = config_from_args(args)
     settings = VideoSettings(frame_steps=args.frame_steps, temporal_weight=args.temporal_weight,
@@ -125,21 +116,20 @@ def frame_progress(bar, *, loss: bool):
 
 
 def run_network(args: argparse.Namespace) -> int:
-    """`stylejax video --model NETWORK`: every frame through the network, nothing optimised."""
+    """`stylejax video --network PATH`: every frame through the network, nothing optimised."""
     from stylejax.jobs.network_video import run_network_video_jobs
     from stylejax.jobs.video import plan_jobs
 
-    network, args.model = args.model, args.optimisation_defaults["model"]  # --model named the network
-    given = [_flag(dest) for dest, default in args.optimisation_defaults.items() if getattr(args, dest) != default]
+    given = args.optimised_flags.given(args)
     if given:
         raise StyleJaxError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} to optimised video: "
-                            "drop it with --model NETWORK (a style network's frames are not optimised)")
+                            "drop it with --network (a style network's frames are not optimised)")
     _check_video_flags(args)
-    style = style_choice(args.model_style, args.model_style_mix, "--model-style", "--model-style-mix")
+    style = network_style(args)
     jobs = plan_jobs(args.input, args.output, overwrite=args.overwrite, start=args.start,
                      duration=args.duration, fps=args.fps)
     with progress_bar(sum(job.info.frame_count for job in jobs), "video", unit="frame") as bar:
-        summaries = run_network_video_jobs(jobs, network, size=args.size, style=style,
+        summaries = run_network_video_jobs(jobs, args.network, size=args.size, style=style,
                                            flow_preset=args.flow_preset, overwrite=args.overwrite,
                                            quality=args.quality, batch_size=args.batch_size,
                                            progress=frame_progress(bar, loss=False))

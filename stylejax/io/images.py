@@ -155,11 +155,11 @@ def check_output(path: str | os.PathLike, *, inputs: tuple = (), overwrite: bool
     for source in inputs:
         if isinstance(source, (str, os.PathLike)) and Path(source).exists() and path.exists() \
                 and path.resolve() == Path(source).resolve():
-            raise StyleJaxError(f"{path}: output would replace an input image: choose another -o")
+            raise StyleJaxError(f"{path}: output would replace an input image: choose another `output`")
     if path.is_dir():
         raise StyleJaxError(f"{path}: is a directory: give a file name such as {path / 'out.png'}")
     if path.exists() and not overwrite:
-        raise StyleJaxError(f"{path}: already exists: pass --overwrite to replace it")
+        raise StyleJaxError(f"{path}: already exists: pass `overwrite` to replace it")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise StyleJaxError(f"{parent}: output directory does not exist: create it first")

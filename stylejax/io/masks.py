@@ -94,7 +94,7 @@ def batch_mask_paths(masks_dir: Path, style_paths: Sequence[str | os.PathLike], 
         raise StyleJaxError(f"{masks_dir}: the masks folder does not exist")
     stems = [Path(s).stem for s in style_paths]
     if len(set(stems)) != len(stems):
-        raise StyleJaxError(f"style images {', '.join(map(str, style_paths))} share a file name, and --masks-dir "
+        raise StyleJaxError(f"style images {', '.join(map(str, style_paths))} share a file name, and `masks_dir` "
                             "finds each style's masks in a folder named after it: rename one")
     paths = []
     for stem in stems:

@@ -55,7 +55,7 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise StyleJaxError("--ray needs Ray: pip install 'stylejax[ray]' (on the cluster's nodes too)") from None
+        raise StyleJaxError("a Ray fleet needs Ray: pip install 'stylejax[ray]' (on the cluster's nodes too)") from None
     return ray
 
 
@@ -83,19 +83,19 @@ def connect(address: str | None) -> bool:
     try:
         ray.init(address=address, **options)
     except ConnectionError as e:
-        raise StyleJaxError(f"--ray {address}: {e}") from None
+        raise StyleJaxError(f"`address` {address}: {e}") from None
     return True
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
-        raise StyleJaxError(f"--ray takes auto, HOST:PORT or ray://HOST:PORT, got {address!r}")
+        raise StyleJaxError(f"`address` takes auto, HOST:PORT or ray://HOST:PORT, got {address!r}")
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as e:
-        raise StyleJaxError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
-                            "`ray start --head`, or give --ray without an address for a local one") from None
+        raise StyleJaxError(f"`address` {address}: no Ray cluster answers there ({e.strerror or e}); start one "
+                            "with `ray start --head`, or give no address for a local one") from None
 
 def _absolute(style: Sequence[ImageLike], config: StyleConfig) -> tuple[list[ImageLike], StyleConfig]:
     """Paths as workers see them: a Ray worker does not run in the driver's working directory."""
@@ -165,7 +165,7 @@ def drive_fleet(items: Sequence[Item], outdir: Path, work: FleetWork,
       StyleJaxError: as `run_fleet`.
     """
     if workers is not None and workers <= 0:
-        raise StyleJaxError(f"--workers must be positive, got {workers}")
+        raise StyleJaxError(f"`workers` must be positive, got {workers}")
     ray = import_ray()
     started = connect(address)  # before anything is written: a bad address leaves no trace
     try:
@@ -193,7 +193,7 @@ def _sole_driver(outdir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StyleJaxError(f"{outdir}: another stylejax `--ray` driver is running on this folder: "
+            raise StyleJaxError(f"{outdir}: another stylejax Ray driver is running on this folder: "
                                 "wait for it to end, or stop it, then run again") from None
         except OSError:  # a filesystem without flock: nothing to guard with
             pass

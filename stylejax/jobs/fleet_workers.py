@@ -265,7 +265,7 @@ def start_workers(ray, pool: list, shapes: list[tuple[int, int]], batch_size: in
             "they ask for?): going on without them")
     if not started:
         raise StyleJaxError(f"no Ray worker started within {START_TIMEOUT:.0f} s: see `ray status` (resources) "
-                            "or use fewer --workers")
+                            "or use fewer `workers`")
     return started, lines
 
 

@@ -50,7 +50,7 @@ def plan_jobs(source: str | Path, output: str | Path, *, overwrite: bool = False
     jobs, outputs = [], set()
     for video, out in pairs:
         if out.resolve() in sources:
-            raise StyleJaxError(f"{out}: output would replace an input: choose another -o")
+            raise StyleJaxError(f"{out}: output would replace an input: choose another `output`")
         if out.resolve() in outputs:
             raise StyleJaxError(f"{video}: its output {out.name} would also be another video's: rename one of them")
         outputs.add(out.resolve())
@@ -76,13 +76,13 @@ def _check_output(job: VideoJob, overwrite: bool, made: Path | None = None) -> N
         if job.output.is_dir():
             raise StyleJaxError(f"{job.output}: is a directory: give a video file name or a folder without a suffix")
         if job.output.exists() and not overwrite:
-            raise StyleJaxError(f"{job.output}: already exists: pass --overwrite to replace it")
+            raise StyleJaxError(f"{job.output}: already exists: pass `overwrite` to replace it")
     elif job.output.exists():
         if not job.output.is_dir():
             raise StyleJaxError(f"{job.output}: exists and is not a folder: give a folder for the frames")
         ours = (job.output / RUN_RECORD).exists()
         if not ours and any(job.output.iterdir()) and not overwrite:
-            raise StyleJaxError(f"{job.output}: exists and is not empty: pass --overwrite or choose another -o")
+            raise StyleJaxError(f"{job.output}: exists and is not empty: pass `overwrite` or choose another `output`")
 
 
 def _record(job: VideoJob, styles: Sequence[str | Path], config: StyleConfig, settings: VideoSettings,

@@ -86,7 +86,7 @@ def _check_work(job: VideoJob, record: dict, overwrite: bool) -> None:
     saved = _read_record(job.work / RUN_RECORD)
     if saved is not None and saved != record and not overwrite:
         raise StyleJaxError(f"{job.work}: holds frames of a different run (other settings or inputs): "
-                            "pass --overwrite to start again, or choose another -o")
+                            "pass `overwrite` to start again, or choose another `output`")
 
 
 def _resume_point(job: VideoJob, record: dict) -> Progress:

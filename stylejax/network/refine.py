@@ -32,7 +32,7 @@ def refine_config(config: StyleConfig) -> StyleConfig:
       StyleJaxError: `config.init` names another start (noise or an image).
     """
     if config.init != "content":
-        raise StyleJaxError(f"init {config.init!r} and a network's output are two starting points: give one")
+        raise StyleJaxError(f"`init` {config.init!r} and a network's output are two starting points: give one")
     return config if config.min_size is not None else config.replace(min_size=config.size)
 
 

@@ -178,12 +178,12 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
     settings = settings or TrainSettings()
     folder = Path(output)
     if (folder / MODEL_JSON).exists():
-        raise StyleJaxError(f"{folder} is already a trained model: give another -o")
+        raise StyleJaxError(f"{folder} is already a trained model: give another `output`")
     style_paths = [Path(s) for s in styles]
     if folder.resolve().is_relative_to(Path(images).resolve()) or any(folder.resolve() == p.resolve()
                                                                      for p in style_paths):
         # Inside the training folder, its samples would become training images on the next run.
-        raise StyleJaxError(f"{folder}: the model folder would be an input or inside --images: give another -o")
+        raise StyleJaxError(f"{folder}: the model folder would be an input or inside `images`: give another `output`")
     if not style_paths:
         raise StyleJaxError("give at least one style image")
     style_images = [load_image(s) for s in style_paths]
@@ -236,7 +236,7 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
                                    global_batch(style_ids, mesh, settings.batch_size), args)
             terms = {name: float(v) for name, v in terms.items()}
             if not np.isfinite(sum(terms.values())):
-                raise StyleJaxError(f"the loss stopped being finite at step {step + 1}: lower --learning-rate")
+                raise StyleJaxError(f"the loss stopped being finite at step {step + 1}: lower `learning_rate`")
             seconds = time.perf_counter() - tick
             if writer:
                 train_log.add(step + 1, terms, settings.batch_size / seconds, time.perf_counter() - began, waited)

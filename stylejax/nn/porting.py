@@ -80,7 +80,7 @@ def from_torchvision(state_dict: Mapping[str, np.ndarray], arch: str) -> Params:
             params[name] = {"kernel": np.transpose(np.asarray(weight), (2, 3, 1, 0)), "bias": np.asarray(bias)}
     if features:
         raise StyleJaxError(f"torchvision state_dict has keys {arch} does not: {sorted(features)[:4]}; "
-                            f"is it the other VGG? try --arch {'vgg16' if arch == 'vgg19' else 'vgg19'}")
+                            f"is it the other VGG? try `arch` {'vgg16' if arch == 'vgg19' else 'vgg19'}")
     return _check(params, arch, "torchvision state_dict")
 
 

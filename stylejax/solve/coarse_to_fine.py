@@ -88,11 +88,11 @@ class CoarseToFineSolver:
         """Raises StyleJaxError for what batches do not do: tiles (they are `stylize`'s way past memory) and
         colour transfer (it gives each content image style targets of its own; batches share them)."""
         if config.color_transfer != "none":
-            raise StyleJaxError("--color-transfer recolours the style for one content image: use `stylejax stylize` "
+            raise StyleJaxError("`color_transfer` recolours the style for one content image: use `stylize` "
                                 "(batches and videos share one set of style targets)")
         if config.tile is not None:
-            raise StyleJaxError("tiles are for `stylejax stylize`; batches optimise whole images: lower --size, "
-                                "--batch-size or --vmap-size, or use --remat on")
+            raise StyleJaxError("tiles are for `stylize`; batches optimise whole images: lower `size`, "
+                                "`batch_size` or `vmap_size`, or turn on `remat`")
 
     def solver(self, scale: Scale) -> BatchSolver:
         """The scale's solver (style targets at that scale), made once."""

@@ -18,8 +18,8 @@ def check_finite(losses: np.ndarray, done: int) -> None:
     """Raises LossDivergedError naming the first step whose loss is not finite. losses: (..., steps)."""
     bad = ~np.isfinite(losses).reshape(-1, losses.shape[-1]).all(axis=0)
     if bad.any():
-        raise LossDivergedError(f"the loss diverged (not finite at step {done + int(np.argmax(bad))}): lower the "
-                            "learning rate (--learning-rate) or the style weight (--style-weight)")
+        raise LossDivergedError(f"the loss diverged (not finite at step {done + int(np.argmax(bad))}): lower "
+                            "`learning_rate` or `style_weight`")
 
 
 def initial_image(config: StyleConfig, content: jax.Array, init_image: ImageLike | None = None) -> jax.Array:

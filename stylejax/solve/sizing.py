@@ -81,9 +81,9 @@ def fit(measure: Measure, shape: tuple[int, int], config: StyleConfig, *,
         return Fit(bool(config.remat), config.tile if isinstance(config.tile, int) else None, None, None)
     whole, host = shape[0] * shape[1] * IMAGE_BYTES_PER_PIXEL, memory.host_available_bytes()
     if host is not None and whole > host:  # tiles cannot help: the picture itself does not fit in RAM
-        raise StyleJaxError(f"--size {config.size} ({side}) is too large: its images alone need "
+        raise StyleJaxError(f"`size` {config.size} ({side}) is too large: its images alone need "
                             f"{memory.describe(whole)} of RAM but {memory.describe(host)} is available: "
-                            "use a smaller --size")
+                            "use a smaller `size`")
     if isinstance(config.tile, int) and max(shape) > config.tile:
         return _fit_tiles(measure, shape, config.tile, config, limit, say, explicit=True)
     remat, need, measured = _first_fit(measure, shape, config.remat, limit)
@@ -98,11 +98,11 @@ def fit(measure: Measure, shape: tuple[int, int], config: StyleConfig, *,
                 if tiled is not None:
                     return tiled
     what = "at least " if not measured else "with remat " if remat else ""
-    options = ("--tile auto or a smaller --size" if config.remat is None or remat or not measured
-               else "--remat, --tile auto, or a smaller --size")
+    options = ("`tile` 'auto' or a smaller `size`" if config.remat is None or remat or not measured
+               else "`remat`, `tile` 'auto', or a smaller `size`")
     if config.tile == "auto":
-        options = f"a smaller --size (even {MIN_TILE} px tiles do not fit)"
-    raise StyleJaxError(f"--size {config.size} ({side}) needs {what}{memory.describe(need)} but "
+        options = f"a smaller `size` (even {MIN_TILE} px tiles do not fit)"
+    raise StyleJaxError(f"`size` {config.size} ({side}) needs {what}{memory.describe(need)} but "
                         f"{memory.describe(limit)} is available: use {options}")
 
 
@@ -116,7 +116,7 @@ def _fit_tiles(measure: Measure, shape: tuple[int, int], tile: int, config: Styl
         return Fit(remat, tile, need, limit)
     if explicit:
         raise StyleJaxError(f"a {tile} px tile needs {memory.describe(need)} but {memory.describe(limit)} is "
-                            "available: use a smaller --tile, or --tile auto")
+                            "available: use a smaller `tile`, or `tile` 'auto'")
     return None
 
 
@@ -130,9 +130,9 @@ def check_memory(solver: BatchSolver, shapes: Sequence[tuple[int, int]], batch_s
             + (f" (of {describe(limit)})" if limit else ""))
         if limit and need > limit:
             fits = _largest_batch(solver, shape, batch_size, need, limit)
-            advice = (f"use --batch-size {fits} or less, or a smaller --size" if fits
-                      else "even one image per device does not fit: use a smaller --size")
-            raise StyleJaxError(f"--batch-size {batch_size} at {shape[1]}x{shape[0]} needs {describe(need)} "
+            advice = (f"use `batch_size` {fits} or less, or a smaller `size`" if fits
+                      else "even one image per device does not fit: use a smaller `size`")
+            raise StyleJaxError(f"`batch_size` {batch_size} at {shape[1]}x{shape[0]} needs {describe(need)} "
                                 f"per device but {describe(limit)} is available: {advice}")
 
 

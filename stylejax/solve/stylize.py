@@ -158,10 +158,10 @@ def _check_regions(config: StyleConfig, masks: Sequence[ImageLike], styles: int,
                    ) -> np.ndarray:
     """The masks as (r, h, w) at the content's shape; refuses what regions do not combine with."""
     if config.style_blend is not None:
-        raise StyleJaxError("--style-blend mixes the styles everywhere, --masks puts each in its own region: "
+        raise StyleJaxError("`style_blend` mixes the styles everywhere, `masks` puts each in its own region: "
                             "use one of them")
     if config.tile is not None:
-        raise StyleJaxError("masks do not work with tiles yet: drop --tile (lower --size, or use --remat on)")
+        raise StyleJaxError("masks do not work with tiles yet: drop `tile` (lower `size`, or turn on `remat`)")
     return masks_io.region_masks(masks, styles, shape)
 
 
@@ -172,7 +172,7 @@ def _scale_shapes(shape: tuple[int, int], scales: Sequence[Scale]) -> list[tuple
     if min(shapes[0]) < MIN_SIDE:  # a wide panorama at the first scale: a larger first scale helps
         raise StyleJaxError(f"content image is too narrow for the first scale: {shape[1]}x{shape[0]} becomes "
                             f"{shapes[0][1]}x{shapes[0][0]} at {scales[0].size} px, and VGG needs >= {MIN_SIDE} px "
-                            "on the short side: raise --min-size")
+                            "on the short side: raise `min_size`")
     return shapes
 
 

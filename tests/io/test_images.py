@@ -106,7 +106,7 @@ def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
 def test_check_output_refuses_to_lose_anything(tmp_path):
     existing = tmp_path / "exists.png"
     existing.write_bytes(b"precious")
-    with pytest.raises(StyleJaxError, match="--overwrite"):
+    with pytest.raises(StyleJaxError, match="`overwrite`"):
         images.check_output(existing)
     with pytest.raises(StyleJaxError, match="replace an input"):
         images.check_output(existing, inputs=(str(existing),), overwrite=True)

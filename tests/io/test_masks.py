@@ -170,7 +170,7 @@ def test_bad_masks_are_one_line_and_exit_2_with_nothing_written(tmp_path, capsys
 
 def test_masks_refuse_style_blend_and_tiles():
     content, styles = smooth_image(48, 48), [stripes(48, 48), smooth_image(48, 48, seed=9)]
-    with pytest.raises(stylejax.StyleJaxError, match="--style-blend"):
+    with pytest.raises(stylejax.StyleJaxError, match="`style_blend`"):
         stylejax.stylize(content, styles, size=48, steps=1, style_blend=(0.5, 0.5), masks=_halves(48, 48))
     with pytest.raises(stylejax.StyleJaxError, match="tiles"):
         stylejax.stylize(content, styles, size=256, steps=1, tile=128, masks=_halves(48, 48))

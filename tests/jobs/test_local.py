@@ -265,9 +265,9 @@ def test_the_batch_size_a_refusal_suggests_fits(monkeypatch, vmap_size):
     shape = (32, 48)
     limit = (solver.memory_needed(shape, 4) + solver.memory_needed(shape, 64)) // 2
     monkeypatch.setattr(memory, "available_bytes", lambda: limit)
-    with pytest.raises(local.StyleJaxError, match="use --batch-size") as refusal:
+    with pytest.raises(local.StyleJaxError, match="use `batch_size`") as refusal:
         sizing.check_memory(solver, [shape], 64, log=lambda line: None)
-    suggested = int(str(refusal.value).split("use --batch-size ")[1].split()[0])
+    suggested = int(str(refusal.value).split("use `batch_size` ")[1].split()[0])
     assert 4 <= suggested < 64
     assert solver.memory_needed(shape, suggested) <= limit
 

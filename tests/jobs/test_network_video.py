@@ -1,4 +1,4 @@
-"""`stylejax video --model NETWORK`: frames through a style network, with the source's timing and audio, atomically."""
+"""`stylejax video --network PATH`: frames through a style network, with the source's timing and audio, atomically."""
 
 import av
 import pytest
@@ -29,8 +29,8 @@ def clip(tmp_path_factory):
 @pytest.mark.slow
 def test_a_video_through_the_network_keeps_frames_timing_and_audio(model, clip, tmp_path, capsys):
     out = tmp_path / "out.mp4"
-    assert main(["video", str(clip), "-o", str(out), "--model", str(model), "--size", "32",
-                 "--model-style-mix", "0.5,0.5"]) == 0
+    assert main(["video", str(clip), "-o", str(out), "--network", str(model), "--size", "32",
+                 "--network-style-mix", "0.5,0.5"]) == 0
     info, source = reading.probe(out), reading.probe(clip)
     assert (info.frame_count, info.fps, info.width, info.height) == (6, source.fps, 32, 24)
     assert info.timestamps == pytest.approx(source.timestamps, abs=1e-3) and info.has_audio
@@ -44,24 +44,27 @@ def test_a_video_through_the_network_keeps_frames_timing_and_audio(model, clip, 
 
 @pytest.mark.parametrize("flags, message", [
     (["--temporal-weight", "5"], "--temporal-weight only applies to optimised video"),
-    (["--steps", "10", "--optimizer", "adam"], "--steps, --optimizer only apply"),
+    (["--steps", "10", "--optimizer", "adam"], "--optimizer, --steps only apply"),
     (["--style", "STYLE"], "--style only applies"),
-    (["--model-style", "2"], "does not exist"),
-    (["--size", "4"], "too small"),
+    (["--model", "vgg19", "--seed", "3"], "--model, --seed only apply"),
+    (["--network-style", "2"], "does not exist"),
+    (["--size", "4"], "use a larger --size"),
+    (["--batch-size", "0"], "--batch-size must be a positive whole number"),
 ])
 def test_optimisation_flags_and_bad_choices_with_a_network_are_exit_2_nothing_written(
         model, clip, tmp_path, capsys, flags, message):
     flags = [str(clip) if f == "STYLE" else f for f in flags]
-    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--model", str(model), *flags]) == 2
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--network", str(model), *flags]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--model", "NOWHERE"], "not a style network"),
+    (["--network", "NOWHERE"], "not a style network"),
     ([], "--style is required"),
-    (["--style", "STYLE", "--model-style", "1"], "add --model NETWORK"),
+    (["--style", "STYLE", "--network-style", "1"], "add --network"),
+    (["--style", "STYLE", "--model", "MODEL"], "is a style network: use --network"),
 ])
 def test_a_bad_model_or_a_missing_style_is_exit_2_nothing_written(model, clip, tmp_path, capsys, argv, message):
     argv = [str(tmp_path / "nowhere") if a == "NOWHERE" else str(model) if a == "MODEL" else

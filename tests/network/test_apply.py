@@ -23,13 +23,13 @@ def model(tmp_path_factory):
 def test_a_file_to_a_file_keeps_the_aspect_ratio(model, tmp_path):
     stylejax.save_image(smooth_image(30, 50), tmp_path / "in.png")
     assert main(["apply", str(model), str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--size", "40",
-                 "--style-mix", "0.5,0.5"]) == 0
+                 "--network-style-mix", "0.5,0.5"]) == 0
     assert stylejax.load_image(tmp_path / "out.png").shape == (24, 40, 3)
 
 
 def test_a_folder_with_a_broken_file_exits_1_and_the_rest_are_done(model, photos, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["apply", str(model), str(photos), "-o", str(out), "--size", "32", "--style", "1"]) == 1
+    assert main(["apply", str(model), str(photos), "-o", str(out), "--size", "32", "--network-style", "1"]) == 1
     records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     done = sorted(r["input"] for r in records if r["status"] == "done")
     assert len(done) == 5 and "nested/coffee.png" in done
@@ -40,9 +40,12 @@ def test_a_folder_with_a_broken_file_exits_1_and_the_rest_are_done(model, photos
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--style-mix", "0.5,0.5,0"], "one weight per style"),
-    (["--style-mix", "1,-1"], ">= 0"),
-    (["--style", "2"], "does not exist"),
+    (["--network-style-mix", "0.5,0.5,0"], "one weight per style"),
+    (["--network-style-mix", "1,-1"], ">= 0"),
+    (["--network-style", "2"], "does not exist"),
+    (["--network-style", "0", "--network-style-mix", "1,0"], "give one"),
+    (["--style", "1"], "unrecognized arguments"),  # --style means style images; a network's is --network-style
+    (["--size", "4"], "--size must be at least 8 px"),
 ])
 def test_bad_style_choices_are_one_line_exit_2_nothing_written(model, tmp_path, capsys, flags, message):
     stylejax.save_image(smooth_image(32, 32), tmp_path / "in.png")
@@ -50,6 +53,15 @@ def test_bad_style_choices_are_one_line_exit_2_nothing_written(model, tmp_path, 
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_bad_batch_size_is_one_line_exit_2_nothing_written(model, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    stylejax.save_image(smooth_image(32, 32), tmp_path / "in" / "a.png")
+    assert main(["apply", str(model), str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--batch-size", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--batch-size must be a positive whole number" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
@@ -100,7 +112,7 @@ def test_export_runs_without_stylejax_and_matches_the_network(model, tmp_path):
     import jax
     import jax.numpy as jnp
 
-    assert main(["export", str(model), "-o", str(tmp_path / "net.jaxexport"), "--style-mix", "0.3,0.7"]) == 0
+    assert main(["export", str(model), "-o", str(tmp_path / "net.jaxexport"), "--network-style-mix", "0.3,0.7"]) == 0
     exported = jax.export.deserialize(bytearray((tmp_path / "net.jaxexport").read_bytes()))
     net = stylejax.load_network(model)
     for shape in [(1, 32, 44), (3, 16, 24)]:  # symbolic batch, height and width

@@ -23,7 +23,7 @@ def model(tmp_path_factory):
 @pytest.mark.slow
 def test_onnx_export_runs_in_onnxruntime_and_matches_the_network(model, tmp_path, capsys):
     ort = pytest.importorskip("onnxruntime")
-    assert main(["export", str(model), "-o", str(tmp_path / "net.onnx"), "--style-mix", "0.3,0.7"]) == 0
+    assert main(["export", str(model), "-o", str(tmp_path / "net.onnx"), "--network-style-mix", "0.3,0.7"]) == 0
     assert "(ONNX)" in capsys.readouterr().err
     options = ort.SessionOptions()
     options.log_severity_level = 3  # jax2onnx leaves a few unused constants, which onnxruntime warns about

@@ -70,7 +70,7 @@ def test_a_batch_that_does_not_fit_is_lowered_and_a_size_too_large_refused(net, 
     assert any("batches of" in line for line in lines)
     monkeypatch.setattr(memory, "available_bytes", lambda: one // 2)
     sized = BucketedNetwork(net, jnp.ones((1,)), size=64, batch_size=4, log=lines.append)
-    with pytest.raises(stylejax.StyleJaxError, match=r"--size 64 \(64x48\) needs .* use a smaller --size"):
+    with pytest.raises(stylejax.StyleJaxError, match=r"`size` 64 \(64x48\) needs .* use a smaller `size`"):
         sized.check({(48, 64): 1})
 
 

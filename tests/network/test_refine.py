@@ -1,4 +1,4 @@
-"""`refine` and `stylejax stylize --init-model`: the optimisation starts at the network's output, at full size."""
+"""`refine` and `stylejax stylize --network`: the optimisation starts at the network's output, at full size."""
 
 import jax
 import numpy as np
@@ -63,24 +63,24 @@ def test_the_first_step_loss_is_the_gatys_loss_of_the_network_output(model, file
 
 
 @pytest.mark.slow
-def test_init_model_writes_the_refined_image(model, files, tmp_path, capsys):
+def test_stylize_from_a_network_writes_the_refined_image(model, files, tmp_path, capsys):
     content, style = files
     out = tmp_path / "out.png"
-    assert main(["stylize", str(content), str(style), "-o", str(out), "--init-model", str(model), "--steps", "3",
-                 "--size", "48", "--optimizer", "adam", "--model-style", "1", "-v"]) == 0
+    assert main(["stylize", str(content), str(style), "-o", str(out), "--network", str(model), "--steps", "3",
+                 "--size", "48", "--optimizer", "adam", "--network-style", "1", "-v"]) == 0
     assert stylejax.load_image(out).shape == (32, 48, 3)
     assert "3 steps over 1 scales" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--init-model", "NOT_A_MODEL"], "not a style network"),
-    (["--init-model", "MODEL", "--init", "noise"], "two starting points"),
-    (["--init-model", "MODEL", "--model-style", "2"], "does not exist"),
-    (["--init-model", "MODEL", "--model-style", "0", "--model-style-mix", "1,0"], "give one"),
-    (["--model-style", "1"], "add --init-model"),
-    (["--model", "MODEL"], "use --init-model"),
+    (["--network", "NOT_A_MODEL"], "not a style network"),
+    (["--network", "MODEL", "--init", "noise"], "--init 'noise' and a network's output are two starting points"),
+    (["--network", "MODEL", "--network-style", "2"], "does not exist"),
+    (["--network", "MODEL", "--network-style", "0", "--network-style-mix", "1,0"], "give one"),
+    (["--network-style", "1"], "add --network"),
+    (["--model", "MODEL"], "use --network"),
 ])
-def test_bad_init_model_use_is_one_line_exit_2_nothing_written(model, files, tmp_path, capsys, flags, message):
+def test_bad_network_use_is_one_line_exit_2_nothing_written(model, files, tmp_path, capsys, flags, message):
     content, style = files
     flags = [str(model) if f == "MODEL" else str(tmp_path / f) if f == "NOT_A_MODEL" else f for f in flags]
     (tmp_path / "NOT_A_MODEL").mkdir()

@@ -80,7 +80,7 @@ def test_wrong_architecture_is_named(tmp_path):
     net = torchvision_like_vgg("vgg16", seed=0)
     path = tmp_path / "vgg16.pth"
     torch.save({f"features.{k}": v for k, v in net.state_dict().items()}, path)
-    with pytest.raises(stylejax.StyleJaxError, match="try --arch vgg16"):
+    with pytest.raises(stylejax.StyleJaxError, match="try `arch` vgg16"):
         stylejax.port_file(path, "vgg19", name="wrong")
     assert not (weights.weights_dir() / "wrong").exists()
 

@@ -41,7 +41,7 @@ def test_remat_is_used_when_it_is_what_makes_the_size_fit(limit):
     fit = sizing.fit(measure, (1000, 1500), stylejax.StyleConfig(size=1500), log=lines.append)
     assert fit.remat and fit.tile is None
     assert lines == ["1500x1000 needs 800 MiB of 1000 MiB available (with remat)"]
-    with pytest.raises(stylejax.StyleJaxError, match="needs 1.2 GiB but 1000 MiB is available: use --remat, --tile"):
+    with pytest.raises(stylejax.StyleJaxError, match="needs 1.2 GiB but 1000 MiB is available: use `remat`, `tile`"):
         sizing.fit(measure, (1000, 1500), stylejax.StyleConfig(size=1500, remat=False))
 
 
@@ -50,13 +50,13 @@ def test_tile_auto_picks_the_largest_tile_that_fits(limit):
     measure = lambda shape, remat: shape[0] * shape[1] * 1000  # noqa: E731  1000 B per pixel
     fit = sizing.fit(measure, (2000, 3000), stylejax.StyleConfig(size=3000, tile="auto"))
     assert fit.tile == 512 and fit.need == 512 * 512 * 1000  # 768 px tiles would need 562 MiB
-    with pytest.raises(stylejax.StyleJaxError, match="use --tile auto or a smaller --size"):
+    with pytest.raises(stylejax.StyleJaxError, match="use `tile` 'auto' or a smaller `size`"):
         sizing.fit(measure, (2000, 3000), stylejax.StyleConfig(size=3000))
 
 
 def test_a_tile_that_does_not_fit_is_refused(limit):
     limit(100 * MiB)
-    with pytest.raises(stylejax.StyleJaxError, match="a 1024 px tile needs .* use a smaller --tile"):
+    with pytest.raises(stylejax.StyleJaxError, match="a 1024 px tile needs .* use a smaller `tile`"):
         sizing.fit(lambda shape, remat: shape[0] * shape[1] * 1000, (2000, 3000),
                    stylejax.StyleConfig(size=3000, tile=1024))
 
@@ -78,7 +78,7 @@ def test_stylize_refuses_a_size_that_cannot_fit_and_tiles_it_with_auto(limit):
     config = dict(size=256, min_size=256, steps=2, optimizer="adam", chunk_steps=2)
     need = stylize.memory_needed([style], stylejax.StyleConfig(**config), (192, 256))
     limit(need - 1)  # the whole 256 px image just does not fit; 128 px tiles do
-    with pytest.raises(stylejax.StyleJaxError, match="needs .* available: use --remat, --tile auto"):
+    with pytest.raises(stylejax.StyleJaxError, match="needs .* available: use `remat`, `tile` 'auto'"):
         stylejax.stylize(content, style, **config, remat=False)
     result = stylejax.stylize(content, style, **config, tile="auto", remat=False)
     assert result.tile is not None and result.tile < 256 and result.image.shape == (192, 256, 3)

@@ -124,7 +124,7 @@ def test_original_colors_keep_the_content_chroma(images):
 
 def test_divergence_is_reported_with_the_setting_to_lower(images):
     content, style = images
-    with pytest.raises(stylejax.StyleJaxError, match="diverged.*--style-weight"):
+    with pytest.raises(stylejax.StyleJaxError, match="diverged.*`style_weight`"):
         stylejax.stylize(content, style, **SMALL | {"style_weight": 1e38})
 
 
