@@ -32,9 +32,10 @@ import stylejax
 from stylejax.io import demo_images, images
 from stylejax.objective import targets
 from stylejax.optim import loop, optimizers
-from stylejax.solve import memory, stylize
+from stylejax.runtime import memory
+from stylejax.runtime.meshes import local_mesh
+from stylejax.solve import stylize
 from stylejax.solve.batch import BatchSolver
-from stylejax.solve.sharding import local_mesh
 
 # Dense peak TFLOP/s from datasheets (bf16 tensor cores; f32 without TF32), by device_kind substring.
 DATASHEET = {"H200": {"bf16": 989, "f32": 67}, "H100": {"bf16": 989, "f32": 67}, "A100": {"bf16": 312, "f32": 19.5},
@@ -81,13 +82,13 @@ def single_image(vgg, size: int, steps: int, optimizer: str, precision: str) -> 
     flops = (flops[0] if isinstance(flops, list) else flops)["flops"]
     chunk = min(steps, 50)
     state = loop.init_state_jit(objective, opt, content, args)
-    run = loop.run_steps_jit.lower(objective, opt, state, jnp.int32(chunk), args, chunk, None,
-                                       jnp.float32(0)).compile()
-    state, _ = run(state, jnp.int32(chunk), args, jnp.float32(0))  # warm up (not counted)
+    run = loop.run_steps_jit.lower(objective, opt, state, jnp.int32(chunk), args, chunk,
+                                   ema_decay=jnp.float32(0)).compile()
+    state, _ = run(state, jnp.int32(chunk), args, ema_decay=jnp.float32(0))  # warm up (not counted)
     start_evals = int(state.evaluations)
     start = time.perf_counter()
     for done in range(0, steps, chunk):
-        state, losses = run(state, jnp.int32(min(chunk, steps - done)), args, jnp.float32(0))
+        state, losses = run(state, jnp.int32(min(chunk, steps - done)), args, ema_decay=jnp.float32(0))
     jax.block_until_ready(state)
     seconds = time.perf_counter() - start
     evaluations = int(state.evaluations) - start_evals

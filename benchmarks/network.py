@@ -184,7 +184,7 @@ def torch_step(args) -> None:
     from stylejax.nn.transformer import StyleNetwork
     from stylejax.nn.weights import load_vgg
     from stylejax.objective.targets import prepare_shared
-    from stylejax.solve.sharding import local_mesh
+    from stylejax.runtime.meshes import local_mesh
 
     root = Path(args.output)
     photos = training_photos(root / "photos")

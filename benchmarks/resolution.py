@@ -120,7 +120,8 @@ def memory(args) -> None:
     from stylejax.io import images
     from stylejax.objective import targets
     from stylejax.optim import loop, optimizers
-    from stylejax.solve import memory, stylize
+    from stylejax.runtime import memory
+    from stylejax.solve import stylize
 
     content, style = problem(args.style)
     vgg = stylejax.load_vgg()

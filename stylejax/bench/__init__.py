@@ -1,4 +1,4 @@
 """Benchmarks: fair optimizer comparisons on real problems, and their reports.
 
-Imports `solve` and the layers below it.
+Imports `solve` and the layers below it (not `video` or `network`).
 """

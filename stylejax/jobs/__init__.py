@@ -1,4 +1,5 @@
-"""Resumable bulk jobs on disk: inputs, the manifest, checkpoints, local jobs, video jobs, the Ray fleet.
+"""Resumable bulk jobs on disk: inputs, the manifest, checkpoints, local jobs, jobs through a
+style network, video jobs, the Ray fleet.
 
-Imports `video`, `solve` and the layers below it.
+Imports `video` and the layers below it (`network`, `solve`, ...), not `bench`.
 """

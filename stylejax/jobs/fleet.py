@@ -41,9 +41,9 @@ from stylejax.jobs.fleet_workers import (
     start_workers,
     worker_options,
 )
-from stylejax.jobs.local import Item, check_job, job_batches, plan_job
+from stylejax.jobs.local import Buckets, Item, check_job, job_batches, plan_job
 from stylejax.jobs.manifest import JobSummary, Manifest
-from stylejax.solve.batch import bucket_shape
+from stylejax.runtime.buckets import bucket_shape
 
 NAMESPACE = "stylejax"
 WORKER_PREFIX = "stylejax-worker"  # actor names: stylejax-worker-<driver pid>@<driver host>-<index>
@@ -175,8 +175,9 @@ def drive_fleet(items: Sequence[Item], outdir: Path, work: FleetWork,
         with _sole_driver(outdir):
             manifest = Manifest(outdir, process=0)  # the driver never starts JAX: its process number is 0
             summary, pending = plan_job(items, outdir, manifest, bucket, min_side=min_side)
-            return _drive_alone(ray, len(items), pending, outdir, work, workers, batch_size, summary, manifest,
-                                progress, log)
+            job = _FleetJob(outdir, work, manifest, summary, total=len(items),
+                            done=summary.skipped + len(summary.failed), progress=progress, log=log)
+            return _drive_alone(ray, job, pending, workers=workers, batch_size=batch_size)
     finally:
         if started:
             ray.shutdown()
@@ -203,14 +204,40 @@ def _sole_driver(outdir: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock (so does the kernel, if the driver is killed)
 
 
-def _drive_alone(ray, total, pending, outdir, work, workers, batch_size, summary, manifest, progress, log
-                 ) -> JobSummary:
-    done = [summary.skipped + len(summary.failed)]
-    if progress:
-        progress(done[0], total)
+@dataclasses.dataclass
+class _FleetJob:
+    """A planned job as its one driver sees it: where it goes, what each worker does, where outcomes are
+    recorded, and how many of its `total` inputs are `done` (the skipped and failed ones from the start)."""
+
+    outdir: Path
+    work: FleetWork
+    manifest: Manifest
+    summary: JobSummary
+    total: int
+    done: int
+    progress: Callable[[int, int], None] | None
+    log: Callable[[str], None]
+
+    def finished(self, batch: FleetBatch, records: list[dict]) -> None:
+        """Records a batch's outcomes (one manifest line each) and reports the progress."""
+        for record in records:
+            self.manifest.add(**record)
+            self.summary.count(record)
+        self.done += len(batch.items)
+        self.report()
+
+    def report(self) -> None:
+        """Calls `progress(done, total)`, if there is one."""
+        if self.progress:
+            self.progress(self.done, self.total)
+
+
+def _drive_alone(ray, job: _FleetJob, pending: Buckets, *, workers: int | None, batch_size: int) -> JobSummary:
+    """Runs the job's `pending` batches ({shape: items}) on a pool of workers started here, killed at the end."""
+    job.report()
     if not pending:
-        remove_finished_checkpoints(outdir)
-        return summary
+        remove_finished_checkpoints(job.outdir)
+        return job.summary
     batches = [FleetBatch(shape, batch) for shape, batch in job_batches(pending, batch_size)]
     count, options = worker_options(ray, workers)
     count = count if workers else min(count, len(batches))
@@ -220,25 +247,16 @@ def _drive_alone(ray, total, pending, outdir, work, workers, batch_size, summary
                     scheduling_strategy="SPREAD")
     # One driver's workers, by name (the uuid: a reused pid while an old driver's workers linger).
     prefix = f"{WORKER_PREFIX}-{os.getpid()}@{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
-    pool = [actor.options(name=f"{prefix}-{i}", **options).remote(work) for i in range(count)]
+    pool = [actor.options(name=f"{prefix}-{i}", **options).remote(job.work) for i in range(count)]
     try:
-        pool, lines = start_workers(ray, pool, sorted(pending), batch_size, log)
+        pool, lines = start_workers(ray, pool, sorted(pending), batch_size, job.log)
         for line in lines:  # workers are alike: one worker's lines say it
-            log(line)
-        log(f"{len(batches)} batches on {len(pool)} Ray workers ({options.get('num_gpus', 0)} GPU, "
-            f"{options['num_cpus']} CPU each)")
-
-        def finished(batch: FleetBatch, records: list[dict]) -> None:
-            for record in records:
-                manifest.add(**record)
-                summary.count(record)
-            done[0] += len(batch.items)
-            if progress:
-                progress(done[0], total)
-
-        schedule_batches(ray, pool, batches, finished, log)
+            job.log(line)
+        job.log(f"{len(batches)} batches on {len(pool)} Ray workers ({options.get('num_gpus', 0)} GPU, "
+                f"{options['num_cpus']} CPU each)")
+        schedule_batches(ray, pool, batches, job.finished, job.log)
     finally:
         for worker in pool:
             ray.kill(worker)
-    remove_finished_checkpoints(outdir)
-    return summary
+    remove_finished_checkpoints(job.outdir)
+    return job.summary

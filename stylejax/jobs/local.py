@@ -29,7 +29,7 @@ from stylejax.io.atomic import remove_partial_outputs
 from stylejax.io.images import ImageLike
 from stylejax.jobs.checkpoints import batch_key, open_batch_checkpoints, remove_finished_checkpoints
 from stylejax.jobs.manifest import JobSummary, Manifest, failed_record
-from stylejax.solve.batch import bucket_shape
+from stylejax.runtime.buckets import bucket_shape
 from stylejax.solve.coarse_to_fine import CoarseToFineSolver
 from stylejax.solve.problem import finish_image
 from stylejax.solve.sizing import check_memory

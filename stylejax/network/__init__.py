@@ -1,5 +1,6 @@
 """Feed-forward style networks: the training step, data, the training loop and its checkpoints, the model
-directory, `load_network` and export.
+directory, `load_network`, bucketed inference, export and `refine`.
 
-Imports `solve` and the layers below it; `video`, `jobs` and `cli` may import it.
+Imports the layers below `solve`, and `solve` itself only in `refine` (refining is solving); `video`, `jobs`
+and `cli` may import it.
 """

@@ -1,11 +1,11 @@
 """Many images through a style network with few compiled programs, each checked against device memory.
 
-Images are grouped into shape buckets (`apply_bucket`): each is reflected (bottom and right) up to its
-bucket's shape and run with its own size (`StyleNetwork`'s `sizes`), so a bucket's images share one
-compiled program and each comes out as it would alone. Before a bucket runs, its program is compiled for
-abstract inputs and XLA's memory analysis compared with what one device can use (`solve.memory`): a batch
-that does not fit is made smaller, down to one image; one image that does not fit is shrunk when its size
-was the input's own, and refused when the user asked for that size.
+Images are grouped into shape buckets (`runtime.buckets.apply_bucket`): each is reflected (bottom and
+right) up to its bucket's shape and run with its own size (`StyleNetwork`'s `sizes`), so a bucket's images
+share one compiled program and each comes out as it would alone. Before a bucket runs, its program is
+compiled for abstract inputs and XLA's memory analysis compared with what one device can use
+(`runtime.memory`): a batch that does not fit is made smaller, down to one image; one image that does not
+fit is shrunk when its size was the input's own, and refused when the user asked for that size.
 """
 
 from __future__ import annotations
@@ -26,29 +26,11 @@ from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.network.loaded import StyleNetworkFunction
 from stylejax.nn.transformer import NETWORK_MIN_SIDE
-from stylejax.solve import memory
-from stylejax.solve.batch import BUCKET
-from stylejax.solve.memory import describe
+from stylejax.runtime import memory
+from stylejax.runtime.buckets import BUCKET, apply_bucket, planned_bucket
+from stylejax.runtime.memory import describe
 
 HEADROOM = 0.95  # of the available memory a lowered batch or a capped size aims at: XLA aligns buffers
-
-
-def apply_bucket(shape: tuple[int, int]) -> tuple[int, int]:
-    """The (h, w) an image of `shape` is padded to: each side rounded up to a multiple of BUCKET, or of
-    1/16 to 1/32 of it on long sides (a power of two), so padding stays under 1/16 of a side and images
-    of similar shapes share a compiled program."""
-
-    def rounded(side: int) -> int:
-        step = max(BUCKET, 2 ** (int(side).bit_length() - 5))
-        return -(-int(side) // step) * step
-
-    return rounded(shape[0]), rounded(shape[1])
-
-
-def planned_bucket(shape: tuple[int, int], size: int | None) -> tuple[int, int]:
-    """The bucket an input of `shape` is planned in at output long side `size` (None: its own size), before
-    any shrinking for memory: `apply_bucket` of its output's shape."""
-    return apply_bucket(shape if size is None else images.fit_size(shape, size))
 
 
 @functools.partial(jax.jit, static_argnums=0)  # the network's weights are constants of its program

@@ -20,7 +20,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from stylejax.errors import StyleJaxError
-from stylejax.solve.sharding import local_mesh
+from stylejax.runtime.meshes import local_mesh
 
 
 def training_mesh() -> Mesh:

@@ -115,7 +115,7 @@ def _step(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, state: R
 
 
 def run_steps(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, state: RunState,
-              remaining: jax.Array, args: Any, length: int,
+              remaining: jax.Array, args: Any, length: int, *,
               axis_name: str | None = None, ema_decay: float | jax.Array = 0.0) -> tuple[RunState, jax.Array]:
     """min(length, remaining) steps. Returns the state and (length,) losses, NaN where skipped.
 
@@ -134,4 +134,4 @@ def run_steps(loss: Loss, optimizer: optax.GradientTransformationExtraArgs, stat
 
 
 init_state_jit = jax.jit(init_state, static_argnums=(0, 1))
-run_steps_jit = jax.jit(run_steps, static_argnums=(0, 1, 5, 6), donate_argnums=(2,))
+run_steps_jit = jax.jit(run_steps, static_argnums=(0, 1, 5), static_argnames=("axis_name",), donate_argnums=(2,))

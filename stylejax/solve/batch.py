@@ -14,30 +14,19 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from stylejax.config import MIN_SIDE, StyleConfig
+from stylejax.config import StyleConfig
 from stylejax.errors import StyleJaxError
-from stylejax.io import images
 from stylejax.io.images import ImageLike, style_list
 from stylejax.nn.weights import load_vgg
 from stylejax.objective.gatys import LossWeights, Objective, ObjectiveArgs, Temporal
 from stylejax.objective.targets import prepare_shared, with_content
 from stylejax.optim.loop import RunState, averaged_image
 from stylejax.optim.optimizers import resolve_optimizer
-from stylejax.solve import memory, scales
+from stylejax.runtime import memory
+from stylejax.runtime.meshes import local_mesh
+from stylejax.solve import scales
 from stylejax.solve.problem import check_finite, initial_image
-from stylejax.solve.sharding import BatchPrograms, batch_programs, default_vmap_size, local_mesh
-
-BUCKET = 16  # the short side is rounded to a multiple of this, so similar aspect ratios share a program
-
-
-def bucket_shape(shape: tuple[int, int], size: int) -> tuple[int, int]:
-    """The (h, w) an image of `shape` is optimised at: longest side `size`, short side rounded to BUCKET."""
-    h, w = images.fit_size(shape, size)
-
-    def rounded(side: int) -> int:  # halves round up (Python's round() would send 40 to 32, not 48)
-        return max(MIN_SIDE, (side + BUCKET // 2) // BUCKET * BUCKET)
-
-    return (h, rounded(w)) if h >= w else (rounded(h), w)
+from stylejax.solve.sharding import BatchPrograms, batch_programs, default_vmap_size
 
 
 def rows_of(weights: LossWeights, rows: int) -> LossWeights:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import jax
 import numpy as np
@@ -24,8 +24,9 @@ from stylejax.io import images
 from stylejax.io.images import ImageLike, style_list
 from stylejax.objective.gatys import LossWeights
 from stylejax.optim.loop import RunState, averaged_image
+from stylejax.runtime.buckets import bucket_shape
 from stylejax.solve import scales, tiles
-from stylejax.solve.batch import BatchSolver, bucket_shape
+from stylejax.solve.batch import BatchSolver
 from stylejax.solve.problem import initial_image
 from stylejax.solve.scales import Scale
 
@@ -126,7 +127,7 @@ class CoarseToFineSolver:
             raise ValueError(f"{len(shapes)} shapes for {len(self.scales)} scales")
         start = checkpoints.latest() if checkpoints is not None else None
         image, state = None, None
-        progress = {"losses": np.zeros((0, 0), np.float32), "evaluations": np.zeros(0, np.int64)}
+        progress = _Progress(np.zeros((0, 0), np.float32), np.zeros(0, np.int64))
         terms: list[dict[str, float]] = []
         for scale, shape in zip(self.scales, shapes, strict=True):
             if start is not None and scale.index < start:
@@ -140,52 +141,34 @@ class CoarseToFineSolver:
                 starts = [initial_image(self.config, p, i) for p, i in zip(pixels, init_images, strict=True)]
             else:
                 starts = None
-            earlier = dict(progress)
             offset = sum(earlier_scale.steps for earlier_scale in self.scales[:scale.index])
-
-            def report(history, pixels_now, offset=offset, earlier=earlier):
-                losses = np.concatenate([_rows(earlier["losses"], len(history)), history], axis=1)
-                on_chunk(offset + history.shape[1], pixels_now, losses)
-
             if self.tile is not None and max(shape) > self.tile:
                 image, history, evaluations, terms = self._tiled(scale, pixels, starts)
                 state = None  # tiles keep no whole-image optimizer state to carry
             else:
-                state, history, evaluations, terms = self._whole(
-                    scale, pixels, starts, state, masks, weights, checkpoints if scale.index == start else None,
-                    checkpoints, earlier, offset, report if on_chunk is not None else None)
+                run = _ScaleRun(scale, progress, offset, self.config.ema_decay, checkpoints, on_chunk)
+                state, history, terms = self._whole(run, pixels, starts, previous=state, masks=masks,
+                                                    weights=weights, resume=scale.index == start)
+                evaluations = np.asarray(state.evaluations)
                 image = averaged_image(state, self.config.ema_decay)
-            progress = {"losses": np.concatenate([_rows(earlier["losses"], len(history)), history], axis=1),
-                        "evaluations": _rows(earlier["evaluations"], len(history)) + evaluations}
+                progress = run.earlier  # a resumed scale's: the checkpoint's
+            progress = progress.then(history, evaluations)
             if on_chunk is not None:
-                on_chunk(offset + scale.steps, image, progress["losses"])
-        return BatchOutcome(np.asarray(image), progress["losses"], progress["evaluations"], terms, state)
+                on_chunk(offset + scale.steps, image, progress.losses)
+        return BatchOutcome(np.asarray(image), progress.losses, progress.evaluations, terms, state)
 
-    def _whole(self, scale, pixels, starts, previous, masks, weights, resume_from, checkpoints, earlier, offset,
-               report):
-        """One scale of whole images through the scale's `BatchSolver`: (state, history, evaluations, terms)."""
-        solver = self.solver(scale)
+    def _whole(self, run: _ScaleRun, pixels: list[jax.Array], starts: list[jax.Array] | None, *,
+               previous: RunState | None, masks: Sequence[np.ndarray] | None,
+               weights: Sequence[LossWeights] | None, resume: bool
+               ) -> tuple[RunState, np.ndarray, list[dict[str, float]]]:
+        """One scale of whole images through the scale's `BatchSolver`: (state, history, terms); `resume`
+        continues from `run`'s checkpoint."""
         shape = pixels[0].shape[:2]
         scale_masks = None if masks is None else [images.resize_mask(m, shape)[..., 0] for m in masks]
-
-        def resume(fresh):
-            state, saved = resume_from.restore(scale, fresh)
-            earlier.update(losses=saved["losses"][:, :offset], evaluations=saved["earlier_evaluations"])
-            return state, saved["losses"][:, offset:]
-
-        def chunk_done(state, history):
-            if checkpoints is not None:
-                losses = np.concatenate([_rows(earlier["losses"], len(history)), history], axis=1)
-                checkpoints.save(scale, state, {"losses": losses,
-                                                "earlier_evaluations": _rows(earlier["evaluations"], len(history))})
-            if report is not None:
-                report(history, averaged_image(state, self.config.ema_decay))
-
-        state, history, terms = solver.solve(
+        return self.solver(run.scale).solve(
             pixels, init_images=starts, masks=scale_masks, weights=weights, previous=previous,
-            resume=resume if resume_from is not None else None,
-            on_chunk=chunk_done if checkpoints is not None or report is not None else None)
-        return state, history, np.asarray(state.evaluations), terms
+            resume=run.resume if resume else None,
+            on_chunk=run.chunk_done if run.checkpoints is not None or run.on_chunk is not None else None)
 
     def _tiled(self, scale, pixels, starts):
         """One scale of one image in tiles: (image (1, h, w, 3), history (1, steps), evaluations (1,), terms)."""
@@ -196,6 +179,49 @@ class CoarseToFineSolver:
         tiled = tiles.stylize_tiles(content, start, self.styles, scales.at_scale(self.config, scale), self.tile)
         terms = dict(tiled.losses)
         return (tiled.image[None], tiled.loss_history[None], np.array([tiled.evaluations]), [terms])
+
+
+class _Progress(NamedTuple):
+    """A batch's progress over the scales done: each row's losses (rows, steps) and evaluations (rows,)."""
+
+    losses: np.ndarray
+    evaluations: np.ndarray
+
+    def then(self, history: np.ndarray, evaluations: np.ndarray | None = None) -> _Progress:
+        """This progress followed by a scale's (rows, steps) `history` and its (rows,) `evaluations`."""
+        rows = len(history)
+        earlier = _rows(self.evaluations, rows)
+        return _Progress(np.concatenate([_rows(self.losses, rows), history], axis=1),
+                         earlier if evaluations is None else earlier + evaluations)
+
+
+@dataclasses.dataclass
+class _ScaleRun:
+    """One scale of whole images on its way through `BatchSolver.solve`: the progress of the scales before
+    it (`offset` steps), which a resumed scale takes from its checkpoint, and where each chunk is reported."""
+
+    scale: Scale
+    earlier: _Progress
+    offset: int
+    ema_decay: float
+    checkpoints: Checkpoints | None
+    on_chunk: ChunkCallback | None
+
+    def resume(self, fresh: RunState) -> tuple[RunState, np.ndarray]:
+        """The checkpointed state and this scale's history so far; the earlier scales' progress is the
+        checkpoint's from now on."""
+        state, saved = self.checkpoints.restore(self.scale, fresh)
+        self.earlier = _Progress(saved["losses"][:, :self.offset], saved["earlier_evaluations"])
+        return state, saved["losses"][:, self.offset:]
+
+    def chunk_done(self, state: RunState, history: np.ndarray) -> None:
+        """Saves and reports a chunk: `history` is this scale's (rows, steps so far)."""
+        progress = self.earlier.then(history)
+        if self.checkpoints is not None:
+            self.checkpoints.save(self.scale, state, {"losses": progress.losses,
+                                                      "earlier_evaluations": progress.evaluations})
+        if self.on_chunk is not None:
+            self.on_chunk(self.offset + history.shape[1], averaged_image(state, self.ema_decay), progress.losses)
 
 
 def _rows(array: np.ndarray, rows: int) -> np.ndarray:

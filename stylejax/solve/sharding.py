@@ -10,11 +10,10 @@ waits for another's L-BFGS line search.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
-import numpy as np
 import optax
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
@@ -29,11 +28,6 @@ def _arg_specs(args: ObjectiveArgs) -> ObjectiveArgs:
     per_image = jax.tree.map(lambda _: P("data"), _per_image(args))
     shared = jax.tree.map(lambda _: P(), _with_per_image(args, PerImage({}, None, None, None)))
     return _with_per_image(shared, per_image)
-
-
-def local_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
-    """A 1-D ("data",) mesh over this process's devices."""
-    return Mesh(np.array(devices if devices is not None else jax.local_devices()), ("data",))
 
 
 def default_vmap_size(mesh: Mesh) -> int | None:
@@ -132,7 +126,7 @@ def batch_programs(objective: Objective, optimizer: optax.GradientTransformation
     def run(state, remaining, ema_decay, args):
         def solve(state, per_image, axis_name):
             return run_steps(loss, optimizer, state, remaining, _with_per_image(args, per_image), length,
-                             axis_name, ema_decay)
+                             axis_name=axis_name, ema_decay=ema_decay)
 
         return _on_device(solve, vmap_size, state, _per_image(args))
 

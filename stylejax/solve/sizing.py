@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from stylejax.config import MIN_TILE, StyleConfig
 from stylejax.errors import StyleJaxError
-from stylejax.solve import memory
-from stylejax.solve.memory import describe
+from stylejax.runtime import memory
+from stylejax.runtime.memory import describe
 
 if TYPE_CHECKING:  # the solver is built on this module's checks
     from stylejax.solve.batch import BatchSolver
@@ -29,6 +29,9 @@ IMAGE_BYTES_PER_PIXEL = 8 * 3 * 4
 # measure(shape, remat) -> bytes one optimisation of an image of that (h, w) needs.
 Measure = Callable[[tuple[int, int], bool], int]
 
+_F32 = 4
+_RELU1_1_CHANNELS = 64  # the widest activation at full resolution: every VGG starts with 64 channels
+
 
 @dataclasses.dataclass(frozen=True)
 class Fit:
@@ -38,6 +41,21 @@ class Fit:
     tile: int | None
     need: int | None
     limit: int | None
+
+
+def lower_bound_bytes(shape: tuple[int, int]) -> int:
+    """Bytes one optimisation step of an (h, w) image needs at least; nothing is compiled.
+
+    The pixels (3 f32 channels), the relu1_1 activations (64 f32 channels) and their gradient must all
+    exist at once in any step, remat or not, so this refuses absurd sizes before XLA is asked to
+    compile them. Plain Python ints: a 100000 px side cannot overflow.
+
+    Args:
+      shape: (h, w) of the image optimised.
+    """
+    h, w = (int(side) for side in shape)
+    pixels = h * w
+    return pixels * _F32 * (3 + 2 * _RELU1_1_CHANNELS)
 
 
 def _remat_choices(remat: bool | None) -> tuple[bool, ...]:
@@ -50,7 +68,7 @@ def _first_fit(measure: Measure, shape: tuple[int, int], remat: bool | None, lim
 
     Not measured: the cheap lower bound alone already exceeds the limit, and nothing was compiled.
     """
-    need = memory.lower_bound_bytes(shape)
+    need = lower_bound_bytes(shape)
     choice = bool(remat)
     if need > limit:
         return choice, need, False

@@ -21,12 +21,13 @@ from stylejax.io import images
 from stylejax.io import masks as masks_io
 from stylejax.io.images import ImageLike, as_image, style_list, working_shape
 from stylejax.objective import color
+from stylejax.runtime.buckets import bucket_shape
+from stylejax.runtime.meshes import local_mesh
 from stylejax.solve import scales, sizing
-from stylejax.solve.batch import BatchSolver, bucket_shape
+from stylejax.solve.batch import BatchSolver
 from stylejax.solve.coarse_to_fine import CoarseToFineSolver
 from stylejax.solve.problem import finish, finish_image
 from stylejax.solve.scales import Scale
-from stylejax.solve.sharding import local_mesh
 
 # Called between compiled chunks with (steps done, current image (h, w, 3), loss history so far).
 Callback = Callable[[int, np.ndarray, np.ndarray], None]

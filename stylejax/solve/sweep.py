@@ -21,8 +21,8 @@ from stylejax.errors import StyleJaxError
 from stylejax.io.images import ImageLike, as_image, working_shape
 from stylejax.io.sheets import contact_sheet
 from stylejax.objective.targets import loss_weights
+from stylejax.runtime.buckets import bucket_shape
 from stylejax.solve import scales
-from stylejax.solve.batch import bucket_shape
 from stylejax.solve.coarse_to_fine import CoarseToFineSolver
 from stylejax.solve.problem import finish_image
 from stylejax.solve.sizing import check_memory

@@ -34,11 +34,11 @@ from stylejax.nn.weights import load_vgg
 from stylejax.objective.gatys import Temporal
 from stylejax.optim.loop import RunState, averaged_image
 from stylejax.optim.optimizers import resolve_optimizer
+from stylejax.runtime.buckets import bucket_shape
+from stylejax.runtime.meshes import local_mesh
 from stylejax.solve import scales
-from stylejax.solve.batch import bucket_shape
 from stylejax.solve.coarse_to_fine import CoarseToFineSolver
 from stylejax.solve.problem import finish_image, initial_image
-from stylejax.solve.sharding import local_mesh
 from stylejax.solve.sizing import check_memory
 from stylejax.video import flow, warm_start
 from stylejax.video.settings import Progress, VideoFrame, VideoSettings, frame_config
@@ -79,7 +79,7 @@ class FrameSolver:
     """
 
     def __init__(self, style: ImageLike | Sequence[ImageLike], config: StyleConfig, settings: VideoSettings,
-                 shape: tuple[int, int], mesh: Mesh | None = None, vmap_size: int | str | None = "auto",
+                 shape: tuple[int, int], *, mesh: Mesh | None = None, vmap_size: int | str | None = "auto",
                  style_masks: Sequence[np.ndarray | None] | None = None):
         self.config, self.settings, self.shape = config, settings, shape
         self.first = CoarseToFineSolver(style_list(style), config, mesh, vmap_size, style_masks=style_masks)
@@ -90,9 +90,10 @@ class FrameSolver:
         self.optimizer = resolve_optimizer(self.later.config)
         self.state_tree, self.carries = warm_start.state_tree(self.optimizer, shape)
 
-    def first_frames(self, contents: Sequence[np.ndarray], on_chunk: Callable[[int, int], None] | None = None,
-                     masks: Sequence[np.ndarray] | None = None) -> FrameBatch:
-        """contents: frames at `shape`, with their region masks (r, h, w) if any."""
+    def first_frames(self, contents: Sequence[np.ndarray], *, masks: Sequence[np.ndarray] | None = None,
+                     on_chunk: Callable[[int, int], None] | None = None) -> FrameBatch:
+        """contents: frames at `shape`, with their region masks (r, h, w) if any; `on_chunk(steps done, steps)`
+        after each chunk."""
         total = scales.total_steps(self.config)
         progress = None if on_chunk is None else (lambda done, pixels, history: on_chunk(done, total))
         outcome = self.first.solve(contents, self.first.bucket_shapes(self.shape), masks=masks, on_chunk=progress)
@@ -100,11 +101,12 @@ class FrameSolver:
         return FrameBatch(outcome.images[:n], outcome.losses[:n], self._states(outcome.state, n))
 
     def next_frames(self, contents: Sequence[np.ndarray], previous_contents: Sequence[np.ndarray],
-                    previous_outputs: Sequence[np.ndarray], on_chunk: Callable[[int, int], None] | None = None,
-                    masks: Sequence[np.ndarray] | None = None,
-                    previous_states: Sequence[StateRow | None] | None = None) -> FrameBatch:
+                    previous_outputs: Sequence[np.ndarray], *, masks: Sequence[np.ndarray] | None = None,
+                    previous_states: Sequence[StateRow | None] | None = None,
+                    on_chunk: Callable[[int, int], None] | None = None) -> FrameBatch:
         """Frames at `shape`, each with its video's previous content frame, output and optimizer state
-        (`FrameBatch.states`; None: the optimizer starts afresh), and region masks if any."""
+        (`FrameBatch.states`; None: the optimizer starts afresh), and region masks if any; `on_chunk` as in
+        `first_frames`."""
         targets = warm_start.frame_targets(contents, previous_contents, previous_outputs, self.settings.flow_preset)
         init = self.settings.frame_init
         fresh = "noise" if init == "noise" else "content"  # "warped" starts from the content where unreliable
@@ -208,24 +210,26 @@ def stylize_streams(videos: Sequence[Iterable[np.ndarray]], style: ImageLike | S
             groups.setdefault((shape, streams[i].index == 0), []).append(i)
         for (shape, first), members in groups.items():
             if shape not in solvers:
-                solvers[shape] = FrameSolver(style, config, settings, shape, mesh, vmap_size, style_masks)
+                solvers[shape] = FrameSolver(style, config, settings, shape, mesh=mesh, vmap_size=vmap_size,
+                                             style_masks=style_masks)
                 check_memory(solvers[shape].first.final, [shape], min(batch_size, len(members)),
                              log or (lambda line: None))
             for start in range(0, len(members), batch_size):
                 _frame_batch(solvers[shape], [streams[i] for i in members[start:start + batch_size]],
-                             members[start:start + batch_size], first, on_frame, on_chunk)
+                             members[start:start + batch_size], first=first, on_frame=on_frame, on_chunk=on_chunk)
 
 
-def _frame_batch(solver: FrameSolver, streams: list[_Stream], ids: list[int], first: bool,
+def _frame_batch(solver: FrameSolver, streams: list[_Stream], ids: list[int], *, first: bool,
                  on_frame: Callable[[int, VideoFrame], None], on_chunk: Callable[[int, int], None] | None) -> None:
+    """One batch of frames (frame 0 of each video if `first`), each video's `ids` entry handed to `on_frame`."""
     originals = [s.pending for s in streams]
     contents = [np.asarray(images.resize(frame, solver.shape)) for frame in originals]
     masks = None if streams[0].masks is None else [s.pending_masks for s in streams]
     if first:
-        done = solver.first_frames(contents, on_chunk, masks)
+        done = solver.first_frames(contents, masks=masks, on_chunk=on_chunk)
     else:
-        done = solver.next_frames(contents, [s.content for s in streams], [s.output for s in streams], on_chunk,
-                                  masks, [s.state for s in streams])
+        done = solver.next_frames(contents, [s.content for s in streams], [s.output for s in streams], masks=masks,
+                                  previous_states=[s.state for s in streams], on_chunk=on_chunk)
     for row, (stream, video, original) in enumerate(zip(streams, ids, originals, strict=True)):
         image = finish_image(done.outputs[row], original, solver.config)
         error = None if first else _warping_error(stream, image, original, solver.settings.flow_preset)

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,6 +24,25 @@ from stylejax.video.reading import as_fraction, import_av
 _WRITERS = {".mp4": ("mp4", "libx264"), ".m4v": ("mp4", "libx264"), ".mov": ("mov", "libx264"),
             ".mkv": ("matroska", "libx264"), ".webm": ("webm", "libvpx-vp9")}
 _VFR_TIME_BASE = Fraction(1, 90_000)  # the MPEG clock: fine enough to keep any frame time within 6 µs
+
+
+class _Encoding(NamedTuple):
+    """How frames are encoded: the muxer and encoder of the output's suffix, the nominal frame rate, each
+    frame's seconds (None: frames at k / rate) and the CRF."""
+
+    muxer: str
+    encoder: str
+    rate: Fraction
+    timestamps: Sequence[float] | None
+    quality: int
+
+
+class _AudioWindow(NamedTuple):
+    """The audio to copy in: a file (None: none), and the window of it in seconds (`write_video`'s)."""
+
+    source: str | os.PathLike | None
+    start: float
+    duration: float | None
 
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: float | Fraction,
@@ -71,8 +91,8 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: f
     if not parent.is_dir():
         raise StyleJaxError(f"{parent}: output directory does not exist: create it first")
     with atomic_output(path) as tmp:
-        _encode(av, tmp, muxer, encoder, frames, rate, timestamps, quality, audio_from, audio_start,
-                audio_duration)
+        _encode(av, tmp, frames, _Encoding(muxer, encoder, rate, timestamps, quality),
+                _AudioWindow(audio_from, audio_start, audio_duration))
     return path
 
 
@@ -115,9 +135,8 @@ def _to_uint8(frame: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _encode(av, tmp: Path, muxer: str, encoder: str, frames: Iterable[np.ndarray], rate: Fraction,
-            timestamps: Sequence[float] | None, quality: int, audio_from: str | os.PathLike | None,
-            audio_start: float, audio_duration: float | None) -> None:
+def _encode(av, tmp: Path, frames: Iterable[np.ndarray], encoding: _Encoding, window: _AudioWindow) -> None:
+    muxer, encoder, rate, timestamps, quality = encoding
     options = {"movflags": "+faststart"} if muxer in ("mp4", "mov") else {}  # index first: playable while loading
     # One encoder thread: with several, x264's output for identical frames varied from run to run on a
     # busy CPU (decoded frames differed by up to 29 levels), and a re-run should give the same video.
@@ -135,7 +154,7 @@ def _encode(av, tmp: Path, muxer: str, encoder: str, frames: Iterable[np.ndarray
         for name in ("colorspace", "color_primaries", "color_trc"):  # tag what the conversion below uses
             setattr(stream.codec_context, name, 1)  # 1 = BT.709 in each FFmpeg enum
         stream.codec_context.color_range = 1  # limited ("MPEG") range
-        with _AudioCopy(av, out, audio_from, audio_start, audio_duration) as audio:
+        with _AudioCopy(av, out, window) as audio:
             size, count, previous = None, 0, -1
             for frame in frames:
                 pixels = np.asarray(frame)
@@ -176,7 +195,8 @@ def _tick(timestamps: Sequence[float], count: int, time_base: Fraction) -> int:
 class _AudioCopy:
     """Remuxes one window of a file's first audio stream into `out`, shifted to start at 0; a no-op without one."""
 
-    def __init__(self, av, out, source: str | os.PathLike | None, start: float, duration: float | None):
+    def __init__(self, av, out, window: _AudioWindow):
+        source, start, duration = window
         self.out, self.source, self.container, self.packets, self.pending = out, source, None, iter(()), None
         self.error = av.FFmpegError
         if source is None:

@@ -21,7 +21,7 @@ from stylejax.config import StyleConfig
 from stylejax.io import images
 from stylejax.jobs import fleet, fleet_workers, local
 from stylejax.jobs.checkpoints import CHECKPOINTS
-from stylejax.solve.batch import bucket_shape
+from stylejax.runtime.buckets import bucket_shape
 
 # One xdist worker runs this module: its module-scoped fixture (a Ray cluster, a benchmark run) is costly.
 pytestmark = [pytest.mark.xdist_group("ray-cluster"), pytest.mark.slow]

@@ -19,7 +19,8 @@ from stylejax import cli
 from stylejax.config import StyleConfig
 from stylejax.io import images
 from stylejax.jobs import checkpoints, local
-from stylejax.solve import memory, sizing
+from stylejax.runtime import memory
+from stylejax.solve import sizing
 
 FAST = ["--size", "40", "--steps", "4", "--optimizer", "adam", "--batch-size", "4", "--checkpoint-every", "2"]
 SHAPES = [(40, 50), (50, 40), (44, 44)]  # landscape, portrait, square: three buckets
@@ -152,7 +153,7 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 def test_a_checkpoint_is_never_restored_into_another_layout(tmp_path, monkeypatch, first, second):
     import jax
 
-    from stylejax.solve.sharding import local_mesh
+    from stylejax.runtime.meshes import local_mesh
 
     source = make_inputs(tmp_path, count=3, broken=False)
     items = local.collect_inputs(source, tmp_path / "x")

@@ -68,7 +68,7 @@ def test_a_bad_batch_size_is_one_line_exit_2_nothing_written(model, tmp_path, ca
 @pytest.mark.parametrize("single", [True, False])
 def test_a_size_too_large_for_memory_is_one_line_exit_2_nothing_written(model, photos, tmp_path, capsys,
                                                                         monkeypatch, single):
-    from stylejax.solve import memory
+    from stylejax.runtime import memory
 
     monkeypatch.setattr(memory, "available_bytes", lambda: 2**16)  # 64 KiB: no 64 px image fits
     source, out = (photos / "nested" / "coffee.png", tmp_path / "out.png") if single else (photos, tmp_path / "out")

@@ -7,9 +7,10 @@ import pytest
 from style_networks import random_network
 
 import stylejax
-from stylejax.network.inference import BucketedNetwork, apply_bucket, planned_bucket
+from stylejax.network.inference import BucketedNetwork
 from stylejax.network.loaded import StyleNetworkFunction
-from stylejax.solve import memory
+from stylejax.runtime import memory
+from stylejax.runtime.buckets import apply_bucket
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +29,6 @@ class Counting:
     def __call__(self, *args, **kwargs):
         self.traces += 1
         return self.net(*args, **kwargs)
-
-
-def test_buckets_round_up_by_at_most_a_sixteenth_and_group_similar_shapes():
-    assert apply_bucket((40, 52)) == (48, 64) and apply_bucket((48, 64)) == (48, 64)
-    assert apply_bucket((1000, 1500)) == (1024, 1536)  # 32 px steps from 512, 64 from 1024
-    for side in range(8, 5000, 7):
-        padded = apply_bucket((side, side))[0]
-        assert side <= padded < side + max(16, side / 16)
-    assert planned_bucket((300, 400), 64) == (48, 64)  # at --size: the output's shape, bucketed
 
 
 @pytest.mark.slow

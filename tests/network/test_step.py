@@ -13,7 +13,7 @@ from stylejax.network.step import init_state, train_step
 from stylejax.nn.transformer import StyleNetwork
 from stylejax.nn.vgg import VGG
 from stylejax.objective.targets import prepare_shared
-from stylejax.solve.sharding import local_mesh
+from stylejax.runtime.meshes import local_mesh
 
 
 def run(vgg, devices, images, style_ids, steps=2):

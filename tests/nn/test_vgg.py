@@ -135,7 +135,7 @@ def test_remat_shrinks_the_compiled_step_and_keeps_its_losses(vgg16):
 
     from stylejax.objective import targets
     from stylejax.optim import loop, optimizers
-    from stylejax.solve import memory
+    from stylejax.runtime import memory
 
     config = stylejax.StyleConfig(size=64, optimizer="adam")
     objective, args, content = targets.prepare(vgg16, smooth_image(64, 64), [stripes(48, 48)], config)

@@ -7,8 +7,9 @@ import pytest
 from sample_images import smooth_image, stripes
 
 import stylejax
-from stylejax.solve.batch import BatchSolver, bucket_shape
-from stylejax.solve.sharding import default_vmap_size, local_mesh
+from stylejax.runtime.meshes import local_mesh
+from stylejax.solve.batch import BatchSolver
+from stylejax.solve.sharding import default_vmap_size
 from stylejax.solve.stylize import stylize_batch
 
 SETTINGS = dict(size=48, steps=4, chunk_steps=2)
@@ -62,11 +63,3 @@ def test_mixed_shapes_keep_their_aspect_ratio_and_order():
     result = stylize_batch(contents, stripes(48, 48), batch_size=2, optimizer="adam", **SETTINGS | {"size": 64})
     assert [im.shape for im in result.images] == [(43, 64, 3), (64, 40, 3), (47, 64, 3)]
     assert result.loss_histories.shape == (3, 4)
-
-
-def test_bucket_shapes_round_the_short_side():
-    assert bucket_shape((300, 451), 256) == (176, 256)
-    assert bucket_shape((451, 300), 256) == (256, 176)
-    assert bucket_shape((100, 1000), 256) == (32, 256)  # never below the network's minimum
-    assert bucket_shape((40, 64), 64) == (48, 64)  # a half rounds up
-    assert bucket_shape((39, 64), 64) == (32, 64)

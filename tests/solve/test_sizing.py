@@ -1,5 +1,6 @@
 """The memory check: a size that fits runs, remat or tiles when they make it fit, else one clear refusal."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from sample_images import smooth_image, stripes
@@ -7,7 +8,10 @@ from sample_images import smooth_image, stripes
 import stylejax
 from stylejax import cli
 from stylejax.io import images
-from stylejax.solve import memory, sizing, stylize
+from stylejax.objective import targets
+from stylejax.optim import loop, optimizers
+from stylejax.runtime import memory
+from stylejax.solve import sizing, stylize
 
 MiB = 2**20
 
@@ -124,3 +128,26 @@ def test_the_memory_check_compiles_nothing_the_run_does_not_reuse(compiles):
     with compiles() as compiled:
         stylejax.stylize(content, style, size=60, steps=2, optimizer="adam", chunk_steps=2)
     assert compiled.count("jit(run)") == 1, compiled  # the check's compile is the run's program
+
+
+def test_lower_bound_grows_with_pixels_and_never_overflows():
+    small, wide = sizing.lower_bound_bytes((64, 64)), sizing.lower_bound_bytes((64, 128))
+    assert 0 < small < wide and wide == 2 * small
+    huge = sizing.lower_bound_bytes((66_667, 100_000))  # --size 100000
+    assert isinstance(huge, int) and huge > 2**40
+    assert memory.describe(huge).endswith("TiB")
+
+
+def test_lower_bound_is_below_what_a_real_step_needs(vgg16):
+    shape = (64, 64)
+    config = stylejax.StyleConfig(size=64, optimizer="adam")
+    objective, args, content = targets.prepare(vgg16, smooth_image(*shape), [stripes(48, 48)], config)
+    optimizer = optimizers.make_optimizer("adam")
+    state = loop.init_state_jit(objective, optimizer, content, args)
+    compiled = loop.run_steps_jit.lower(objective, optimizer, state, jnp.int32(1), args, 1).compile()
+    analysis = compiled.memory_analysis()
+    bound = sizing.lower_bound_bytes(shape)
+    print(f"64 px step: bound {memory.describe(bound)}, XLA {memory.describe(memory.compiled_bytes(compiled))}")
+    # Also below what is not weights: the bound counts pixels and activations, which live there.
+    assert bound < analysis.temp_size_in_bytes + analysis.output_size_in_bytes
+    assert bound < memory.compiled_bytes(compiled)

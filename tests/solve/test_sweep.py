@@ -7,9 +7,9 @@ from sample_images import smooth_image, stripes
 
 import stylejax
 from stylejax.cli.app import main
+from stylejax.runtime.meshes import local_mesh
 from stylejax.solve import scales
 from stylejax.solve.batch import BatchSolver
-from stylejax.solve.sharding import local_mesh
 from stylejax.solve.sweep import sweep, sweep_sheet
 
 

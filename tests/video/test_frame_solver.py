@@ -9,8 +9,8 @@ import stylejax
 from stylejax import cli
 from stylejax.io import demo_images
 from stylejax.jobs import video
-from stylejax.solve import memory
-from stylejax.solve.batch import bucket_shape
+from stylejax.runtime import memory
+from stylejax.runtime.buckets import bucket_shape
 from stylejax.video import flow, frame_solver
 
 FIRST, LATER = (20,), 20  # first frame's steps, later frames' steps: small, so the tests stay quick
@@ -196,8 +196,8 @@ def test_a_folder_of_videos_is_stylized_frame_by_frame_in_batches(tmp_path, clip
     stylejax.save_image(style, tmp_path / "style.png")
     batches = []
     original = frame_solver._frame_batch
-    monkeypatch.setattr(frame_solver, "_frame_batch", lambda solver, streams, *rest: (
-        batches.append(len(streams)), original(solver, streams, *rest))[1])
+    monkeypatch.setattr(frame_solver, "_frame_batch", lambda solver, streams, *rest, **options: (
+        batches.append(len(streams)), original(solver, streams, *rest, **options))[1])
     code = cli.main(["video", str(videos), "-o", str(tmp_path / "styled"), "--style", str(tmp_path / "style.png"),
                      "--size", "64", "--first-steps", "10", "--steps", "5"])
     assert code == 0

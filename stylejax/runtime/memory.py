@@ -1,4 +1,4 @@
-"""How much memory a device has, and how much an optimisation needs: XLA's count and a cheap bound.
+"""How much memory a device has, and how much a compiled program needs (XLA's count); byte counts for people.
 
 Pure helpers: the only file read is /proc/meminfo, for what RAM a CPU device can use.
 """
@@ -9,9 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-
-_F32 = 4
-_RELU1_1_CHANNELS = 64  # the widest activation at full resolution: every VGG starts with 64 channels
 
 
 def available_bytes() -> int | None:
@@ -53,21 +50,6 @@ def compiled_bytes(compiled: Any) -> int:
         return 0
     return int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
                + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes)
-
-
-def lower_bound_bytes(shape: tuple[int, int]) -> int:
-    """Bytes one optimisation step of an (h, w) image needs at least; nothing is compiled.
-
-    The pixels (3 f32 channels), the relu1_1 activations (64 f32 channels) and their gradient must all
-    exist at once in any step, remat or not, so this refuses absurd sizes before XLA is asked to
-    compile them. Plain Python ints: a 100000 px side cannot overflow.
-
-    Args:
-      shape: (h, w) of the image optimised.
-    """
-    h, w = (int(side) for side in shape)
-    pixels = h * w
-    return pixels * _F32 * (3 + 2 * _RELU1_1_CHANNELS)
 
 
 def describe(nbytes: int) -> str:
