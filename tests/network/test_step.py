@@ -54,3 +54,17 @@ def test_four_devices_give_the_parameters_of_one():
     assert moved > 1e-2
     assert differ < 2e-3 * moved
     assert int(four.step) == 2
+
+
+def test_the_network_optimizer_steps_the_norms_ten_times_faster():
+    """Adam's first step moves each parameter by about its rate: the norms' rows by NORM_RATE_MULTIPLIER x it."""
+    from stylejax.network.step import NORM_RATE_MULTIPLIER, network_optimizer
+
+    params = {"norm1": {"scale": jnp.ones(3)}, "conv1": {"kernel": jnp.ones((2, 2))}}
+    grads = {"norm1": {"scale": jnp.array([1.0, -2.0, 0.5])}, "conv1": {"kernel": jnp.full((2, 2), -3.0)}}
+    optimizer = network_optimizer(1e-3)
+    updates, _ = optimizer.update(grads, optimizer.init(params), params)
+    np.testing.assert_allclose(updates["norm1"]["scale"], -1e-3 * NORM_RATE_MULTIPLIER * np.sign([1.0, -2.0, 0.5]),
+                               rtol=1e-4)
+    np.testing.assert_allclose(updates["conv1"]["kernel"], np.full((2, 2), 1e-3), rtol=1e-4)
+    assert network_optimizer(1e-3) is optimizer  # one object per rate: the compiled step is cached by it
