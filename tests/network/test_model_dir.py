@@ -1,7 +1,6 @@
 """Model folders: saved and loaded exactly; damaged or foreign folders are one StyleJaxError."""
 
 import json
-import shutil
 
 import jax
 import numpy as np
@@ -49,6 +48,7 @@ def test_missing_or_mismatched_parameters_are_one_error(model):
     with pytest.raises(stylejax.StyleJaxError, match="damaged"):
         stylejax.load_network(folder)
     (folder / "model.json").write_text(json.dumps(record))
-    shutil.rmtree(folder / "params" / "d")
+    for stored in [p for p in (folder / "params").rglob("*") if p.is_file()]:  # whatever orbax laid out there
+        stored.write_bytes(b"")
     with pytest.raises(stylejax.StyleJaxError, match="damaged"):
         stylejax.load_network(folder)
