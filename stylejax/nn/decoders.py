@@ -50,7 +50,7 @@ class DecoderLayer(NamedTuple):
 def level_block(level: str) -> int:
     """The VGG block a level ends in: "relu4_1" -> 4; raises StyleJaxError for a name that is not a level."""
     if level not in LEVELS:
-        raise StyleJaxError(f"no decoder level {level!r}: use one of {', '.join(LEVELS)}")
+        raise StyleJaxError(f"`level` {level!r} has no decoder: use one of {', '.join(LEVELS)}")
     return int(level[4])
 
 
@@ -70,9 +70,9 @@ def decoder_plan(level: str, arch: str = "vgg16", width: float = 1.0) -> tuple[D
     """
     block = level_block(level)
     if arch not in BLOCKS:
-        raise StyleJaxError(f"unknown architecture {arch!r}: use one of {', '.join(BLOCKS)}")
+        raise StyleJaxError(f"`arch` {arch!r} is unknown: use one of {', '.join(BLOCKS)}")
     if not (isinstance(width, int | float) and width > 0):
-        raise StyleJaxError(f"decoder width must be a positive number (1.0 as VGG, 0.5 half), got {width!r}")
+        raise StyleJaxError(f"`width` must be a positive number (1.0: VGG's channels, 0.5: half), got {width!r}")
     # The encoder to `level`: (c_in, c_out, a pooling after it) per convolution, block by block.
     encoder = []
     c_in = 3

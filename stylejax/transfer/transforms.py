@@ -100,7 +100,7 @@ def wct(content: jax.Array, style: jax.Array, alpha: float | jax.Array = 1.0, *,
     """
     _check(content, style)
     if sqrt not in SQRT_METHODS:
-        raise StyleJaxError(f"unknown matrix square root {sqrt!r}: use one of {', '.join(SQRT_METHODS)}")
+        raise StyleJaxError(f"`sqrt` {sqrt!r} is unknown: use one of {', '.join(SQRT_METHODS)}")
     c_mean, c_cov = moments(content, content_mask)
     s_mean, s_cov = moments(style, style_mask)
     roots = eigh_roots if sqrt == "eigh" else lambda a: newton_schulz_roots(a, iterations)
@@ -190,7 +190,7 @@ def by_regions(transform: Callable[..., jax.Array], content: jax.Array, styles: 
     """
     masks = masks.reshape(masks.shape[:3] + (1,)).astype(jnp.float32)
     if masks.shape[0] != len(styles) or masks.shape[1:3] != content.shape[:2]:
-        raise StyleJaxError(f"{masks.shape[0]} masks of {masks.shape[1]}x{masks.shape[2]} for {len(styles)} styles "
+        raise StyleJaxError(f"`masks`: {masks.shape[0]} of {masks.shape[1]}x{masks.shape[2]} for {len(styles)} styles "
                             f"and features of {content.shape[0]}x{content.shape[1]}: give one mask per style, "
                             "at the features' size")
     x = content.astype(jnp.float32)

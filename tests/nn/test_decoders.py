@@ -66,7 +66,7 @@ def test_reflecting_an_upsampled_image_is_upsampling_an_edge_padded_one():
 def test_bad_settings_are_refused():
     with pytest.raises(StyleJaxError, match="relu4_1"):
         decoder_plan("relu4_2")
-    with pytest.raises(StyleJaxError, match="width"):
+    with pytest.raises(StyleJaxError, match="`width`"):
         decoder_plan("relu4_1", width=0)
-    with pytest.raises(StyleJaxError, match="architecture"):
+    with pytest.raises(StyleJaxError, match="`arch`"):
         decoder_plan("relu4_1", "resnet")

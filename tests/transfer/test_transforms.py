@@ -138,7 +138,7 @@ def test_dtypes_and_bad_shapes():
         wct(content, features(5, 5, 3, 1))
     with pytest.raises(StyleJaxError, match="jax.vmap"):
         adain(content[None], style[None])
-    with pytest.raises(StyleJaxError, match="square root"):
+    with pytest.raises(StyleJaxError, match="`sqrt`"):
         wct(content, style, sqrt="svd")
 
 
