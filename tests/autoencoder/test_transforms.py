@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stylejax.errors import StyleJaxError
-from stylejax.transfer.transforms import (
+from stylejax.autoencoder.transforms import (
     EPS,
     adain,
     by_regions,
@@ -21,6 +20,7 @@ from stylejax.transfer.transforms import (
     regularised,
     wct,
 )
+from stylejax.errors import StyleJaxError
 
 SQRTS = ("eigh", "newton_schulz")
 # Compiled once per shape: op by op, the eigendecomposition and the iteration dispatch hundreds of small ops.

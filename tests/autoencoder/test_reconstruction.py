@@ -10,9 +10,7 @@ from flax import nnx
 from sample_images import smooth_image
 
 import stylejax
-from stylejax.nn.decoders import Decoder
-from stylejax.runtime.meshes import local_mesh
-from stylejax.transfer.reconstruction import (
+from stylejax.autoencoder.reconstruction import (
     ENCODER_POOLING,
     Reconstruction,
     decoder_optimizer,
@@ -21,6 +19,8 @@ from stylejax.transfer.reconstruction import (
     psnr,
     reconstruction_step,
 )
+from stylejax.nn.decoders import Decoder
+from stylejax.runtime.meshes import local_mesh
 
 
 @pytest.fixture(scope="module")
