@@ -1,0 +1,5 @@
+"""Any painting in one pass: feature transforms (WCT, AdaIN) between the VGG encoder and the decoders
+(`stylejax.nn.decoders`), and the decoders' reconstruction training step. Pure and jit-able: no files.
+
+Imports `objective`, `optim`, `runtime`, `nn` and `io` below it; `solve` and the layers above may import it.
+"""
