@@ -181,7 +181,7 @@ def torch_step(args) -> None:
     import stylejax
     from stylejax.network.data import TrainingImages, find_images
     from stylejax.network.step import init_state, train_step
-    from stylejax.nn.transformer import StyleNetwork
+    from stylejax.nn.style_network import StyleNetwork
     from stylejax.nn.weights import load_vgg
     from stylejax.objective.targets import prepare_shared
     from stylejax.runtime.meshes import local_mesh

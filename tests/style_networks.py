@@ -9,7 +9,7 @@ def random_network(width=8, num_styles=1, seed=0):
     import jax
     from flax import nnx
 
-    from stylejax.nn.transformer import StyleNetwork
+    from stylejax.nn.style_network import StyleNetwork
 
     network = nnx.eval_shape(lambda: StyleNetwork(width, num_styles))
     rng = np.random.default_rng(seed)

@@ -27,7 +27,7 @@ from stylejax.jobs.local import Item, job_batches, load_batch, plan_job
 from stylejax.jobs.manifest import JobSummary, Manifest
 from stylejax.network.inference import BucketedNetwork, check_apply
 from stylejax.network.loaded import StyleNetworkFunction, load_network
-from stylejax.nn.transformer import NETWORK_MIN_SIDE
+from stylejax.nn.style_network import NETWORK_MIN_SIDE
 from stylejax.runtime.buckets import planned_bucket
 
 

@@ -25,7 +25,7 @@ from stylejax.config import check_batch_size
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.network.loaded import StyleNetworkFunction
-from stylejax.nn.transformer import NETWORK_MIN_SIDE
+from stylejax.nn.style_network import NETWORK_MIN_SIDE
 from stylejax.runtime import memory
 from stylejax.runtime.buckets import BUCKET, apply_bucket, planned_bucket
 from stylejax.runtime.memory import describe

@@ -14,7 +14,7 @@ from flax import nnx
 
 from stylejax.errors import StyleJaxError
 from stylejax.network.model_dir import load_model
-from stylejax.nn.transformer import check_style_mix
+from stylejax.nn.style_network import check_style_mix
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

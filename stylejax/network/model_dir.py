@@ -16,7 +16,7 @@ from flax import nnx
 
 from stylejax.errors import StyleJaxError
 from stylejax.io.atomic import atomic_output
-from stylejax.nn.transformer import StyleNetwork
+from stylejax.nn.style_network import StyleNetwork
 
 FORMAT = "stylejax-style-network"
 FORMAT_VERSION = 1

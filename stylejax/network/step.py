@@ -18,7 +18,7 @@ from flax import nnx
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
-from stylejax.nn.transformer import one_hot_styles
+from stylejax.nn.style_network import one_hot_styles
 from stylejax.objective.gatys import Objective, ObjectiveArgs
 
 

@@ -33,7 +33,7 @@ from stylejax.network.model_dir import MODEL_JSON, save_model
 from stylejax.network.multihost import global_batch, is_writer, my_rows, sync_processes, training_mesh
 from stylejax.network.step import TrainState, init_state, network_optimizer, train_step
 from stylejax.nn.readers import file_sha256
-from stylejax.nn.transformer import WIDTHS, StyleNetwork, one_hot_styles
+from stylejax.nn.style_network import WIDTHS, StyleNetwork, one_hot_styles
 from stylejax.nn.weights import load_vgg
 from stylejax.objective.targets import prepare_shared, resolve_precision
 

@@ -46,7 +46,7 @@ def test_images_of_five_shapes_in_three_buckets_compile_three_programs_and_match
     for image, out in zip(inputs, outputs, strict=True):
         alone = np.asarray(jax.jit(net)(jnp.asarray(image)[None], jnp.ones((1,)))[0])
         assert out.shape == image.shape
-        np.testing.assert_allclose(out, alone, atol=1e-4)  # float rounding: see test_transformer's measure
+        np.testing.assert_allclose(out, alone, atol=1e-4)  # float rounding: see test_style_network's measure
 
 
 @pytest.mark.slow

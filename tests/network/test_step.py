@@ -10,7 +10,7 @@ from sample_images import smooth_image, stripes
 
 from stylejax.config import StyleConfig
 from stylejax.network.step import init_state, train_step
-from stylejax.nn.transformer import StyleNetwork
+from stylejax.nn.style_network import StyleNetwork
 from stylejax.nn.vgg import VGG
 from stylejax.objective.targets import prepare_shared
 from stylejax.runtime.meshes import local_mesh

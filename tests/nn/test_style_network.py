@@ -10,7 +10,7 @@ from flax import nnx
 from style_networks import random_network
 
 from stylejax.errors import StyleJaxError
-from stylejax.nn.transformer import StyleNetwork, check_style_mix, one_hot_styles
+from stylejax.nn.style_network import StyleNetwork, check_style_mix, one_hot_styles
 
 
 def count(network):
