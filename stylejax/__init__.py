@@ -7,8 +7,8 @@ from stylejax.config import StyleConfig as StyleConfig
 from stylejax.errors import StyleJaxError as StyleJaxError
 from stylejax.io.images import load_image as load_image
 from stylejax.io.images import save_image as save_image
-from stylejax.network.loaded import StyleNetworkFunction as StyleNetworkFunction
-from stylejax.network.loaded import load_network as load_network
+from stylejax.network.function import StyleNetworkFunction as StyleNetworkFunction
+from stylejax.network.function import load_network as load_network
 from stylejax.network.refine import refine as refine
 from stylejax.network.train import TrainSettings as TrainSettings
 from stylejax.network.train import train_network as train_network

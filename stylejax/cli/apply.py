@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from stylejax.io.images import check_output, check_output_dir, load_image, save_image
     from stylejax.jobs.apply import run_apply_fleet, run_apply_job, stylize_with
     from stylejax.jobs.local import collect_inputs
-    from stylejax.network.loaded import load_network
+    from stylejax.network.function import load_network
 
     style = network_style(args)
     if args.ray is None and args.workers is not None:

@@ -23,7 +23,7 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stylejax.network.export import write_export
-    from stylejax.network.loaded import load_network
+    from stylejax.network.function import load_network
 
     style = network_style(args)
     output = Path(args.output)

@@ -100,7 +100,7 @@ def load_network_style(args: argparse.Namespace):
                                 "add --network PATH")
         return None, None
     style = network_style(args)
-    from stylejax.network.loaded import load_network
+    from stylejax.network.function import load_network
 
     net = load_network(args.network)
     return net, net.style_weights(style)

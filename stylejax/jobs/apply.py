@@ -25,8 +25,8 @@ from stylejax.io.atomic import remove_partial_outputs
 from stylejax.jobs.fleet import drive_fleet
 from stylejax.jobs.local import Item, job_batches, load_batch, plan_job
 from stylejax.jobs.manifest import JobSummary, Manifest
+from stylejax.network.function import StyleNetworkFunction, load_network
 from stylejax.network.inference import BucketedNetwork, check_apply
-from stylejax.network.loaded import StyleNetworkFunction, load_network
 from stylejax.nn.style_network import NETWORK_MIN_SIDE
 from stylejax.runtime.buckets import planned_bucket
 

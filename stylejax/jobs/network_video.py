@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stylejax.jobs.video_work import VideoJob, VideoSummary, file_stamp, run_frame_jobs
-from stylejax.network.loaded import load_network
+from stylejax.network.function import load_network
 from stylejax.network.model_dir import MODEL_JSON
 from stylejax.video import flow
 from stylejax.video.network_frames import apply_network_streams, network_frame_shape

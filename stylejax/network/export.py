@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from stylejax.errors import StyleJaxError
 from stylejax.io.atomic import atomic_output
-from stylejax.network.loaded import StyleNetworkFunction
+from stylejax.network.function import StyleNetworkFunction
 
 ONNX_SUFFIX = ".onnx"
 

@@ -24,7 +24,7 @@ import numpy as np
 from stylejax.config import check_batch_size
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
-from stylejax.network.loaded import StyleNetworkFunction
+from stylejax.network.function import StyleNetworkFunction
 from stylejax.nn.style_network import NETWORK_MIN_SIDE
 from stylejax.runtime import memory
 from stylejax.runtime.buckets import BUCKET, apply_bucket, planned_bucket

@@ -20,7 +20,7 @@ from stylejax.config import StyleConfig
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.io.images import ImageLike, as_image, working_shape
-from stylejax.network.loaded import StyleNetworkFunction, apply_network
+from stylejax.network.function import StyleNetworkFunction, apply_network
 from stylejax.solve.scales import Scale
 from stylejax.solve.stylize import Callback, StyleResult, stylize
 

@@ -18,7 +18,7 @@ import numpy as np
 from stylejax.config import check_batch_size
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
-from stylejax.network.loaded import StyleNetworkFunction, apply_network
+from stylejax.network.function import StyleNetworkFunction, apply_network
 from stylejax.nn.style_network import NETWORK_MIN_SIDE
 from stylejax.video import flow
 from stylejax.video.settings import Progress, VideoFrame

@@ -7,8 +7,8 @@ import pytest
 from style_networks import random_network
 
 import stylejax
+from stylejax.network.function import StyleNetworkFunction
 from stylejax.network.inference import BucketedNetwork
-from stylejax.network.loaded import StyleNetworkFunction
 from stylejax.runtime import memory
 from stylejax.runtime.buckets import apply_bucket
 
