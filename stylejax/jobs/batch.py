@@ -1,4 +1,4 @@
-"""Resumable bulk jobs: a directory (or list) of images in, mirrored stylized images out.
+"""`stylejax batch`'s job, resumable: a directory (or list) of images in, mirrored stylized images out.
 
 A job can be killed at any moment and re-run with the same command: finished images are skipped,
 in-flight batches resume from their last orbax checkpoint, and outputs appear only whole (temporary

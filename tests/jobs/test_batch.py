@@ -18,7 +18,7 @@ from sample_images import add_broken_images, smooth_image, stripes
 from stylejax import cli
 from stylejax.config import StyleConfig
 from stylejax.io import images
-from stylejax.jobs import checkpoints, local
+from stylejax.jobs import batch, checkpoints
 from stylejax.runtime import memory
 from stylejax.solve import sizing
 
@@ -71,7 +71,7 @@ def test_twenty_inputs_two_broken(tmp_path, capsys):
 def test_interrupted_job_resumes_without_redoing_finished_images(tmp_path):
     source = make_inputs(tmp_path, count=8, broken=False)
     out = tmp_path / "out"
-    items = local.my_share(local.collect_inputs(source, out), 0, 1)
+    items = batch.my_share(batch.collect_inputs(source, out), 0, 1)
     config = StyleConfig(size=40, steps=4, optimizer="adam", chunk_steps=2)
     style = [tmp_path / "style.png"]
 
@@ -83,11 +83,11 @@ def test_interrupted_job_resumes_without_redoing_finished_images(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        local.run_job(items, style, out, config, batch_size=4, progress=stop_after_first_batch)
+        batch.run_job(items, style, out, config, batch_size=4, progress=stop_after_first_batch)
     first = {r["input"]: (out / r["input"]).stat().st_mtime_ns for r in manifest(out) if r["status"] == "done"}
     assert 0 < len(first) < 8
 
-    summary = local.run_job(items, style, out, config, batch_size=4)
+    summary = batch.run_job(items, style, out, config, batch_size=4)
     assert summary.skipped == len(first) and summary.done == 8 - len(first)
     done = Counter(r["input"] for r in manifest(out) if r["status"] == "done")
     assert set(done) == {i.name for i in items} and set(done.values()) == {1}  # each exactly once
@@ -112,15 +112,15 @@ def die_after_save(monkeypatch, when) -> list[int]:
 @pytest.mark.slow
 def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     source = make_inputs(tmp_path, count=2, broken=False)
-    items = local.collect_inputs(source, tmp_path / "x")
+    items = batch.collect_inputs(source, tmp_path / "x")
     config = StyleConfig(size=40, steps=6, optimizer="lbfgs", chunk_steps=2)
     style = [tmp_path / "style.png"]
-    local.run_job(items, style, tmp_path / "reference", config, batch_size=4)
+    batch.run_job(items, style, tmp_path / "reference", config, batch_size=4)
 
     save = checkpoints._save_checkpoint
     die_after_save(monkeypatch, lambda step: step == 4)  # preempted right after the step-4 checkpoint
     with pytest.raises(KeyboardInterrupt):
-        local.run_job(items, style, tmp_path / "out", config, batch_size=4)
+        batch.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert not any((tmp_path / "out" / i.name).exists() for i in items)
     monkeypatch.setattr(checkpoints, "_save_checkpoint", save)
 
@@ -133,7 +133,7 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
         return result
 
     monkeypatch.setattr(checkpoints, "_restore_checkpoint", spy)
-    local.run_job(items, style, tmp_path / "out", config, batch_size=4)
+    batch.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert restored_steps == [4]  # the preempted batch resumes at step 4; the other never started
     for item in items:
         resumed = images.load_image(tmp_path / "out" / item.name)
@@ -156,12 +156,12 @@ def test_a_checkpoint_is_never_restored_into_another_layout(tmp_path, monkeypatc
     from stylejax.runtime.meshes import local_mesh
 
     source = make_inputs(tmp_path, count=3, broken=False)
-    items = local.collect_inputs(source, tmp_path / "x")
+    items = batch.collect_inputs(source, tmp_path / "x")
     config = StyleConfig(size=40, steps=6, optimizer="adam", chunk_steps=2)
     style = [tmp_path / "style.png"]
 
     def run(devices=4, vmap_size=1):  # 3 images pad to 4 rows in every layout here: only the key tells them apart
-        return local.run_job(items, style, tmp_path / "out", config, batch_size=4, vmap_size=vmap_size,
+        return batch.run_job(items, style, tmp_path / "out", config, batch_size=4, vmap_size=vmap_size,
                             mesh=local_mesh(jax.devices()[:devices]))
 
     save = checkpoints._save_checkpoint
@@ -266,7 +266,7 @@ def test_the_batch_size_a_refusal_suggests_fits(monkeypatch, vmap_size):
     shape = (32, 48)
     limit = (solver.memory_needed(shape, 4) + solver.memory_needed(shape, 64)) // 2
     monkeypatch.setattr(memory, "available_bytes", lambda: limit)
-    with pytest.raises(local.StyleJaxError, match="use `batch_size`") as refusal:
+    with pytest.raises(batch.StyleJaxError, match="use `batch_size`") as refusal:
         sizing.check_memory(solver, [shape], 64, log=lambda line: None)
     suggested = int(str(refusal.value).split("use `batch_size` ")[1].split()[0])
     assert 4 <= suggested < 64
@@ -276,17 +276,17 @@ def test_the_batch_size_a_refusal_suggests_fits(monkeypatch, vmap_size):
 @pytest.mark.slow
 def test_a_batch_interrupted_at_a_later_scale_resumes_there(tmp_path, monkeypatch):
     source = make_inputs(tmp_path, count=1, broken=False)
-    items = local.collect_inputs(source, tmp_path / "x")
+    items = batch.collect_inputs(source, tmp_path / "x")
     config = StyleConfig(size=64, min_size=32, scale_factor=2.0, steps=(4, 4), optimizer="adam", chunk_steps=2,
                          ema_decay=0.5)
     style = [tmp_path / "style.png"]
-    local.run_job(items, style, tmp_path / "reference", config, batch_size=4)
+    batch.run_job(items, style, tmp_path / "reference", config, batch_size=4)
 
     save = checkpoints._save_checkpoint
     # Step 6 is step 2 of the second scale (64 px): checkpoints count steps over the whole schedule.
     saved_steps = die_after_save(monkeypatch, lambda step: step == 6)
     with pytest.raises(KeyboardInterrupt):
-        local.run_job(items, style, tmp_path / "out", config, batch_size=4)
+        batch.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert saved_steps == [2, 6]
     monkeypatch.setattr(checkpoints, "_save_checkpoint", save)
 
@@ -299,7 +299,7 @@ def test_a_batch_interrupted_at_a_later_scale_resumes_there(tmp_path, monkeypatc
         return result
 
     monkeypatch.setattr(checkpoints, "_restore_checkpoint", spy)
-    local.run_job(items, style, tmp_path / "out", config, batch_size=4)
+    batch.run_job(items, style, tmp_path / "out", config, batch_size=4)
     assert restored == [((48, 64), 6)]  # straight into the second scale, with all six steps' losses
     name = items[0].name
     np.testing.assert_allclose(images.load_image(tmp_path / "out" / name),
