@@ -52,7 +52,7 @@ def main() -> None:
     import ray
 
     from stylejax import StyleConfig
-    from stylejax.jobs import batch, fleet
+    from stylejax.jobs import fleet, inputs
 
     source, style = write_problem(root, args.images)
     config = StyleConfig(size=args.size, min_size=args.size, steps=args.steps, optimizer="adam",
@@ -66,7 +66,7 @@ def main() -> None:
         assert summary.done == len(items) and not summary.failed, summary
         return time.perf_counter() - start
 
-    items = batch.collect_inputs(source, root / "out")
+    items = inputs.collect_inputs(source, root / "out")
     job(2, root / "warm-up", items[:2])  # compiles once, into the shared cache
     rows = []
     for workers in (1, 2):

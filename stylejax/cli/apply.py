@@ -32,7 +32,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from stylejax.io.images import check_output, check_output_dir, load_image, save_image
     from stylejax.jobs.apply import run_apply_fleet, run_apply_job, stylize_with
-    from stylejax.jobs.batch import collect_inputs
+    from stylejax.jobs.inputs import collect_inputs
     from stylejax.network.function import load_network
 
     style = network_style(args)
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
 def collect_inputs_file(source: Path):
     """One image file given among several inputs: an item named by its file name."""
-    from stylejax.jobs.batch import Item
+    from stylejax.jobs.inputs import Item
 
     if not source.exists():
         raise StyleJaxError(f"{source}: no such file or folder")

@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     import jax
 
     from stylejax.io.images import check_output_dir, load_image
-    from stylejax.jobs.batch import collect_inputs, my_share, run_job
+    from stylejax.jobs.batch import run_job
+    from stylejax.jobs.inputs import collect_inputs, my_share
 
     if args.ray is not None and (args.distributed or args.coordinator_address):
         raise StyleJaxError("--ray and --distributed are two ways to run on many machines: give one")

@@ -22,8 +22,8 @@ import numpy as np
 
 from stylejax.io import images
 from stylejax.io.atomic import remove_partial_outputs
-from stylejax.jobs.batch import Item, job_batches, load_batch, plan_job
 from stylejax.jobs.fleet import drive_fleet
+from stylejax.jobs.inputs import Item, job_batches, load_batch, plan_job
 from stylejax.jobs.manifest import JobSummary, Manifest
 from stylejax.network.function import StyleNetworkFunction, load_network
 from stylejax.network.inference import BucketedNetwork, check_apply
@@ -58,7 +58,7 @@ def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path
     """Stylizes `items` into `outdir` through `net`, skipping outputs that exist.
 
     Args:
-      items: the inputs (`jobs.batch.collect_inputs`).
+      items: the inputs (`jobs.inputs.collect_inputs`).
       net: a loaded network (`load_network`).
       outdir: the output root; OUTDIR/manifest.jsonl gets one line per input per outcome.
       size: the outputs' long side (None: each input's own, shrunk where one image would not fit).

@@ -30,7 +30,7 @@ from pathlib import Path
 from stylejax.config import MIN_SIDE, StyleConfig
 from stylejax.errors import StyleJaxError
 from stylejax.io.images import ImageLike
-from stylejax.jobs.batch import Buckets, Item, check_job, job_batches, plan_job
+from stylejax.jobs.batch import check_job
 from stylejax.jobs.checkpoints import remove_finished_checkpoints
 from stylejax.jobs.fleet_workers import (
     MAX_RESTARTS,
@@ -42,6 +42,7 @@ from stylejax.jobs.fleet_workers import (
     start_workers,
     worker_options,
 )
+from stylejax.jobs.inputs import Buckets, Item, job_batches, plan_job
 from stylejax.jobs.manifest import JobSummary, Manifest
 from stylejax.runtime.buckets import bucket_shape
 

@@ -23,7 +23,8 @@ from typing import Any, Protocol
 from stylejax.config import StyleConfig
 from stylejax.errors import StyleJaxError
 from stylejax.io.images import ImageLike
-from stylejax.jobs.batch import Item, job_solver, run_batch
+from stylejax.jobs.batch import job_solver, run_batch
+from stylejax.jobs.inputs import Item
 from stylejax.jobs.manifest import failed_record
 from stylejax.nn.weights import weights_dir
 from stylejax.solve.sizing import check_memory

@@ -18,7 +18,7 @@ from sample_images import add_broken_images, smooth_image, stripes
 from stylejax import cli
 from stylejax.config import StyleConfig
 from stylejax.io import images
-from stylejax.jobs import batch, checkpoints
+from stylejax.jobs import batch, checkpoints, inputs
 from stylejax.runtime import memory
 from stylejax.solve import sizing
 
@@ -71,7 +71,7 @@ def test_twenty_inputs_two_broken(tmp_path, capsys):
 def test_interrupted_job_resumes_without_redoing_finished_images(tmp_path):
     source = make_inputs(tmp_path, count=8, broken=False)
     out = tmp_path / "out"
-    items = batch.my_share(batch.collect_inputs(source, out), 0, 1)
+    items = inputs.my_share(inputs.collect_inputs(source, out), 0, 1)
     config = StyleConfig(size=40, steps=4, optimizer="adam", chunk_steps=2)
     style = [tmp_path / "style.png"]
 
@@ -112,7 +112,7 @@ def die_after_save(monkeypatch, when) -> list[int]:
 @pytest.mark.slow
 def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     source = make_inputs(tmp_path, count=2, broken=False)
-    items = batch.collect_inputs(source, tmp_path / "x")
+    items = inputs.collect_inputs(source, tmp_path / "x")
     config = StyleConfig(size=40, steps=6, optimizer="lbfgs", chunk_steps=2)
     style = [tmp_path / "style.png"]
     batch.run_job(items, style, tmp_path / "reference", config, batch_size=4)
@@ -156,7 +156,7 @@ def test_a_checkpoint_is_never_restored_into_another_layout(tmp_path, monkeypatc
     from stylejax.runtime.meshes import local_mesh
 
     source = make_inputs(tmp_path, count=3, broken=False)
-    items = batch.collect_inputs(source, tmp_path / "x")
+    items = inputs.collect_inputs(source, tmp_path / "x")
     config = StyleConfig(size=40, steps=6, optimizer="adam", chunk_steps=2)
     style = [tmp_path / "style.png"]
 
@@ -276,7 +276,7 @@ def test_the_batch_size_a_refusal_suggests_fits(monkeypatch, vmap_size):
 @pytest.mark.slow
 def test_a_batch_interrupted_at_a_later_scale_resumes_there(tmp_path, monkeypatch):
     source = make_inputs(tmp_path, count=1, broken=False)
-    items = batch.collect_inputs(source, tmp_path / "x")
+    items = inputs.collect_inputs(source, tmp_path / "x")
     config = StyleConfig(size=64, min_size=32, scale_factor=2.0, steps=(4, 4), optimizer="adam", chunk_steps=2,
                          ema_decay=0.5)
     style = [tmp_path / "style.png"]

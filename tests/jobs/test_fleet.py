@@ -19,7 +19,7 @@ import stylejax
 from stylejax import cli
 from stylejax.config import StyleConfig
 from stylejax.io import images
-from stylejax.jobs import batch, fleet, fleet_workers
+from stylejax.jobs import fleet, fleet_workers, inputs
 from stylejax.jobs.checkpoints import CHECKPOINTS
 from stylejax.runtime.buckets import bucket_shape
 
@@ -220,7 +220,7 @@ class _FakeWorker:
 
 
 def _schedule(workers, names):
-    batches = [fleet_workers.FleetBatch((32, 40), [batch.Item(Path(name), name)]) for name in names]
+    batches = [fleet_workers.FleetBatch((32, 40), [inputs.Item(Path(name), name)]) for name in names]
     outcomes = Counter()
     fleet_workers.schedule_batches(_FakeRay, workers, batches,
                     lambda batch, records: outcomes.update((r["input"], r["status"]) for r in records),
@@ -248,7 +248,7 @@ def test_a_worker_s_diverging_batch_fails_its_images_and_the_worker_goes_on(tmp_
     diverge_batches(monkeypatch, lambda h, w, done: diverging[0])
     config = StyleConfig(size=40, steps=2, optimizer="adam", chunk_steps=2)
     worker = fleet_workers.FleetWorker(fleet_workers.StylizeWork([tmp_path / "style.png"], config, tmp_path / "out", 1))
-    items = [batch.Item(path, path.name) for path in sorted((tmp_path / "in").glob("*.png"))]
+    items = [inputs.Item(path, path.name) for path in sorted((tmp_path / "in").glob("*.png"))]
     records, error = worker.run(bucket_shape((40, 50), config.size), items)
     assert error is None  # not a usage error for the driver to stop the fleet with
     assert [(r["input"], r["status"]) for r in records] == [("img00.png", "failed"), ("img01.png", "failed")]

@@ -11,7 +11,7 @@ from test_batch import die_after_save, manifest
 from stylejax import cli
 from stylejax.config import StyleConfig
 from stylejax.io import images
-from stylejax.jobs import batch, checkpoints
+from stylejax.jobs import batch, checkpoints, inputs
 from stylejax.jobs.checkpoints import CHECKPOINTS, INPUTS
 from stylejax.solve.batch import BatchSolver
 
@@ -76,14 +76,14 @@ def test_a_batch_that_regrouped_on_a_rerun_leaves_no_orphaned_checkpoint(tmp_pat
     save = checkpoints._save_checkpoint
     saved = die_after_save(monkeypatch, lambda step: len(saved) == 2)  # killed in the portrait batch
     with pytest.raises(KeyboardInterrupt):
-        batch.run_job(batch.collect_inputs(source, out), style, out, config, batch_size=4)
+        batch.run_job(inputs.collect_inputs(source, out), style, out, config, batch_size=4)
     monkeypatch.setattr(checkpoints, "_save_checkpoint", save)
     finished = {name: (out / name).stat().st_mtime_ns for name in ["a0.png", "a1.png"]}
     [orphan] = (out / CHECKPOINTS).iterdir()
     assert json.loads((orphan / INPUTS).read_text()) == ["b0.png", "b1.png"]
 
     images.save_image(smooth_image(*PORTRAIT, seed=4), source / "b2.png")  # the portrait batch regroups: a new key
-    summary = batch.run_job(batch.collect_inputs(source, out), style, out, config, batch_size=4)
+    summary = batch.run_job(inputs.collect_inputs(source, out), style, out, config, batch_size=4)
     assert (summary.skipped, summary.done, summary.failed) == (2, 3, [])
     assert not (out / CHECKPOINTS).exists()  # the orphan went with the batch that replaced it
     assert all((out / name).is_file() for name in ["a0.png", "a1.png", "b0.png", "b1.png", "b2.png"])
