@@ -31,7 +31,7 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stylejax.io.images import check_output, check_output_dir, load_image, save_image
-    from stylejax.jobs.apply import run_apply_fleet, run_apply_job, stylize_with
+    from stylejax.jobs.apply import apply_to_image, run_apply_fleet, run_apply_job
     from stylejax.jobs.inputs import collect_inputs
     from stylejax.network.function import load_network
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if len(sources) == 1 and sources[0].is_file() and output.suffix and not output.is_dir() \
             and sources[0].suffix.lower() != ".txt" and args.ray is None:
         check_output(output, inputs=(sources[0],), overwrite=True)
-        save_image(stylize_with(net, load_image(sources[0]), args.size, style), output)
+        save_image(apply_to_image(net, load_image(sources[0]), args.size, style), output)
         print(f"wrote {output} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
         return 0
     outdir = check_output_dir(output)

@@ -101,7 +101,7 @@ def _bucketed(net: StyleNetworkFunction, size: int | None, style: jax.Array | No
     return BucketedNetwork(net, style, size, batch_size, log)
 
 
-def stylize_with(net: StyleNetworkFunction, image: np.ndarray, size: int | None, style: jax.Array,
+def apply_to_image(net: StyleNetworkFunction, image: np.ndarray, size: int | None, style: jax.Array,
                  log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> np.ndarray:
     """One image (h, w, 3) through the network at long side `size` (None: its own, or what fits): a batch
     of one, memory-checked as a job's."""

@@ -87,7 +87,8 @@ def train_step(objective: Objective, network: nnx.GraphDef, optimizer: optax.Gra
 NORM_RATE_MULTIPLIER = 10.0
 
 
-def _is_norm(path) -> str:
+def _rate_label(path) -> str:
+    """Which Adam the parameter at `path` learns with: "norm" (a norm's style rows) or "rest"."""
     return "norm" if "norm" in jax.tree_util.keystr(path) else "rest"
 
 
@@ -97,7 +98,7 @@ def network_optimizer(learning_rate: float) -> optax.GradientTransformation:
     rate (the compiled step is cached by it)."""
     return optax.multi_transform(
         {"norm": optax.adam(learning_rate * NORM_RATE_MULTIPLIER), "rest": optax.adam(learning_rate)},
-        lambda params: jax.tree_util.tree_map_with_path(lambda path, _: _is_norm(path), params))
+        lambda params: jax.tree_util.tree_map_with_path(lambda path, _: _rate_label(path), params))
 
 
 def init_state(params: nnx.State, optimizer: optax.GradientTransformation) -> TrainState:
