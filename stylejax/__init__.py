@@ -10,7 +10,7 @@ from stylejax.io.images import save_image as save_image
 from stylejax.network.function import StyleNetworkFunction as StyleNetworkFunction
 from stylejax.network.function import load_network as load_network
 from stylejax.network.refine import refine as refine
-from stylejax.network.train import TrainSettings as TrainSettings
+from stylejax.network.settings import TrainSettings as TrainSettings
 from stylejax.network.train import train_network as train_network
 from stylejax.nn.vgg import VGG as VGG
 from stylejax.nn.vgg import extract_features as extract_features

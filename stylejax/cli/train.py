@@ -10,7 +10,7 @@ from stylejax.cli.options import add_distributed_options, init_distributed, prog
 
 def add_parser(commands) -> None:
     """Adds the `train` subcommand to the `stylejax` parser's subcommands."""
-    from stylejax.network.train import TrainSettings
+    from stylejax.network.settings import TrainSettings
 
     d = TrainSettings()
     p = commands.add_parser("train", help="train a feed-forward style network (resumable: rerun the same command)")
@@ -36,7 +36,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylejax.network.train import TrainSettings, train_network
+    from stylejax.network.settings import TrainSettings
+    from stylejax.network.train import train_network
 
     def layers(text):
         return tuple(v.strip() for v in text.split(",") if v.strip())

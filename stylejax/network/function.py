@@ -98,15 +98,17 @@ def load_network(path: str | os.PathLike) -> StyleNetworkFunction:
 
 
 @functools.partial(jax.jit, static_argnums=0)  # the network's weights are constants of its program
-def apply_network(net: StyleNetworkFunction, images: jax.Array, style: jax.Array) -> jax.Array:
-    """`net(images, style)` compiled once per network and image shape.
+def apply_network(net: StyleNetworkFunction, images: jax.Array, style: jax.Array,
+                  sizes: jax.Array | None = None) -> jax.Array:
+    """`net(images, style, sizes=sizes)` compiled once per network and input shapes.
 
     Args:
       net: a loaded network.
       images: (b, h, w, 3) in [0, 1].
       style: (num_styles,) weights (`net.style_weights(...)`).
+      sizes: (b, 2) each image's own (h, w) in a padded batch, or None (see `StyleNetworkFunction.__call__`).
 
     Returns:
       (b, h, w, 3) stylized images in [0, 1].
     """
-    return net(images, style)
+    return net(images, style, sizes=sizes)

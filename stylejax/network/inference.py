@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import functools
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -24,18 +23,13 @@ import numpy as np
 from stylejax.config import check_batch_size
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
-from stylejax.network.function import StyleNetworkFunction
+from stylejax.network.function import StyleNetworkFunction, apply_network
 from stylejax.nn.style_network import NETWORK_MIN_SIDE
 from stylejax.runtime import memory
 from stylejax.runtime.buckets import BUCKET, apply_bucket, planned_bucket
 from stylejax.runtime.memory import describe
 
 HEADROOM = 0.95  # of the available memory a lowered batch or a capped size aims at: XLA aligns buffers
-
-
-@functools.partial(jax.jit, static_argnums=0)  # the network's weights are constants of its program
-def _forward(net: StyleNetworkFunction, batch: jax.Array, style: jax.Array, sizes: jax.Array) -> jax.Array:
-    return net(batch, style, sizes=sizes)
 
 
 def check_apply(size: int | None, batch_size: int) -> None:
@@ -88,7 +82,7 @@ class BucketedNetwork:
         """The compiled forward pass of `rows` images in `bucket` (compiled once, then reused)."""
         key = (bucket, rows)
         if key not in self.programs:
-            self.programs[key] = _forward.lower(
+            self.programs[key] = apply_network.lower(
                 self.net, jax.ShapeDtypeStruct((rows, *bucket, 3), jnp.float32),
                 jax.ShapeDtypeStruct(self.style.shape, jnp.float32),
                 jax.ShapeDtypeStruct((rows, 2), jnp.int32)).compile()

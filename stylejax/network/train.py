@@ -1,8 +1,8 @@
-"""Training a style network: settings, the resumable loop, its orbax checkpoints, the model folder at the end.
+"""`train_network`: the training loop of a style network, from style images and photos to a model folder.
 
-MODEL/checkpoints holds (parameters, Adam's state, step) every `checkpoint_every` steps with the data
-order's key; the data order is a function of (seed, step) (`data.TrainingImages`). Run the same training
-again after a kill and it restores the last checkpoint and ends with the same parameters, bit for bit on CPU.
+The loop saves a checkpoint every `checkpoint_every` steps (`checkpoints`); run the same training again
+after a kill and it restores the last one and ends with the same parameters, bit for bit on CPU. Along
+the way it writes train.csv and sample sheets (`reports`); at the end the model folder (`model_dir`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 import os
 import shutil
 import time
@@ -24,114 +23,19 @@ from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from stylejax.config import StyleConfig
 from stylejax.errors import StyleJaxError
 from stylejax.io.images import load_image
 from stylejax.network import reports
+from stylejax.network.checkpoints import CHECKPOINTS, TrainingCheckpoints, training_key
 from stylejax.network.data import TrainingImages, find_images
 from stylejax.network.model_dir import MODEL_JSON, save_model
 from stylejax.network.multihost import global_batch, is_writer, my_rows, sync_processes, training_mesh
-from stylejax.network.step import TrainState, init_state, network_optimizer, train_step
+from stylejax.network.settings import TrainSettings
+from stylejax.network.step import init_state, network_optimizer, train_step
 from stylejax.nn.readers import file_sha256
-from stylejax.nn.style_network import WIDTHS, StyleNetwork, one_hot_styles
+from stylejax.nn.style_network import StyleNetwork, one_hot_styles
 from stylejax.nn.weights import load_vgg
 from stylejax.objective.targets import prepare_shared, resolve_precision
-
-CHECKPOINTS = "checkpoints"
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainSettings:
-    """Settings of a style network's training. The defaults were chosen by measurement (docs/network.md).
-
-    Attributes:
-      size: side of the square training crops, in pixels.
-      steps: training steps.
-      batch_size: crops per step, split over the local devices (a multiple of their count).
-      width: the network's first-layer channels: 32 (Johnson et al.) or 16 (a quarter of the arithmetic).
-      learning_rate: Adam's step size.
-      content_weight, style_weight, tv_weight: the objective's weights, as in `StyleConfig`.
-      content_layers, style_layers: VGG ReLU names, as in `StyleConfig`.
-      style_scale: the style images' long side relative to `size`.
-      checkpoint_every: steps between checkpoints.
-      sample_every: steps between sample sheets (0: only at the end).
-      seed: fixes the initial weights, the data order, crops and flips.
-      precision: "auto", "f32" or "bf16" for VGG's arithmetic, as in `StyleConfig`.
-      model: the VGG of the objective.
-    """
-
-    size: int = 256
-    steps: int = 2000
-    batch_size: int = 4
-    width: int = 32
-    learning_rate: float = 1e-3
-    content_weight: float = 1.0
-    style_weight: float = 30.0  # stylize's 1e3 leaves a network that starts from nothing texture only
-    tv_weight: float = 1.0
-    content_layers: tuple[str, ...] = ("relu3_1",)
-    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-    style_scale: float = 1.0
-    checkpoint_every: int = 100
-    sample_every: int = 100
-    seed: int = 0
-    precision: str = "auto"
-    model: str = "vgg16"
-
-    def __post_init__(self):
-        for name in ("steps", "batch_size", "checkpoint_every"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-                raise StyleJaxError(f"{name} must be a positive whole number, got {getattr(self, name)!r}")
-        if self.width not in WIDTHS and (self.width <= 0 or self.width % 4):
-            raise StyleJaxError(f"width must be 32 or 16, got {self.width}")
-        if not (self.learning_rate > 0):
-            raise StyleJaxError(f"learning_rate must be positive, got {self.learning_rate}")
-        if self.sample_every < 0:
-            raise StyleJaxError(f"sample_every must be >= 0, got {self.sample_every}")
-        self.objective_config()  # validates sizes, weights, layers and precision
-
-    def objective_config(self) -> StyleConfig:
-        """The `StyleConfig` of the objective the network is trained on."""
-        return StyleConfig(size=self.size, content_weight=self.content_weight, style_weight=self.style_weight,
-                           tv_weight=self.tv_weight, content_layers=self.content_layers,
-                           style_layers=self.style_layers, style_scale=self.style_scale, model=self.model,
-                           precision=self.precision)
-
-
-
-
-def _checkpoint_manager(folder: Path):
-    import orbax.checkpoint as ocp
-
-    folder.mkdir(parents=True, exist_ok=True)
-    return ocp.CheckpointManager(folder.absolute(), options=ocp.CheckpointManagerOptions(
-        max_to_keep=1, enable_async_checkpointing=False, create=False))
-
-
-def _training_key(settings: TrainSettings, data: TrainingImages, style_hashes: list[str]) -> str:
-    return json.dumps(dict(settings=dataclasses.asdict(settings), data=data.order_key(), styles=style_hashes))
-
-
-def _restore(manager, fresh: TrainState, key: str, folder: Path) -> TrainState | None:
-    import orbax.checkpoint as ocp
-
-    step = manager.latest_step()
-    if step is None:
-        return None
-    meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-    if meta.get("key") != key:
-        raise StyleJaxError(f"{folder} holds checkpoints of a different training (other settings, images or "
-                            "styles): give another -o, or delete that folder to start again")
-    target = jax.tree.map(np.asarray, fresh)
-    return manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
-
-
-def _save(manager, state: TrainState, key: str) -> None:
-    import orbax.checkpoint as ocp
-
-    step = int(state.step)
-    manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(jax.tree.map(np.asarray, state)),
-                                               meta=ocp.args.JsonSave(dict(key=key, step=step))))
-    manager.wait_until_finished()
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
@@ -211,14 +115,14 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
     rows, writer = my_rows(settings.batch_size), is_writer()  # this process's rows of each batch
 
     style_hashes = [file_sha256(p) for p in style_paths]
-    key = _training_key(settings, data, style_hashes)
+    key = training_key(settings, data, style_hashes)
     began = time.perf_counter()
     # Everything that holds threads or files is closed on the way out, also on an exception or a kill
     # (KeyboardInterrupt): orbax's manager, the loader's threads, train.csv. Left open, their threads
     # outlive the run and can crash the interpreter at exit.
     with contextlib.ExitStack() as stack:
-        manager = stack.enter_context(contextlib.closing(_checkpoint_manager(folder / CHECKPOINTS)))
-        restored = _restore(manager, state, key, folder)
+        checkpoints = stack.enter_context(contextlib.closing(TrainingCheckpoints(folder, key)))
+        restored = checkpoints.restore(state)
         if restored is not None:
             state = jax.device_put(restored, replicated)
             log(f"resuming from step {int(state.step)}")
@@ -242,7 +146,7 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
                 train_log.add(step + 1, terms, settings.batch_size / seconds, time.perf_counter() - began, waited)
             done = step + 1
             if done % settings.checkpoint_every == 0 and done < settings.steps:
-                _save(manager, state, key)
+                checkpoints.save(state)
             if settings.sample_every and done % settings.sample_every == 0 or done == settings.steps:
                 outputs = np.asarray(_apply_styles(graphdef, state.params, jnp.asarray(samples), len(style_paths)))
                 if writer:

@@ -9,7 +9,7 @@ import pytest
 from sample_images import smooth_image, stripes
 
 import stylejax
-from stylejax.network.train import TrainSettings
+from stylejax.network.settings import TrainSettings
 
 SETTINGS = TrainSettings(size=32, steps=6, batch_size=4, width=8, learning_rate=1e-2, checkpoint_every=2,
                          sample_every=3, content_layers=("relu2_1",), style_layers=("relu1_1", "relu2_1", "relu3_1"),
