@@ -79,11 +79,11 @@ def train_step(objective: Objective, network: nnx.GraphDef, optimizer: optax.Gra
     return jax.jit(sharded, donate_argnums=0)
 
 
-# The conditional instance norms' scale and shift rows learn at this multiple of Adam's rate. Each style
-# owns only those rows, and Adam moves a parameter by about its rate a step whatever the gradient: at the
-# shared rate a 4-style network had not told its styles apart after 100 steps (four near-identical outputs,
-# losses 1.05-1.20x four 1-style networks'); at 10x they differ as their paintings do (0.97-1.05x), and a
-# 1-style network trains as well or better (docs/network.md).
+# The conditional instance norms' scale and shift rows learn at this multiple of Adam's rate: each style
+# owns only its rows, and Adam moves a parameter by about its rate a step whatever the gradient. Measured
+# over 100 steps (docs/network.md): at 1x a 4-style network's outputs stay near-identical (losses 1.05-1.20x
+# four 1-style networks'), at 10x they differ as their paintings do (0.97-1.05x); 1-style networks train
+# as well or better at 10x.
 NORM_RATE_MULTIPLIER = 10.0
 
 

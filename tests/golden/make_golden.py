@@ -1,6 +1,6 @@
 """Saves the small outputs the layout tests compare against (tests/test_golden.py).
 
-Run once, before the architecture move (issue 20), on the code as it was: `python tests/golden/make_golden.py`.
+Run once, on the code before the package was split into layers: `python tests/golden/make_golden.py`.
 It reaches stylejax through its public API and command line only, so it runs unchanged on either layout; running
 it again after a change would compare the new code with itself, so don't, unless the results are meant to change.
 """

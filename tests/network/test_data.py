@@ -1,5 +1,7 @@
 """Training data: recursive search, a deterministic order, crops and flips, unreadable files skipped."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -27,3 +29,12 @@ def test_a_folder_without_images_or_with_none_readable_is_an_error(tmp_path):
     data = TrainingImages(find_images(tmp_path), 32, 2, seed=0)
     with pytest.raises(StyleJaxError, match="none of the 1 training files"):
         data.check_readable()
+
+
+def test_it_pickles_for_loaders_that_decode_in_worker_processes(photos):
+    """docs/network.md: grain's worker processes can drive it (`benchmarks/network.py loader` does)."""
+    data = TrainingImages(find_images(photos), 32, 4, seed=1)
+    data.check_readable()
+    copy = pickle.loads(pickle.dumps(data))
+    assert copy.unreadable == data.unreadable
+    np.testing.assert_array_equal(copy.batch(1), data.batch(1))
