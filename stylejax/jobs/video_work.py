@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from stylejax.errors import StyleJaxError
@@ -100,7 +101,7 @@ def _resume_point(job: VideoJob, record: dict) -> Progress:
         with np.load(job.work / LAST_OUTPUT) as last:
             index, working = int(last["index"]), last["working"]
             leaves = sorted((k for k in last.files if k.startswith("state_")), key=lambda k: int(k[6:]))
-            state = tuple(last[k] for k in leaves) if leaves else None
+            state = [last[k] for k in leaves] if leaves else None  # the state's leaves (`Progress`)
     except (OSError, ValueError, KeyError):
         return Progress(0, None)  # no usable last output: start again (the frames are rewritten as they come)
     # Each frame is saved before its raw output: a kill between the two redoes that one frame.
@@ -130,7 +131,7 @@ def _remove_unstarted(job: VideoJob, existed: set[Path]) -> None:
 
 
 def _save_last(work: Path, frame: VideoFrame) -> None:
-    state = {f"state_{i}": leaf for i, leaf in enumerate(frame.optimizer_state or ())}
+    state = {f"state_{i}": leaf for i, leaf in enumerate(jax.tree.leaves(frame.optimizer_state))}
     with atomic_output(work / LAST_OUTPUT) as tmp:
         np.savez(tmp, index=frame.index, working=frame.working, **state)
 

@@ -79,14 +79,20 @@ def at_scale(config: StyleConfig, scale: Scale) -> StyleConfig:
     return config.replace(size=scale.size, steps=scale.steps, min_size=scale.size, tile=None)
 
 
+def is_per_pixel(leaf, image_shape: tuple[int, ...]) -> bool:
+    """Whether a leaf of an optimizer state holds a value per pixel: shaped like the image it optimises
+    (Adam's moments, SGD's momentum). `image_shape`: (h, w, 3), or (b, h, w, 3) for a batch's state."""
+    return tuple(leaf.shape) == tuple(image_shape)
+
+
 def movable(opt_state, image_shape: tuple[int, ...]) -> bool:
-    """Whether an optimizer state is per-pixel arrays (shaped like the image) and integer counters only.
+    """Whether an optimizer state is per-pixel arrays (`is_per_pixel`) and integer counters only.
 
     Such a state (Adam's moments and step count, SGD's momentum) can follow the pixels to another size
     or into another video frame. Any other state (L-BFGS's history of steps and gradient changes, a line
     search's value) describes the problem it was built on. Works on one state or a batch (leading axis).
     """
-    return all(leaf.shape == image_shape
+    return all(is_per_pixel(leaf, image_shape)
                or (leaf.shape == image_shape[:-3] and jnp.issubdtype(leaf.dtype, jnp.integer))
                for leaf in jax.tree.leaves(opt_state))
 
@@ -99,13 +105,12 @@ def carry_state(previous: RunState, fresh: RunState) -> RunState:
     cannot be resized meaningfully: the optimizer restarts. Works on one state or a batch of them.
     """
     old_shape, new_shape = previous.image.shape, fresh.image.shape
-    old_leaves, old_tree = jax.tree.flatten(previous.opt_state)
-    new_leaves, new_tree = jax.tree.flatten(fresh.opt_state)
-    if old_tree != new_tree or not movable(previous.opt_state, old_shape):
+    if (jax.tree.structure(previous.opt_state) != jax.tree.structure(fresh.opt_state)
+            or not movable(previous.opt_state, old_shape)):
         return fresh
-    carried = [jax.image.resize(old, new_shape, "linear").astype(new.dtype) if old.shape == old_shape else old
-               for old, new in zip(old_leaves, new_leaves, strict=True)]
-    return fresh._replace(opt_state=jax.tree.unflatten(new_tree, carried))
+    carried = jax.tree.map(lambda old, new: jax.image.resize(old, new_shape, "linear").astype(new.dtype)
+                           if is_per_pixel(old, old_shape) else old, previous.opt_state, fresh.opt_state)
+    return fresh._replace(opt_state=carried)
 
 
 @functools.partial(jax.jit, static_argnums=1)

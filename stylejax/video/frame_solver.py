@@ -23,6 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jax.sharding import Mesh
 
 from stylejax.config import StyleConfig, check_batch_size
@@ -42,7 +43,6 @@ from stylejax.solve.problem import finish_image, initial_image
 from stylejax.solve.sizing import check_memory
 from stylejax.video import flow, warm_start
 from stylejax.video.settings import Progress, VideoFrame, VideoSettings, frame_config
-from stylejax.video.warm_start import StateRow
 
 
 class FrameBatch(NamedTuple):
@@ -52,7 +52,7 @@ class FrameBatch(NamedTuple):
 
     outputs: np.ndarray
     losses: list[dict[str, float]]
-    states: list[StateRow | None]
+    states: list[optax.OptState | None]
     temporal: Temporal | None = None
 
 
@@ -88,7 +88,7 @@ class FrameSolver:
         self.later = dataclasses.replace(final, config=frame_config(final.config, settings),
                                          shared=final.shared._replace(weights=weights))
         self.optimizer = resolve_optimizer(self.later.config)
-        self.state_tree, self.carries = warm_start.state_tree(self.optimizer, shape)
+        self.carries = warm_start.carries(self.optimizer, shape)
 
     def first_frames(self, contents: Sequence[np.ndarray], *, masks: Sequence[np.ndarray] | None = None,
                      on_chunk: Callable[[int, int], None] | None = None) -> FrameBatch:
@@ -102,7 +102,7 @@ class FrameSolver:
 
     def next_frames(self, contents: Sequence[np.ndarray], previous_contents: Sequence[np.ndarray],
                     previous_outputs: Sequence[np.ndarray], *, masks: Sequence[np.ndarray] | None = None,
-                    previous_states: Sequence[StateRow | None] | None = None,
+                    previous_states: Sequence[optax.OptState | None] | None = None,
                     on_chunk: Callable[[int, int], None] | None = None) -> FrameBatch:
         """Frames at `shape`, each with its video's previous content frame, output and optimizer state
         (`FrameBatch.states`; None: the optimizer starts afresh), and region masks if any; `on_chunk` as in
@@ -115,7 +115,7 @@ class FrameSolver:
         if init == "warped":  # where the flow says nothing (new picture at an edge), start from the content
             starts = list(warm_start.blend(targets.temporal.reliability, targets.temporal.warped, jnp.stack(starts)))
             if self.carries and previous_states is not None and all(s is not None for s in previous_states):
-                previous = warm_start.moved_state(self.optimizer, self.state_tree, previous_states, targets, starts,
+                previous = warm_start.moved_state(self.optimizer, previous_states, targets, starts,
                                                   self.later.padded(len(contents)))
         chunk = None if on_chunk is None else (lambda state, history: on_chunk(history.shape[1],
                                                                                self.later.config.steps))
@@ -127,7 +127,7 @@ class FrameSolver:
         outputs = np.asarray(averaged_image(state, self.later.config.ema_decay))[:n]
         return FrameBatch(outputs, terms[:n], self._states(state, n), targets.temporal)
 
-    def _states(self, state: RunState | None, count: int) -> list[StateRow | None]:
+    def _states(self, state: RunState | None, count: int) -> list[optax.OptState | None]:
         if state is None or not self.carries:
             return [None] * count
         return warm_start.state_rows(state, count)
@@ -144,7 +144,7 @@ class _Stream:
     output: np.ndarray | None = None  # the previous raw output, at the working shape
     original: np.ndarray | None = None  # the previous content frame as read
     image: np.ndarray | None = None  # the previous finished frame (`VideoFrame.image`)
-    state: StateRow | None = None  # the previous frame's optimizer state, if it carries
+    state: optax.OptState | None = None  # the previous frame's optimizer state, if it carries
     pending: np.ndarray | None = None  # the next content frame, read ahead
     pending_masks: np.ndarray | None = None  # its region masks
     finished: bool = False

@@ -6,12 +6,12 @@ import dataclasses
 from typing import NamedTuple
 
 import numpy as np
+import optax
 
 from stylejax.config import StyleConfig
 from stylejax.errors import StyleJaxError
 from stylejax.optim.optimizers import refining_learning_rate
 from stylejax.video import flow
-from stylejax.video.warm_start import StateRow
 
 FRAME_INITS = ("warped", "content", "noise")
 
@@ -79,8 +79,8 @@ class VideoFrame:
       losses: {"content", "style", "tv", "temporal" (later frames with a temporal term), "total"}.
       temporal_error: `flow.warping_error` of `image` against the previous frame's `image` (None for
         the first frame); the mean over a video is `flow.temporal_error` of its frames.
-      optimizer_state: the optimizer's state at the end, its leaves flattened, where the next frame
-        takes it over (`warm_start`); None where it does not (L-BFGS). A resumed run needs it.
+      optimizer_state: the optimizer's state at the end (an optax state of one image, NumPy leaves), which
+        the next frame takes over (`warm_start`); None where it does not (L-BFGS). A resumed run needs it.
     """
 
     index: int
@@ -88,13 +88,13 @@ class VideoFrame:
     working: np.ndarray
     losses: dict[str, float]
     temporal_error: float | None
-    optimizer_state: StateRow | None = None
+    optimizer_state: optax.OptState | None = None
 
 
 class Progress(NamedTuple):
     """Where an interrupted video stands: frames done, and the last one's `VideoFrame.working` and
-    `VideoFrame.optimizer_state`."""
+    `VideoFrame.optimizer_state` (or that state's leaves in `jax.tree.leaves` order, as a job saves them)."""
 
     frames: int
     working: np.ndarray | None
-    optimizer_state: StateRow | None = None
+    optimizer_state: optax.OptState | list[np.ndarray] | None = None

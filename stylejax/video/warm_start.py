@@ -7,7 +7,8 @@ optimisation had come: fresh, Adam moves every pixel by about its learning rate 
 shakes the warped start loose. So that state follows the pixels as the image does: warped by the same
 flow, and fresh where the flow is unreliable (new picture at an edge), where the start is the content.
 A state that is not per-pixel (L-BFGS's history of steps and gradient changes) describes the previous
-frame's problem only, and starts afresh (`scales.movable`).
+frame's problem only, and starts afresh (`scales.movable`). A frame's state is the optax state of one
+image, sliced by row from the batch's; which of its leaves are per pixel, `scales.is_per_pixel` says.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from stylejax.objective.gatys import Temporal
 from stylejax.optim.loop import RunState
 from stylejax.solve import scales
 from stylejax.video import flow
-
-StateRow = tuple[np.ndarray, ...]  # one frame's optimizer state: its leaves, flattened
 
 
 class FrameTargets(NamedTuple):
@@ -54,35 +53,45 @@ def blend(reliability: jax.Array, warped: jax.Array, fresh: jax.Array) -> jax.Ar
     return reliability * warped + (1 - reliability) * fresh
 
 
-def state_tree(optimizer: optax.GradientTransformation, shape: tuple[int, int]):
-    """The structure of `optimizer`'s state for one (h, w, 3) image, and whether it is `movable`."""
+def carries(optimizer: optax.GradientTransformation, shape: tuple[int, int]) -> bool:
+    """Whether `optimizer`'s state for an (h, w, 3) image of `shape` can follow the pixels (`scales.movable`)."""
     abstract = jax.eval_shape(optimizer.init, jax.ShapeDtypeStruct((*shape, 3), jnp.float32))
-    return jax.tree.structure(abstract), scales.movable(abstract, (*shape, 3))
+    return scales.movable(abstract, (*shape, 3))
 
 
-def state_rows(state: RunState, count: int) -> list[StateRow]:
-    """The first `count` rows of a batch's optimizer state, each as its flattened leaves (NumPy)."""
-    leaves = [np.asarray(leaf) for leaf in jax.tree.leaves(state.opt_state)]
-    return [tuple(leaf[i] for leaf in leaves) for i in range(count)]
+def state_rows(state: RunState, count: int) -> list[optax.OptState]:
+    """The first `count` rows of a batch's optimizer state: each one frame's optax state, NumPy leaves."""
+    host = jax.tree.map(np.asarray, state.opt_state)
+    return [jax.tree.map(lambda leaf, i=i: leaf[i], host) for i in range(count)]
 
 
-def moved_state(optimizer: optax.GradientTransformation, tree, rows: Sequence[StateRow], targets: FrameTargets,
+def moved_state(optimizer: optax.GradientTransformation, rows: Sequence[optax.OptState], targets: FrameTargets,
                 starts: Sequence[jax.Array], padded: int) -> RunState:
     """The previous frames' optimizer states moved into these frames, for `BatchSolver.solve(previous=...)`.
 
     Per-pixel leaves are warped by each frame's backward flow and blended with a fresh state by the
-    reliability, as the start image is; counters are kept. Rows are padded to `padded` by repeating the
-    last. At one shape `scales.carry_state` takes the result over as it is.
+    reliability, as the start image is; the others (counters) are kept. Rows are padded to `padded` by
+    repeating the last. At one shape `scales.carry_state` takes the result over as it is.
+
+    Args:
+      optimizer: the later frames' optimizer.
+      rows: each frame's previous state (`state_rows`), or its leaves in `jax.tree.leaves` order (as a
+        resumed job reads them back, `VideoFrame.optimizer_state`).
+      targets: the frames' flows and reliabilities.
+      starts: the frames' start images (h, w, 3).
+      padded: the batch's rows.
     """
     images = jnp.stack(list(starts))
-    stacked = [jnp.stack([jnp.asarray(row[i]) for row in rows]) for i in range(len(rows[0]))]
-    fresh = jax.tree.leaves(jax.vmap(optimizer.init)(images))
-    reliability = targets.temporal.reliability
-    moved = [blend(reliability, jax.vmap(flow.warp)(old, targets.backward), new) if old.shape == images.shape
-             else old for old, new in zip(stacked, fresh, strict=True)]
+    fresh = jax.vmap(optimizer.init)(images)
+    structure = jax.tree.structure(fresh)
+    rows = [jax.tree.unflatten(structure, jax.tree.leaves(row)) for row in rows]
+    previous = jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(leaf) for leaf in leaves]), *rows)
+    reliability, backward = targets.temporal.reliability, targets.backward
+    moved = jax.tree.map(lambda old, new: blend(reliability, jax.vmap(flow.warp)(old, backward), new)
+                         if scales.is_per_pixel(old, images.shape) else old, previous, fresh)
 
     def pad(x):
         return jnp.concatenate([x, jnp.repeat(x[-1:], padded - len(x), axis=0)])
 
-    return RunState(pad(images), jax.tree.unflatten(tree, [pad(x) for x in moved]),
-                    jnp.zeros(padded, jnp.int32), jnp.zeros(padded, jnp.int32), pad(jnp.zeros_like(images)))
+    return RunState(pad(images), jax.tree.map(pad, moved), jnp.zeros(padded, jnp.int32), jnp.zeros(padded, jnp.int32),
+                    pad(jnp.zeros_like(images)))
