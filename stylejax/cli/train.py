@@ -27,6 +27,9 @@ def add_parser(commands) -> None:
     p.add_argument("--tv-weight", type=float, default=d.tv_weight, help="(%(default)s)")
     p.add_argument("--content-layers", default=",".join(d.content_layers), help="(%(default)s)")
     p.add_argument("--style-layers", default=",".join(d.style_layers), help="(%(default)s)")
+    p.add_argument("--style-scale", type=float, default=d.style_scale,
+                   help="the painting's long side relative to --size: larger paints larger strokes (default: the "
+                        "painting at 512 px, strokes sized for outputs of about 512 px)")
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="(%(default)s)")
     p.add_argument("--sample-every", type=int, default=d.sample_every, help="(%(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="(%(default)s)")
@@ -46,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
                              learning_rate=args.learning_rate, content_weight=args.content_weight,
                              style_weight=args.style_weight, tv_weight=args.tv_weight,
                              content_layers=layers(args.content_layers), style_layers=layers(args.style_layers),
+                             style_scale=args.style_scale,
                              checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed,
                              precision=args.precision)
     init_distributed(args)  # after the settings' checks: a bad flag exits 2 before joining the others
