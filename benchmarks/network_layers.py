@@ -135,7 +135,7 @@ def random_network(width: int):
     """A width-`width` StyleNetwork (one style) with weights drawn by numpy, as trained ones look."""
     from flax import nnx
 
-    from stylejax.nn.transformer import StyleNetwork
+    from stylejax.nn.style_network import StyleNetwork
 
     network = nnx.eval_shape(lambda: StyleNetwork(width, 1))
     rng = np.random.default_rng(0)
