@@ -29,7 +29,7 @@ def export_network(net: StyleNetworkFunction, style: jax.Array) -> jax.export.Ex
     b, h, w = jax.export.symbolic_shape("b, 4*hq, 4*wq", constraints=("hq >= 3", "wq >= 3"))
 
     def stylize(images):
-        return net(images, style)
+        return net(images, style, rewrite=False)  # symbolic sizes: the plain layers
 
     return jax.export.export(jax.jit(stylize))(jax.ShapeDtypeStruct((b, h, w, 3), jnp.float32))
 
@@ -48,7 +48,7 @@ def onnx_network(net: StyleNetworkFunction, style: jax.Array):
         "b, h, w", constraints=("mod(h, 4) == 0", "mod(w, 4) == 0", "h >= 12", "w >= 12"))
 
     def stylize(images):
-        return net(images, style)
+        return net(images, style, rewrite=False)  # symbolic sizes: the plain layers
 
     # Quiet: jax2onnx logs a traceback for each plugin whose library (dm_pix) fails to import with this
     # jax, and onnx_ir a warning for each shape tensor it cannot type; neither touches this network.

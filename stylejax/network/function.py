@@ -59,17 +59,18 @@ class StyleNetworkFunction:
         return check_style_mix([float(v) for v in style], self.num_styles)
 
     def __call__(self, images: jax.Array, style: int | Sequence[float] | jax.Array | None = None, *,
-                 sizes: jax.Array | None = None) -> jax.Array:
+                 sizes: jax.Array | None = None, rewrite: bool = True) -> jax.Array:
         """images (h, w, 3) or (b, h, w, 3) in [0, 1] -> stylized, same shape.
 
         `style`: a style index, a mix (one weight per style; a (num_styles,) array under `jit`), or None (style 0).
         `sizes`: (b, 2) each image's own (h, w) in a batch of images of several sizes, each reflected
         (bottom and right) to the batch's shape; crop each output to its own size (see `StyleNetwork`).
+        `rewrite`: convolutions in `conv_rewrites`' faster exact forms (False: XLA's own; see `StyleNetwork`).
         """
         weights = self.style_weights(style)
         single = images.ndim == 3
         batch = images[None] if single else images
-        out = nnx.merge(self.graphdef, self.params)(batch, weights, sizes)
+        out = nnx.merge(self.graphdef, self.params)(batch, weights, sizes, rewrite=rewrite)
         return out[0] if single else out
 
 

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from stylejax.errors import StyleJaxError
+from stylejax.nn import conv_rewrites
 
 WIDTHS = (32, 16)  # the first layer's channels; 32 is Johnson's network, 16 a quarter of the arithmetic
 RESIDUAL_BLOCKS = 5
@@ -62,13 +63,18 @@ class ReflectConv(nnx.Module):
         self.conv = nnx.Conv(c_in, c_out, (kernel, kernel), strides=stride, padding="VALID", use_bias=bias,
                              rngs=rngs)
 
-    def __call__(self, x: jax.Array, extent: jax.Array | None = None) -> jax.Array:
+    def __call__(self, x: jax.Array, extent: jax.Array | None = None, *, rewrite: bool = True) -> jax.Array:
         """x: (b, h, w, c_in) -> (b, h', w', c_out); `extent` (b, 2): each image's (h, w) within a padded
-        batch, past which x is reflected first, so the image's pixels see what they would alone."""
+        batch, past which x is reflected first, so the image's pixels see what they would alone.
+        `rewrite`: a stride-1 convolution in `conv_rewrites.conv`'s exact form (False: XLA's own)."""
         if extent is not None:
             x = _reflect_beyond(x, extent)
         p = self.pad
-        return self.conv(jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect"))
+        x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
+        if not rewrite or self.stride != 1:
+            return self.conv(x)
+        y = conv_rewrites.conv(x, self.conv.kernel[...])
+        return y if self.conv.bias is None else y + self.conv.bias[...][None, None, None, :]
 
 
 class ConvNorm(nnx.Module):
@@ -82,13 +88,20 @@ class ConvNorm(nnx.Module):
         self.upsample = upsample
         self.relu = relu
 
-    def __call__(self, x: jax.Array, style: jax.Array, extent: jax.Array | None = None) -> jax.Array:
-        """x: (b, h, w, c_in) -> (b, h', w', c_out); `extent` (b, 2): see `ReflectConv`, after upsampling."""
-        if self.upsample:  # nearest-neighbour x2 then a convolution: no checkerboard
-            x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+    def __call__(self, x: jax.Array, style: jax.Array, extent: jax.Array | None = None, *,
+                 rewrite: bool = True) -> jax.Array:
+        """x: (b, h, w, c_in) -> (b, h', w', c_out); `extent` (b, 2): see `ReflectConv`, before upsampling.
+        `rewrite`: the convolution in `conv_rewrites`' exact forms (False: XLA's own)."""
+        if self.upsample and rewrite:  # the same function as the branch below, 4 small phases at once
+            y = conv_rewrites.upsampled_conv(x, self.conv.conv.kernel[...], extent)
             extent = None if extent is None else 2 * extent
+        else:
+            if self.upsample:  # nearest-neighbour x2 then a convolution: no checkerboard
+                x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+                extent = None if extent is None else 2 * extent
+            y = self.conv(x, extent, rewrite=rewrite)
         out = None if extent is None else extent // self.conv.stride
-        y = self.norm(self.conv(x, extent), style, out)
+        y = self.norm(y, style, out)
         return jax.nn.relu(y) if self.relu else y
 
 
@@ -99,8 +112,10 @@ class ResidualBlock(nnx.Module):
         self.first = ConvNorm(channels, channels, 3, 1, num_styles, rngs)
         self.second = ConvNorm(channels, channels, 3, 1, num_styles, rngs, relu=False)
 
-    def __call__(self, x: jax.Array, style: jax.Array, extent: jax.Array | None = None) -> jax.Array:
-        return x + self.second(self.first(x, style, extent), style, extent)
+    def __call__(self, x: jax.Array, style: jax.Array, extent: jax.Array | None = None, *,
+                 rewrite: bool = True) -> jax.Array:
+        y = self.first(x, style, extent, rewrite=rewrite)
+        return x + self.second(y, style, extent, rewrite=rewrite)
 
 
 class StyleNetwork(nnx.Module):
@@ -132,13 +147,18 @@ class StyleNetwork(nnx.Module):
                             ConvNorm(2 * w, w, 3, 1, num_styles, rngs, upsample=True)])
         self.out = ReflectConv(w, 3, 9, 1, rngs)
 
-    def __call__(self, images: jax.Array, style: jax.Array, sizes: jax.Array | None = None) -> jax.Array:
+    def __call__(self, images: jax.Array, style: jax.Array, sizes: jax.Array | None = None, *,
+                 rewrite: bool = True) -> jax.Array:
         """images: (b, h, w, 3) in [0, 1], any h, w >= 2; style: (b, num_styles) or (num_styles,) weights
         (a one-hot row picks one style) -> (b, h, w, 3) stylized, in [0, 1].
 
         `sizes`: (b, 2) ints, each image's own (h, w) when the batch holds images of several sizes padded to
         one (bottom and right, by reflection): every layer then reflects and normalises at each image's own
         edge, so its pixels come out as they would alone (to float rounding); those past it are meaningless.
+
+        `rewrite`: the convolutions in `conv_rewrites`' exact forms, which XLA:CPU runs several times
+        faster (docs/network.md); False runs XLA's own convolutions. The same function to float rounding,
+        forward and gradient, with the same parameters.
         """
         b, h, w, _ = images.shape
         style = jnp.broadcast_to(jnp.asarray(style, jnp.float32), (b, self.num_styles))
@@ -149,15 +169,16 @@ class StyleNetwork(nnx.Module):
         # Each image's extent as the network sees it alone: padded up to a multiple of 4 too.
         extent = None if sizes is None else -(-jnp.asarray(sizes, jnp.int32) // DOWNSAMPLING) * DOWNSAMPLING
         for layer in self.down:
-            x = layer(x, style, extent)
+            x = layer(x, style, extent, rewrite=rewrite)
             extent = None if extent is None else extent // layer.conv.stride
         for block in self.residuals:
-            x = block(x, style, extent)
+            x = block(x, style, extent, rewrite=rewrite)
         for layer in self.up:
-            x = layer(x, style, extent)
+            x = layer(x, style, extent, rewrite=rewrite)
             extent = None if extent is None else 2 * extent
         # lax.slice, not [:, :h, :w]: the same crop, but a symbolic h or w makes indexing a gather (ONNX export).
-        return jax.lax.slice(jax.nn.sigmoid(self.out(x, extent)), (0, 0, 0, 0), (b, h, w, 3))
+        out = self.out(x, extent, rewrite=rewrite)
+        return jax.lax.slice(jax.nn.sigmoid(out), (0, 0, 0, 0), (b, h, w, 3))
 
 
 def _inside(shape: tuple[int, ...], extent: jax.Array) -> jax.Array:

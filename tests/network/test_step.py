@@ -24,7 +24,10 @@ def run(vgg, devices, images, style_ids, steps=2):
     graphdef, params = nnx.split(StyleNetwork(8, 2, rngs=nnx.Rngs(0)), nnx.Param)
     # Plain SGD: its update is the averaged gradient itself. Adam divides by |g| and turns the float noise
     # of near-zero gradients into full-size steps, which no tolerance separates from a real difference.
-    optimizer = optax.sgd(0.05)
+    # A rate at which the loss falls: at 1e-3 and above step 2 overshoots (231 -> 374 and up) and amplifies
+    # rounding, and a VGG ReLU whose input lies within rounding of 0 (one, at relu1_1) flipping between the
+    # runs moved the parameters by 0.5-11% of their move.
+    optimizer = optax.sgd(1e-4)
     mesh = local_mesh(devices)
     state = init_state(params, optimizer)
     step = train_step(objective, graphdef, optimizer, mesh)
@@ -51,7 +54,7 @@ def test_four_devices_give_the_parameters_of_one():
                  for a, b in zip(jax.tree.leaves(four.params), jax.tree.leaves(one.params), strict=True))
     # f32 sums in another order: the difference is a tiny share of how far the step moved the parameters
     # (summed instead of averaged gradients would be 3x the move).
-    assert moved > 1e-2
+    assert moved > 1e-3
     assert differ < 2e-3 * moved
     assert int(four.step) == 2
 

@@ -1,4 +1,5 @@
-"""The style network: its size, any input shape, conditional instance norm's style rows and mixes."""
+"""The style network: its size, any input shape, conditional instance norm's style rows and mixes, and its
+convolution rewrites (the same outputs and gradients as XLA's own convolutions)."""
 
 import functools
 
@@ -105,3 +106,43 @@ def test_a_size_not_a_multiple_of_4_is_reflection_padded_then_cropped():
     images = jnp.asarray(np.random.default_rng(0).uniform(size=(1, 13, 18, 3)), jnp.float32)
     padded = jnp.pad(images, ((0, 0), (0, 3), (0, 2), (0, 0)), mode="reflect")
     np.testing.assert_array_equal(forward(net, images, jnp.ones(1)), forward(net, padded, jnp.ones(1))[:, :13, :18])
+
+
+@functools.partial(jax.jit, static_argnums=(0, 5))
+def _forward_rewrite(graphdef, params, images, weights, sizes, rewrite):
+    return nnx.merge(graphdef, params)(images, weights, sizes, rewrite=rewrite)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _parameter_gradient(graphdef, params, images, weights, rewrite):
+    def loss(params):
+        return jnp.sum(jnp.square(nnx.merge(graphdef, params)(images, weights, rewrite=rewrite) - 0.5))
+
+    return jax.grad(loss)(params)
+
+
+def test_the_convolution_rewrites_leave_the_outputs_unchanged():
+    # conv_rewrites' forms against XLA's own convolutions, the same weights: float rounding apart, at a size
+    # that is not a multiple of 4, and with `sizes` (each image's own edges in a padded batch).
+    graphdef, params = nnx.split(random_network(8, 2, seed=3))
+    images = jnp.asarray(np.random.default_rng(3).uniform(size=(2, 37, 46, 3)), jnp.float32)
+    weights = jnp.array([0.3, 0.7])
+    np.testing.assert_allclose(_forward_rewrite(graphdef, params, images, weights, None, True),
+                               _forward_rewrite(graphdef, params, images, weights, None, False), atol=1e-5)
+    sizes = [(37, 46), (29, 33)]
+    rewritten = _forward_rewrite(graphdef, params, images, weights, jnp.asarray(sizes), True)
+    plain = _forward_rewrite(graphdef, params, images, weights, jnp.asarray(sizes), False)
+    for got, want, (h, w) in zip(rewritten, plain, sizes, strict=True):
+        np.testing.assert_allclose(got[:h, :w], want[:h, :w], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_convolution_rewrites_leave_the_parameter_gradients_unchanged():
+    graphdef, params = nnx.split(random_network(8, 2, seed=3))
+    images = jnp.asarray(np.random.default_rng(3).uniform(size=(2, 37, 46, 3)), jnp.float32)
+    weights = jnp.array([0.3, 0.7])
+    plain = jax.tree.leaves(_parameter_gradient(graphdef, params, images, weights, False))
+    rewritten = jax.tree.leaves(_parameter_gradient(graphdef, params, images, weights, True))
+    scale = max(float(jnp.abs(g).max()) for g in plain)  # some leaves' gradients are 0 but for rounding
+    for got, want in zip(rewritten, plain, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5 * scale)

@@ -1,0 +1,160 @@
+"""Exact rewrites of the style network's convolutions into forms XLA:CPU runs faster.
+
+Each public function is the same function as the plain layer it replaces (to float rounding), forward and
+gradient: only the order of the arithmetic changes. XLA:CPU runs convolutions that reduce channels, and
+9x9 ones with 3 channels on a side, at a fraction of the speed it runs wide, square ones at
+(docs/network.md); the forms below turn them into shapes it runs well. A layer's values and its gradient
+may come from two different forms (`_paired`), each the faster one measured for its job
+(benchmarks/network_layers.py). Kernels are HWIO, images NHWC, shapes concrete (exported networks,
+whose sizes are symbolic, keep the plain layers: the network called with `rewrite=False`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_DIMENSIONS = ("NHWC", "HWIO", "NHWC")
+_EXACT = jax.lax.Precision.HIGHEST  # kernel rearrangements: sums of taps, never rounded to bf16 or tf32
+
+# Nearest x2 then a 3x3 convolution: output row 2a+p reads upsampled rows 2a+p-1..2a+p+1, which are small
+# rows (a-1, a, a) for p = 0 and (a, a, a+1) for p = 1: two taps each, the 3x3 kernel's rows summed so.
+# _PHASE_TAPS[p, t, r]: kernel row r goes into tap t of phase p.
+_PHASE_TAPS = np.array([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]], np.float32)
+
+
+def conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """A stride-1 VALID convolution, in the fastest exact form measured for its shape.
+
+    9x9 kernels from few channels to many (the network's first layer, 3 -> width) run on pixel blocks
+    (space to depth); 9x9 kernels from many to few (its last, width -> 3) as one matrix product and a sum
+    of shifted taps; every other shape as XLA's own convolution.
+
+    Args:
+      x: (b, h, w, c), already padded.
+      kernel: (k, k, c, c_out).
+
+    Returns:
+      (b, h - k + 1, w - k + 1, c_out).
+    """
+    k, _, c_in, c_out = kernel.shape
+    if k < 5:
+        return _plain(x, kernel)
+    return _widening(x, kernel) if c_in < c_out else _narrowing(x, kernel)
+
+
+def upsampled_conv(x: jax.Array, kernel: jax.Array, extent: jax.Array | None = None) -> jax.Array:
+    """Nearest-neighbour x2, reflection padding by 1, then a 3x3 convolution, as one 2x2 convolution of the
+    small image into four phases (Shi et al.'s sub-pixel form): 16 instead of 36 multiply-adds per pixel and
+    channel pair, and a widening convolution (c -> 4 c_out) where the plain one reduces channels.
+
+    Reflecting the upsampled image by 1 repeats its edge pixel, which is the small image's edge pixel: so
+    the small image is padded by edge replication.
+
+    Args:
+      x: (b, h, w, c) the image before upsampling.
+      kernel: (3, 3, c, c_out).
+      extent: (b, 2) each image's (h, w) in the small image, for a padded batch: past it each image is
+        reflected (after upsampling) in the plain layer, which is edge replication here.
+
+    Returns:
+      (b, 2h, 2w, c_out): the plain layer's output (within each image's doubled extent, if given).
+    """
+    b, h, w, c = x.shape
+    c_out = kernel.shape[-1]
+    if extent is not None:
+        x = _replicate_beyond(x, extent)
+    x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    phases = jnp.einsum("ptr,qus,rsio->tuipqo", _PHASE_TAPS, _PHASE_TAPS, kernel, precision=_EXACT)
+    z = _phase_conv(x, phases.reshape(2, 2, c, 4 * c_out)).reshape(b, h + 1, w + 1, 2, 2, c_out)
+    # Phase (p, q) of output pixel (2a+p, 2b+q) is z[a+p, b+q, p, q]: interleave the four.
+    rows = [jnp.stack([z[:, p:p + h, q:q + w, p, q] for q in (0, 1)], axis=3) for p in (0, 1)]
+    return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, c_out)
+
+
+def _plain(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID", dimension_numbers=_DIMENSIONS)
+
+
+def _patch_product(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """A stride-1 VALID convolution as (pixels, k² c) patches times the (k² c, c_out) kernel."""
+    b, h, w, c = x.shape
+    k, c_out = kernel.shape[0], kernel.shape[-1]
+    out_h, out_w = h - k + 1, w - k + 1
+    patches = jnp.concatenate([x[:, i:i + out_h, j:j + out_w] for i in range(k) for j in range(k)], axis=-1)
+    return jnp.dot(patches.reshape(-1, k * k * c), kernel.reshape(k * k * c, c_out)).reshape(b, out_h, out_w, c_out)
+
+
+def _blocked(x: jax.Array, kernel: jax.Array, block: int) -> jax.Array:
+    """A stride-1 VALID convolution computed on block x block pixel blocks (space to depth): a k x k kernel
+    from c to c_out channels becomes a ceil((k + block - 1) / block)-square one from block² c to block² c_out
+    (its zero taps cost (ceil(...) block / k)² the multiply-adds: 1.8x for 9x9 in blocks of 4)."""
+    b, h, w, c = x.shape
+    k, c_out = kernel.shape[0], kernel.shape[-1]
+    out_h, out_w = h - k + 1, w - k + 1
+    taps = -(-(k + block - 1) // block)
+    blocks_h, blocks_w = -(-out_h // block), -(-out_w // block)
+    # Rows and columns the blocks read; those past the input only reach outputs that are cropped.
+    need_h, need_w = (blocks_h + taps - 1) * block, (blocks_w + taps - 1) * block
+    x = jnp.pad(x, ((0, 0), (0, max(0, need_h - h)), (0, max(0, need_w - w)), (0, 0)))[:, :need_h, :need_w]
+    x = x.reshape(b, need_h // block, block, need_w // block, block, c).transpose(0, 1, 3, 2, 4, 5)
+    x = x.reshape(b, need_h // block, need_w // block, block * block * c)
+    # Block kernel tap a, input offset u, output offset r reads kernel row block * a + u - r.
+    select = np.zeros((taps, block, block, k), np.float32)
+    for a in range(taps):
+        for u in range(block):
+            for r in range(block):
+                if 0 <= block * a + u - r < k:
+                    select[a, u, r, block * a + u - r] = 1
+    blocked = jnp.einsum("auri,bvtj,ijco->abuvcrto", select, select, kernel, precision=_EXACT)
+    y = _plain(x, blocked.reshape(taps, taps, block * block * c, block * block * c_out))
+    y = y.reshape(b, blocks_h, blocks_w, block, block, c_out).transpose(0, 1, 3, 2, 4, 5)
+    return y.reshape(b, blocks_h * block, blocks_w * block, c_out)[:, :out_h, :out_w]
+
+
+def _tap_sums(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """A stride-1 VALID convolution as one (pixels, c) x (c, k² c_out) product, every tap's contribution at
+    every pixel, then the sum of the k² shifted contributions (forward only: autodiff's transpose of the
+    shifts pads each to the whole product, ~100x slower than the plain layer's gradient)."""
+    b, h, w, c = x.shape
+    k, c_out = kernel.shape[0], kernel.shape[-1]
+    out_h, out_w = h - k + 1, w - k + 1
+    taps = jnp.dot(x.reshape(b * h * w, c), kernel.transpose(2, 0, 1, 3).reshape(c, k * k * c_out))
+    taps = taps.reshape(b, h, w, k * k, c_out)
+    return sum(taps[:, i:i + out_h, j:j + out_w, i * k + j] for i in range(k) for j in range(k))
+
+
+def _paired(forward: Callable, gradient: Callable) -> Callable:
+    """f(x, kernel) with `forward`'s values and `gradient`'s VJP: one function computed two ways (reverse
+    mode only, like any `custom_vjp`)."""
+
+    @jax.custom_vjp
+    def paired(x: jax.Array, kernel: jax.Array) -> jax.Array:
+        return forward(x, kernel)
+
+    def values(x: jax.Array, kernel: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+        return forward(x, kernel), (x, kernel)
+
+    def pullback(inputs: tuple[jax.Array, jax.Array], grad: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return jax.vjp(gradient, *inputs)[1](grad)
+
+    paired.defvjp(values, pullback)
+    return paired
+
+
+# Forms measured at the network's shapes (512x320 batch 1 and 128 px batch 4, forward and VJP separately).
+_widening = _paired(functools.partial(_blocked, block=4), _plain)
+_narrowing = _paired(_tap_sums, functools.partial(_blocked, block=2))
+_phase_conv = _paired(_plain, _patch_product)
+
+
+def _replicate_beyond(x: jax.Array, extent: jax.Array) -> jax.Array:
+    """x (b, h, w, c) with the rows and columns past each image's `extent` (b, 2) its last row and column."""
+    rows = jnp.minimum(jnp.arange(x.shape[1])[None, :], extent[:, 0, None] - 1)
+    cols = jnp.minimum(jnp.arange(x.shape[2])[None, :], extent[:, 1, None] - 1)
+    x = jnp.take_along_axis(x, rows[:, :, None, None], axis=1)
+    return jnp.take_along_axis(x, cols[:, None, :, None], axis=2)
