@@ -84,37 +84,3 @@ def test_not_a_model_and_output_equal_to_input_are_exit_2(model, tmp_path, capsy
     assert main(["apply", str(model), str(tmp_path / "in.png"), "-o", str(tmp_path / "in.png")]) == 2
     assert np.allclose(stylejax.load_image(tmp_path / "in.png"), smooth_image(32, 32), atol=1 / 255)
     assert len(capsys.readouterr().err.strip().splitlines()) == 2
-
-
-def test_train_with_no_images_is_one_line_exit_2(tmp_path, capsys):
-    stylejax.save_image(smooth_image(32, 32), tmp_path / "style.png")
-    (tmp_path / "empty").mkdir()
-    assert main(["train", "--style", str(tmp_path / "style.png"), "--images", str(tmp_path / "empty"),
-                 "-o", str(tmp_path / "m")]) == 2
-    assert "no image files" in capsys.readouterr().err
-    assert not (tmp_path / "m").exists()
-
-
-@pytest.mark.parametrize("output", ["photos", "photos/model", "style.png"])
-def test_train_into_its_own_inputs_is_one_line_exit_2_nothing_written(tmp_path, capsys, output):
-    stylejax.save_image(smooth_image(32, 32), tmp_path / "style.png")
-    (tmp_path / "photos").mkdir()
-    stylejax.save_image(smooth_image(32, 32, 3), tmp_path / "photos" / "a.png")
-    before = sorted(tmp_path.rglob("*"))
-    assert main(["train", "--style", str(tmp_path / "style.png"), "--images", str(tmp_path / "photos"),
-                 "-o", str(tmp_path / output)]) == 2
-    assert "would be an input or inside --images" in capsys.readouterr().err
-    assert sorted(tmp_path.rglob("*")) == before
-
-
-@pytest.mark.slow
-def test_export_runs_without_stylejax_and_matches_the_network(model, tmp_path):
-    import jax
-    import jax.numpy as jnp
-
-    assert main(["export", str(model), "-o", str(tmp_path / "net.jaxexport"), "--network-style-mix", "0.3,0.7"]) == 0
-    exported = jax.export.deserialize(bytearray((tmp_path / "net.jaxexport").read_bytes()))
-    net = stylejax.load_network(model)
-    for shape in [(1, 32, 44), (3, 16, 24)]:  # symbolic batch, height and width
-        x = jnp.asarray(np.random.default_rng(0).uniform(size=(*shape, 3)), jnp.float32)
-        np.testing.assert_allclose(exported.call(x), net(x, [0.3, 0.7]), atol=1e-5)

@@ -41,3 +41,16 @@ def test_an_output_that_cannot_be_written_is_one_line_exit_2_nothing_written(mod
     assert main(["export", str(model), "-o", str(tmp_path / output)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.slow
+def test_export_runs_without_stylejax_and_matches_the_network(model, tmp_path):
+    import jax
+    import jax.numpy as jnp
+
+    assert main(["export", str(model), "-o", str(tmp_path / "net.jaxexport"), "--network-style-mix", "0.3,0.7"]) == 0
+    exported = jax.export.deserialize(bytearray((tmp_path / "net.jaxexport").read_bytes()))
+    net = stylejax.load_network(model)
+    for shape in [(1, 32, 44), (3, 16, 24)]:  # symbolic batch, height and width
+        x = jnp.asarray(np.random.default_rng(0).uniform(size=(*shape, 3)), jnp.float32)
+        np.testing.assert_allclose(exported.call(x), net(x, [0.3, 0.7]), atol=1e-5)

@@ -1,4 +1,5 @@
-"""Training: killed and resumed ends bit-identical; the loss falls; a 2-style network applies each style and a mix."""
+"""Training: killed and resumed ends bit-identical; the loss falls; a 2-style network applies each style and a mix;
+`stylejax train`'s bad input."""
 
 import csv
 
@@ -9,6 +10,7 @@ import pytest
 from sample_images import smooth_image, stripes
 
 import stylejax
+from stylejax.cli.app import main
 from stylejax.network.settings import TrainSettings
 
 SETTINGS = TrainSettings(size=32, steps=6, batch_size=4, width=8, learning_rate=1e-2, checkpoint_every=2,
@@ -82,3 +84,24 @@ def test_the_loss_falls_and_the_output_is_not_the_input(photos, styles, tmp_path
     assert np.mean(totals[-5:]) < 0.5 * np.mean(totals[:3])
     photo = jnp.asarray(smooth_image(48, 48, 4))
     assert float(jnp.abs(jax.jit(stylejax.load_network(model))(photo) - photo).mean()) > 0.05
+
+
+def test_train_with_no_images_is_one_line_exit_2(tmp_path, capsys):
+    stylejax.save_image(smooth_image(32, 32), tmp_path / "style.png")
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--style", str(tmp_path / "style.png"), "--images", str(tmp_path / "empty"),
+                 "-o", str(tmp_path / "m")]) == 2
+    assert "no image files" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("output", ["photos", "photos/model", "style.png"])
+def test_train_into_its_own_inputs_is_one_line_exit_2_nothing_written(tmp_path, capsys, output):
+    stylejax.save_image(smooth_image(32, 32), tmp_path / "style.png")
+    (tmp_path / "photos").mkdir()
+    stylejax.save_image(smooth_image(32, 32, 3), tmp_path / "photos" / "a.png")
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["train", "--style", str(tmp_path / "style.png"), "--images", str(tmp_path / "photos"),
+                 "-o", str(tmp_path / output)]) == 2
+    assert "would be an input or inside --images" in capsys.readouterr().err
+    assert sorted(tmp_path.rglob("*")) == before

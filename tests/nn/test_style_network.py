@@ -39,12 +39,11 @@ def test_parameter_counts_match_johnson_and_dumoulin():
 
 
 @pytest.mark.parametrize("shape", [(33, 50), (64, 36), (7, 9)])
-def test_any_input_size_gives_the_same_size_in_0_1(shape):
+def test_any_input_size_gives_the_same_size(shape):
     net = random_network(8, 1, seed=1)
     images = jnp.asarray(np.random.default_rng(0).uniform(size=(2, *shape, 3)), jnp.float32)
     out = forward(net, images, jnp.ones(1))
     assert out.shape == images.shape
-    assert float(out.min()) >= 0 and float(out.max()) <= 1
 
 
 @pytest.mark.slow
@@ -60,9 +59,18 @@ def test_each_style_row_and_a_mix_differ_and_a_one_hot_mix_is_that_style():
     np.testing.assert_allclose(forward(net, image, jnp.array([1.0, 0.0])), first, atol=1e-6)
 
 
-def test_padding_is_reflection_not_zeros():
-    net = shapes_only(8, 1)
-    assert net.down[0].conv.pad == 4 and net.down[0].conv.conv.padding == "VALID"
+@pytest.mark.parametrize("rewrite", [True, False])
+def test_padding_is_reflection_not_zeros(rewrite):
+    """The first 9x9 layer's edge pixels are those of a convolution of the reflection-padded image."""
+    layer = random_network(8, 1, seed=3).down[0].conv
+    x = jnp.asarray(np.random.default_rng(2).uniform(size=(1, 20, 24, 3)), jnp.float32)
+    out = jax.jit(lambda x: layer(x, rewrite=rewrite))(x)
+    pads = ((0, 0), (4, 4), (4, 4), (0, 0))
+    reflected, zeros = layer.conv(jnp.pad(x, pads, mode="reflect")), layer.conv(jnp.pad(x, pads))
+    edge = np.ones(out.shape[1:3], bool)
+    edge[4:-4, 4:-4] = False
+    np.testing.assert_allclose(out[0][edge], reflected[0][edge], atol=1e-5)
+    assert float(jnp.abs(out[0][edge] - zeros[0][edge]).mean()) > 1e-2
 
 
 def test_style_mix_checks():
