@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from ports import free_port
 from sample_images import add_broken_images, smooth_image, stripes
-from test_batch import manifest
+from test_batch_job import manifest
 from test_recovery import diverge_batches
 
 import stylejax

@@ -6,7 +6,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import pytest
 from sample_images import smooth_image, stripes
-from test_batch import die_after_save, manifest
+from test_batch_job import die_after_save, manifest
 
 from stylejax import cli
 from stylejax.config import StyleConfig
@@ -104,8 +104,7 @@ def test_a_diverging_batch_fails_its_images_and_the_job_goes_on(tmp_path, monkey
     assert code == 1, err  # some inputs failed, the rest completed
     assert saved == [2, 2]  # each batch had a checkpoint
     outcomes = {r["input"]: (r["status"], r.get("error")) for r in manifest(out)}
-    diverged = "the loss diverged (not finite at step 2): lower the learning rate (--learning-rate) or the style " \
-               "weight (--style-weight)"
+    diverged = "the loss diverged (not finite at step 2): lower `learning_rate` or `style_weight`"
     assert outcomes == {"a0.png": ("failed", diverged), "a1.png": ("failed", diverged), "b0.png": ("done", None)}
     assert f"failed: a0.png: {diverged}" in err
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["b0.png", "manifest.jsonl"]  # nothing partial

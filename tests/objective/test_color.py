@@ -64,7 +64,7 @@ def test_stylize_with_colour_transfer_takes_the_contents_palette():
 def test_colour_transfer_is_refused_by_batches_and_unknown_methods(tmp_path, capsys):
     with pytest.raises(stylejax.StyleJaxError, match="unknown color_transfer"):
         stylejax.StyleConfig(color_transfer="sepia")
-    with pytest.raises(stylejax.StyleJaxError, match="stylejax stylize"):
+    with pytest.raises(stylejax.StyleJaxError, match="use `stylize`"):
         stylejax.stylize_batch([smooth_image(48, 48)], stripes(48, 48), size=48, steps=2,
                                color_transfer="histogram")
     assert main(["stylize", "c.png", "s.png", "-o", str(tmp_path / "o.png"), "--color-transfer", "sepia"]) == 2

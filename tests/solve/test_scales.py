@@ -111,7 +111,7 @@ def test_stylize_runs_every_scale_and_reports_each(images):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("optimizer", ["adam"])  # L-BFGS batches match stylize in test_batch.py
+@pytest.mark.parametrize("optimizer", ["adam"])  # L-BFGS batches match stylize in solve/test_batch.py
 def test_each_image_of_a_batch_matches_stylize_at_every_scale(images, optimizer):
     content, style = images
     contents = [content, smooth_image(64, 64, seed=2)]
