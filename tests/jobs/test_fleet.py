@@ -99,6 +99,7 @@ def test_twelve_inputs_two_broken_each_done_exactly_once(cluster, tmp_path, caps
     assert "2 Ray workers" in err and "failed: truncated.png" in err
 
 
+@pytest.mark.heavy  # a whole Ray fleet: `make test-all`; the schedule's recovery is tested without Ray below
 def test_a_killed_worker_s_batch_is_finished_by_another_from_its_checkpoint(cluster, tmp_path):
     make_inputs(tmp_path, count=4)  # one batch: one worker busy, one free
     out = tmp_path / "out"
@@ -296,6 +297,7 @@ def test_gpu_workers_ask_for_what_one_node_can_give(workers, count, gpus, fracti
     assert env["STYLEJAX_WEIGHTS_DIR"]  # workers find the driver's weights, not their raylet's default
 
 
+@pytest.mark.heavy  # a whole Ray fleet: `make test-all`; apply's job runs locally in tests/network/test_apply.py
 def test_apply_on_the_fleet_does_each_input_once_and_fails_the_broken_alone(cluster, tmp_path, capsys):
     from style_networks import random_network
 
