@@ -53,15 +53,15 @@ class TrainSettings:
     def __post_init__(self):
         for name in ("steps", "batch_size", "checkpoint_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-                raise StyleJaxError(f"{name} must be a positive whole number, got {getattr(self, name)!r}")
+                raise StyleJaxError(f"`{name}` must be a positive whole number, got {getattr(self, name)!r}")
         if self.width not in WIDTHS and (self.width <= 0 or self.width % 4):
-            raise StyleJaxError(f"width must be 32 or 16, got {self.width}")
+            raise StyleJaxError(f"`width` must be 32 or 16, got {self.width}")
         if not (self.learning_rate > 0):
-            raise StyleJaxError(f"learning_rate must be positive, got {self.learning_rate}")
+            raise StyleJaxError(f"`learning_rate` must be positive, got {self.learning_rate}")
         if self.sample_every < 0:
-            raise StyleJaxError(f"sample_every must be >= 0, got {self.sample_every}")
+            raise StyleJaxError(f"`sample_every` must be >= 0, got {self.sample_every}")
         if self.style_scale is not None and not self.style_scale > 0:
-            raise StyleJaxError(f"style_scale must be positive, got {self.style_scale}")
+            raise StyleJaxError(f"`style_scale` must be positive, got {self.style_scale}")
         self.objective_config()  # validates sizes, weights, layers and precision
 
     @property
