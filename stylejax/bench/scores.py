@@ -59,17 +59,21 @@ def score_stylization(vgg: VGG, photo: np.ndarray, painting: np.ndarray, output:
     """
     config = config or StyleConfig()
     shape = output.shape[:2]
-    photo = images.resize(photo, shape)
     style_layers, content_layers = tuple(config.style_layers), tuple(config.content_layers)
-    styled = images.resize(painting, images.fit_size(painting.shape[:2], max(shape)))
-    target = _features(vgg, styled, style_layers)
-    style_of = {"photo": _features(vgg, photo, style_layers), "output": _features(vgg, output, style_layers)}
-    photo_content = _features(vgg, photo, content_layers)
-    output_distance = _content_distance(_features(vgg, output, content_layers), photo_content)
-    painting_distance = _content_distance(_features(vgg, images.resize(painting, shape), content_layers),
-                                          photo_content)
-    style_distance = _gram_distance(style_of["output"], target)
-    photo_distance = _gram_distance(style_of["photo"], target)
+    both = tuple(dict.fromkeys(style_layers + content_layers))  # one VGG pass per image for both distances
+    photo_features = _features(vgg, images.resize(photo, shape), both)
+    output_features = _features(vgg, output, both)
+    target = _features(vgg, images.resize(painting, images.fit_size(painting.shape[:2], max(shape))), style_layers)
+    painting_content = _features(vgg, images.resize(painting, shape), content_layers)
+
+    def pick(features, layers):
+        return {name: features[name] for name in layers}
+
+    style_distance = _gram_distance(pick(output_features, style_layers), target)
+    photo_distance = _gram_distance(pick(photo_features, style_layers), target)
+    photo_content = pick(photo_features, content_layers)
+    output_distance = _content_distance(pick(output_features, content_layers), photo_content)
+    painting_distance = _content_distance(painting_content, photo_content)
     return StylizationScores(style_gain=photo_distance / style_distance if style_distance else float("inf"),
                              content_ratio=output_distance / painting_distance,
                              style_distance=style_distance, content_distance=output_distance)
