@@ -110,10 +110,10 @@ def init_state(params: nnx.State, optimizer: optax.GradientTransformation) -> De
 
 
 @functools.lru_cache(maxsize=8)
-def decoder_optimizer(learning_rate: float = 1e-4) -> optax.GradientTransformation:
-    """Adam at `learning_rate` (WCT-TF's 1e-4 by default); one object per rate, as the compiled step is
-    cached by it."""
-    return optax.adam(learning_rate)
+def decoder_optimizer(learning_rate: float = 1e-3, decay: float = 1e-3) -> optax.GradientTransformation:
+    """Adam at learning_rate / (1 + decay * step) (AdaIN's inverse decay): a function of the step alone, so a
+    finished training continues with more steps. One object per setting, as the compiled step is cached by it."""
+    return optax.adam(lambda step: learning_rate / (1.0 + decay * step))
 
 
 @functools.lru_cache(maxsize=8)

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from stylejax.errors import StyleJaxError
+from stylejax.nn import conv_rewrites
 from stylejax.nn.vgg import BLOCKS, CHANNELS
 
 LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -140,14 +141,20 @@ class Decoder(nnx.Module):
         """Output pixels per feature position along a side: 2 ** (block - 1)."""
         return 2 ** (level_block(self.level) - 1)
 
-    def __call__(self, features: jax.Array) -> jax.Array:
+    def __call__(self, features: jax.Array, *, rewrite: bool = True) -> jax.Array:
         """features: (b, h, w, c) VGG activations at `level` -> (b, h * scale, w * scale, 3) pixels, about
-        [0, 1] (not clipped: training sees the true error). Any h, w >= 2 (reflection padding needs 2)."""
+        [0, 1] (not clipped: training sees the true error). Any h, w >= 2 (reflection padding needs 2).
+
+        `rewrite`: each upsampling and the convolution after it in the exact sub-pixel form
+        (`conv_rewrites.upsampled_conv`, faster on XLA:CPU); False: XLA's own (symbolic sizes, exports)."""
         x = features
         for layer, conv in zip(self.plan, self.convs, strict=True):
-            if layer.upsample:
-                x = upsample(x)
-            x = conv(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect"))
+            if layer.upsample and rewrite:
+                x = conv_rewrites.upsampled_conv(x, conv.kernel[...]) + conv.bias[...].reshape(1, 1, 1, -1)
+            else:
+                if layer.upsample:
+                    x = upsample(x)
+                x = conv(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect"))
             if layer.relu:
                 x = jax.nn.relu(x)
         return x

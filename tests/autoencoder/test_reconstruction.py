@@ -44,7 +44,7 @@ def setup(encoder, level, width, seed=0, trained=False):
 @pytest.mark.slow
 def test_a_few_steps_reduce_the_reconstruction_loss(encoder):
     objective, params = setup(encoder, "relu2_1", 0.25)
-    optimizer = decoder_optimizer(1e-3)
+    optimizer = decoder_optimizer(1e-3, 0.0)
     step = reconstruction_step(objective, optimizer, local_mesh())  # 4 simulated devices, one image each
     images = photos(4)
     state = init_state(params, optimizer)

@@ -70,3 +70,14 @@ def test_bad_settings_are_refused():
         decoder_plan("relu4_1", width=0)
     with pytest.raises(StyleJaxError, match="`arch`"):
         decoder_plan("relu4_1", "resnet")
+
+
+def test_the_sub_pixel_form_is_the_plain_decoder():
+    decoder = Decoder("relu3_1", width=0.25, rngs=nnx.Rngs(1))
+    for conv in decoder.convs:  # random weights everywhere: a fresh decoder's last layer is zero
+        conv.kernel.set_value(jax.random.normal(jax.random.key(len(conv.kernel[...].shape)), conv.kernel[...].shape)
+                              * 0.1)
+    features = jax.random.uniform(jax.random.key(0), (2, 5, 7, 256))
+    fast, plain = decoder(features), decoder(features, rewrite=False)
+    assert fast.shape == plain.shape == (2, 20, 28, 3)
+    np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=1e-4 * float(jnp.abs(plain).max()))
