@@ -1,21 +1,22 @@
 """`stylejax apply`'s job: images through a trained style network, resumably, as `stylejax batch` runs.
 
 Outputs mirror the inputs' names in OUTDIR; an existing output is skipped (and recorded), an input that
-cannot be decoded fails alone (manifest line with the reason) while the rest are done. Inputs are planned
-as a batch job's (`jobs.plan_job`) in the shape buckets of `network.inference`, whose programs are checked
-against device memory before anything is written; on a Ray fleet (`run_apply_fleet`) each worker loads
-the network once and runs batches of one bucket (`ApplyWork`), the driver alone writing the manifest.
+cannot be decoded fails alone (manifest line with the reason) while the rest are done. The job's work
+(`ApplyWork`) runs on the job runner as a batch job's (`jobs.runner.run_local`), in the shape buckets of
+`network.inference`, whose programs are checked against device memory before anything is written; on a
+Ray fleet (`run_apply_fleet`) each worker loads the network once and runs batches of one bucket, the
+driver alone writing the manifest.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 import numpy as np
@@ -23,8 +24,9 @@ import numpy as np
 from stylejax.io import images
 from stylejax.io.atomic import remove_partial_outputs
 from stylejax.jobs.fleet import drive_fleet
-from stylejax.jobs.inputs import Item, job_batches, load_batch, plan_job
-from stylejax.jobs.manifest import JobSummary, Manifest
+from stylejax.jobs.inputs import Item, load_batch
+from stylejax.jobs.manifest import JobSummary
+from stylejax.jobs.runner import run_local
 from stylejax.network.function import StyleNetworkFunction, load_network
 from stylejax.network.inference import BucketedNetwork, check_apply
 from stylejax.nn.style_network import NETWORK_MIN_SIDE
@@ -55,7 +57,7 @@ def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path
                   style: jax.Array | None = None, batch_size: int = 8,
                   progress: Callable[[int, int], None] | None = None,
                   log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> JobSummary:
-    """Stylizes `items` into `outdir` through `net`, skipping outputs that exist.
+    """Stylizes `items` into `outdir` through `net`, skipping outputs that exist (`jobs.runner.run_local`).
 
     Args:
       items: the inputs (`jobs.inputs.collect_inputs`).
@@ -75,24 +77,8 @@ def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path
         nothing is written then.
     """
     network = _bucketed(net, size, style, batch_size, log)
-    manifest = Manifest(outdir)
-
-    def check(counts: dict[tuple[int, int], int]) -> None:  # before anything is written
-        network.check(counts)
-        outdir.mkdir(parents=True, exist_ok=True)
-
-    summary, pending = plan_job(items, outdir, manifest, network.bucket_of, min_side=NETWORK_MIN_SIDE, check=check)
-    finished = summary.skipped + len(summary.failed)
-    if progress:
-        progress(finished, len(items))
-    for _, batch in job_batches(pending, batch_size):
-        for record in run_apply_batch(network, batch, outdir):
-            manifest.add(**record)
-            summary.count(record)
-        finished += len(batch)
-        if progress:
-            progress(finished, len(items))
-    return summary
+    work = ApplyWork(None, None, outdir, size, batch_size, network=network)
+    return run_local(items, outdir, work, batch_size=batch_size, progress=progress, log=log)
 
 
 def _bucketed(net: StyleNetworkFunction, size: int | None, style: jax.Array | None, batch_size: int,
@@ -110,28 +96,44 @@ def apply_to_image(net: StyleNetworkFunction, image: np.ndarray, size: int | Non
 
 @dataclasses.dataclass
 class ApplyWork:
-    """A Ray worker's part of `stylejax apply --ray`: the network, loaded once, and `run_apply_batch`."""
+    """`stylejax apply`'s work (`jobs.runner.JobWork`): `run_apply_batch` through the network's bucketed
+    programs, here or on a Ray worker.
 
-    model: str
-    style: list[float]
+    Attributes:
+      model: the model folder a worker loads the network from (None: `network` is given).
+      style: (num_styles,) style weights (None: `network` is given).
+      outdir: the output root.
+      size, batch_size: see `run_apply_job`.
+      network: the network's programs, given or made by `load`.
+    """
+
+    model: str | None
+    style: list[float] | None
     outdir: Path
     size: int | None = None
     batch_size: int = 8
     network: BucketedNetwork | None = None
+    min_side: ClassVar[int] = NETWORK_MIN_SIDE
+
+    def bucket(self, shape: tuple[int, int]) -> tuple[int, int]:
+        """`planned_bucket` at the job's size: a fleet's driver plans without the network."""
+        return planned_bucket(shape, self.size)
 
     def load(self) -> None:
-        """Loads the network (on the worker)."""
-        net = load_network(self.model)
-        self.network = BucketedNetwork(net, net.style_weights(self.style), self.size, self.batch_size,
-                                       log=lambda line: None)  # a worker's lines: see check_memory
+        """Loads the network, unless it was given."""
+        if self.network is None:
+            net = load_network(self.model)
+            self.network = BucketedNetwork(net, net.style_weights(self.style), self.size, self.batch_size,
+                                           log=lambda line: None)  # a worker's lines: see check_memory
 
-    def check_memory(self, shapes: list[tuple[int, int]], batch_size: int, log: Callable[[str], None]) -> None:
-        """`BucketedNetwork.check` of every bucket on this worker's device, saying what it decides."""
-        self.network.log = log
+    def check_memory(self, counts: Mapping[tuple[int, int], int], batch_size: int,
+                     log: Callable[[str], None]) -> None:
+        """`BucketedNetwork.check` of every bucket on this device, saying what it decides in `log`."""
+        quiet, self.network.log = self.network.log, log
         try:
-            self.network.check({shape: batch_size for shape in shapes})
+            self.network.check(counts)
         finally:
-            self.network.log = lambda line: None
+            self.network.log = quiet
 
     def run(self, shape: tuple[int, int], batch: list[Item]) -> list[dict]:
         """`run_apply_batch`: one record per input."""
@@ -158,7 +160,5 @@ def run_apply_fleet(items: Sequence[Item], model: str | os.PathLike, outdir: Pat
     check_apply(size, batch_size)  # before anything is written: the driver builds no network
     work = ApplyWork(str(Path(model).absolute()), [float(w) for w in np.asarray(style)], Path(outdir).absolute(),
                      size, batch_size)
-
-    bucket = functools.partial(planned_bucket, size=size)  # the driver plans without the network
-    return drive_fleet(items, outdir, work, bucket, min_side=NETWORK_MIN_SIDE, address=address, workers=workers,
-                       batch_size=batch_size, progress=progress, log=log)
+    return drive_fleet(items, outdir, work, address=address, workers=workers, batch_size=batch_size,
+                       progress=progress, log=log)

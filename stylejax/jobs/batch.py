@@ -3,29 +3,33 @@
 A job can be killed at any moment and re-run with the same command: finished images are skipped,
 in-flight batches resume from their last orbax checkpoint, and outputs appear only whole (temporary
 file, then rename). `OUTDIR/manifest.jsonl` gets one JSON line per input per outcome.
-On many hosts, each process takes a disjoint, deterministic share of the inputs by process index
-(`--distributed`, `inputs.my_share`); a Ray fleet (`fleet.py`) checks its job here, runs `run_batch` on its
-workers and writes the manifest from its driver alone.
+The work (`StylizeWork`: one batch's run, `run_batch`) runs on `jobs.runner.run_local` on one host or,
+with `--distributed`, on each host over a disjoint, deterministic share of the inputs by process index
+(`inputs.my_share`); on a Ray fleet (`fleet.py`) it runs on the workers and the driver alone writes the
+manifest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from jax.sharding import Mesh
 
-from stylejax.config import StyleConfig, check_batch_size
+from stylejax.config import MIN_SIDE, StyleConfig, check_batch_size
 from stylejax.errors import LossDivergedError, StyleJaxError
 from stylejax.io import images
 from stylejax.io import masks as masks_io
 from stylejax.io.atomic import remove_partial_outputs
 from stylejax.io.images import ImageLike
-from stylejax.jobs.checkpoints import batch_key, open_batch_checkpoints, remove_finished_checkpoints
-from stylejax.jobs.inputs import Item, job_batches, load_batch, plan_job
-from stylejax.jobs.manifest import JobSummary, Manifest, failed_record
+from stylejax.jobs.checkpoints import batch_key, open_batch_checkpoints
+from stylejax.jobs.inputs import Item, load_batch
+from stylejax.jobs.manifest import JobSummary, failed_record
+from stylejax.jobs.runner import run_local
 from stylejax.runtime.buckets import bucket_shape
 from stylejax.solve.coarse_to_fine import CoarseToFineSolver
 from stylejax.solve.problem import finish_image
@@ -68,32 +72,49 @@ def run_job(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, con
       mesh: a 1-D ("data",) mesh; default: all local devices.
       masks_dir: region masks per input and style (`masks_io.batch_mask_paths`); every input needs its own.
       progress: called with (images finished, images total) as the job advances.
+      log: where the memory check's lines go.
 
     Returns:
       A JobSummary; failures are in the manifest too.
+
+    Raises:
+      StyleJaxError: as `check_job`, or a batch that cannot fit a device's memory; nothing is written then.
     """
     check_job(items, style, config, batch_size, vmap_size, masks_dir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(outdir)
-    summary, pending = plan_job(items, outdir, manifest, lambda shape: bucket_shape(shape, config.size))
-    total = len(items)
-    finished = summary.skipped + len(summary.failed)
-    if progress:
-        progress(finished, total)
-    if not pending:
-        remove_finished_checkpoints(outdir)
-        return summary
-    solver = job_solver(style, config, mesh, vmap_size, masks_dir)
-    check_memory(solver.final, list(pending), batch_size, log)
-    for shape, batch in job_batches(pending, batch_size):
-        for record in run_batch(solver, batch, shape, style, outdir, masks_dir):
-            manifest.add(**record)
-            summary.count(record)
-        finished += len(batch)
-        if progress:
-            progress(finished, total)
-    remove_finished_checkpoints(outdir)
-    return summary
+    work = StylizeWork(list(style), config, outdir, vmap_size, masks_dir, mesh=mesh)
+    return run_local(items, outdir, work, batch_size=batch_size, progress=progress, log=log)
+
+
+@dataclasses.dataclass
+class StylizeWork:
+    """`stylejax batch`'s work (`jobs.runner.JobWork`): `run_batch` with the solver the job's batches share
+    (weights, style targets, compiled programs), here or on a Ray worker."""
+
+    style: list[ImageLike]
+    config: StyleConfig
+    outdir: Path
+    vmap_size: int | str | None
+    masks_dir: Path | None = None
+    mesh: Mesh | None = None  # None: every local device
+    solver: CoarseToFineSolver | None = None
+    min_side: ClassVar[int] = MIN_SIDE
+
+    def bucket(self, shape: tuple[int, int]) -> tuple[int, int]:
+        """`bucket_shape` at the job's size."""
+        return bucket_shape(shape, self.config.size)
+
+    def load(self) -> None:
+        """Makes the solver the job's batches share."""
+        self.solver = job_solver(self.style, self.config, self.mesh, self.vmap_size, self.masks_dir)
+
+    def check_memory(self, counts: Mapping[tuple[int, int], int], batch_size: int,
+                     log: Callable[[str], None]) -> None:
+        """`sizing.check_memory` of a full batch in every bucket, on this host's devices."""
+        check_memory(self.solver.final, list(counts), batch_size, log)
+
+    def run(self, shape: tuple[int, int], batch: list[Item]) -> list[dict]:
+        """`run_batch`: one record per input."""
+        return run_batch(self.solver, batch, shape, self.style, self.outdir, self.masks_dir)
 
 
 def run_batch(solver: CoarseToFineSolver, batch: Sequence[Item], shape: tuple[int, int],

@@ -1,12 +1,12 @@
 """Bulk jobs on a Ray cluster: a pool of actors, batches handed to whichever is free, failures survived.
 
-The driver plans the job as `jobs.run_job` does (finished inputs skipped, unreadable ones recorded,
-the rest grouped into same-shape batches) and starts one actor per accelerator, or one per host's CPUs.
-Each actor keeps its weights and compiled programs for the whole job and runs the job's `FleetWork` on
-each batch it is given (`drive_fleet`; `stylejax apply` uses it too). For `stylejax batch`
-(`run_fleet`) that is `jobs.run_batch`: the batch resumes from its orbax checkpoint in
-OUTDIR/.checkpoints (shared storage) and its outputs are written atomically. Workers write no manifest:
-the driver alone does, one line per outcome.
+The driver plans the job as a local one (`jobs.runner`: finished inputs skipped, unreadable ones
+recorded, the rest grouped into same-shape batches) and starts one actor per accelerator, or one per
+host's CPUs. Each actor loads the job's work (`jobs.runner.JobWork`) once, keeps its weights and compiled
+programs for the whole job and runs it on each batch it is given (`drive_fleet`; `stylejax apply` uses it
+too). For `stylejax batch` (`run_fleet`) that is `jobs.batch.run_batch`: the batch resumes from its orbax
+checkpoint in OUTDIR/.checkpoints (shared storage) and its outputs are written atomically. Workers write
+no manifest: the driver alone does, one line per outcome.
 
 A worker whose process or node dies is restarted by Ray; its batch goes back to the front of the queue
 and the next free worker continues it from its last checkpoint. A driver that dies is run again with the
@@ -27,24 +27,22 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from stylejax.config import MIN_SIDE, StyleConfig
+from stylejax.config import StyleConfig
 from stylejax.errors import StyleJaxError
 from stylejax.io.images import ImageLike
-from stylejax.jobs.batch import check_job
+from stylejax.jobs.batch import StylizeWork, check_job
 from stylejax.jobs.checkpoints import remove_finished_checkpoints
 from stylejax.jobs.fleet_workers import (
     MAX_RESTARTS,
     FleetBatch,
-    FleetWork,
     FleetWorker,
-    StylizeWork,
     schedule_batches,
     start_workers,
     worker_options,
 )
 from stylejax.jobs.inputs import Buckets, Item, job_batches, plan_job
 from stylejax.jobs.manifest import JobSummary, Manifest
-from stylejax.runtime.buckets import bucket_shape
+from stylejax.jobs.runner import JobLedger, JobWork
 
 NAMESPACE = "stylejax"
 WORKER_PREFIX = "stylejax-worker"  # actor names: stylejax-worker-<driver pid>@<driver host>-<index>
@@ -137,26 +135,24 @@ def run_fleet(items: Sequence[Item], style: Sequence[ImageLike], outdir: Path, c
     style, config = _absolute(style, config)
     masks_dir = None if masks_dir is None else Path(masks_dir).absolute()
     work = StylizeWork(style, config, Path(outdir).absolute(), vmap_size, masks_dir)
-    return drive_fleet(items, outdir, work, lambda shape: bucket_shape(shape, config.size), address=address,
-                       workers=workers, batch_size=batch_size, progress=progress, log=log)
+    return drive_fleet(items, outdir, work, address=address, workers=workers, batch_size=batch_size,
+                       progress=progress, log=log)
 
 
-def drive_fleet(items: Sequence[Item], outdir: Path, work: FleetWork,
-                bucket: Callable[[tuple[int, int]], tuple[int, int]], *, min_side: int = MIN_SIDE,
+def drive_fleet(items: Sequence[Item], outdir: Path, work: JobWork, *,
                 address: str | None = None, workers: int | None = None, batch_size: int = 8,
                 progress: Callable[[int, int], None] | None = None,
                 log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> JobSummary:
     """Runs a job's batches on a pool of Ray actors, each doing `work`; the manifest is written here alone.
 
-    The job is planned as a local one (`jobs.plan_job` with `bucket` and `min_side`), its batches handed
-    to whichever worker is free, a lost worker's batch redone (see `fleet_workers.schedule_batches`).
+    The job is planned as a local one (`jobs.plan_job` with the work's `bucket` and `min_side`), its
+    batches handed to whichever worker is free, a lost worker's batch redone (see
+    `fleet_workers.schedule_batches`).
 
     Args:
       items: every input of the job; paths must be readable from every node.
       outdir: shared storage every node writes outputs to.
       work: what a worker does with a batch (its paths absolute: workers run elsewhere).
-      bucket: an input's (h, w) -> the bucket its batch runs in.
-      min_side: the shortest side an input may have.
       address, workers, batch_size, progress, log: see `run_fleet`.
 
     Returns:
@@ -175,9 +171,8 @@ def drive_fleet(items: Sequence[Item], outdir: Path, work: FleetWork,
         outdir.mkdir(parents=True, exist_ok=True)
         with _sole_driver(outdir):
             manifest = Manifest(outdir, process=0)  # the driver never starts JAX: its process number is 0
-            summary, pending = plan_job(items, outdir, manifest, bucket, min_side=min_side)
-            job = _FleetJob(outdir, work, manifest, summary, total=len(items),
-                            done=summary.skipped + len(summary.failed), progress=progress, log=log)
+            summary, pending = plan_job(items, outdir, manifest, work.bucket, min_side=work.min_side)
+            job = _FleetJob(outdir, work, JobLedger(manifest, summary, len(items), progress), log)
             return _drive_alone(ray, job, pending, workers=workers, batch_size=batch_size)
     finally:
         if started:
@@ -208,37 +203,24 @@ def _sole_driver(outdir: Path) -> Iterator[None]:
 @dataclasses.dataclass
 class _FleetJob:
     """A planned job as its one driver sees it: where it goes, what each worker does, where outcomes are
-    recorded, and how many of its `total` inputs are `done` (the skipped and failed ones from the start)."""
+    recorded, where notes go."""
 
     outdir: Path
-    work: FleetWork
-    manifest: Manifest
-    summary: JobSummary
-    total: int
-    done: int
-    progress: Callable[[int, int], None] | None
+    work: JobWork
+    ledger: JobLedger
     log: Callable[[str], None]
 
     def finished(self, batch: FleetBatch, records: list[dict]) -> None:
         """Records a batch's outcomes (one manifest line each) and reports the progress."""
-        for record in records:
-            self.manifest.add(**record)
-            self.summary.count(record)
-        self.done += len(batch.items)
-        self.report()
-
-    def report(self) -> None:
-        """Calls `progress(done, total)`, if there is one."""
-        if self.progress:
-            self.progress(self.done, self.total)
+        self.ledger.add(batch.items, records)
 
 
 def _drive_alone(ray, job: _FleetJob, pending: Buckets, *, workers: int | None, batch_size: int) -> JobSummary:
     """Runs the job's `pending` batches ({shape: items}) on a pool of workers started here, killed at the end."""
-    job.report()
+    job.ledger.report()
     if not pending:
         remove_finished_checkpoints(job.outdir)
-        return job.summary
+        return job.ledger.summary
     batches = [FleetBatch(shape, batch) for shape, batch in job_batches(pending, batch_size)]
     count, options = worker_options(ray, workers)
     count = count if workers else min(count, len(batches))
@@ -250,7 +232,8 @@ def _drive_alone(ray, job: _FleetJob, pending: Buckets, *, workers: int | None, 
     prefix = f"{WORKER_PREFIX}-{os.getpid()}@{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
     pool = [actor.options(name=f"{prefix}-{i}", **options).remote(job.work) for i in range(count)]
     try:
-        pool, lines = start_workers(ray, pool, sorted(pending), batch_size, job.log)
+        pool, lines = start_workers(ray, pool, {shape: len(items) for shape, items in pending.items()},
+                                    batch_size, job.log)
         for line in lines:  # workers are alike: one worker's lines say it
             job.log(line)
         job.log(f"{len(batches)} batches on {len(pool)} Ray workers ({options.get('num_gpus', 0)} GPU, "
@@ -260,4 +243,4 @@ def _drive_alone(ray, job: _FleetJob, pending: Buckets, *, workers: int | None, 
         for worker in pool:
             ray.kill(worker)
     remove_finished_checkpoints(job.outdir)
-    return job.summary
+    return job.ledger.summary

@@ -4,8 +4,8 @@ Plain Python with `ray` passed in: `fleet.drive_fleet` makes `FleetWorker` a Ray
 imports ray. A free worker takes the next batch; a worker that dies is given no batch until Ray has
 restarted it and it answers; a batch whose worker died goes back to the front of the queue and
 continues from its checkpoint on the next free worker (another one where possible). What a worker
-does with a batch is a `FleetWork`: `StylizeWork` for `stylejax batch`, `jobs.apply.ApplyWork` for
-`stylejax apply`.
+does with a batch is the job's `jobs.runner.JobWork`, as on one host: `jobs.batch.StylizeWork` for
+`stylejax batch`, `jobs.apply.ApplyWork` for `stylejax apply`.
 """
 
 from __future__ import annotations
@@ -16,18 +16,13 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
 
-from stylejax.config import StyleConfig
 from stylejax.errors import StyleJaxError
-from stylejax.io.images import ImageLike
-from stylejax.jobs.batch import job_solver, run_batch
 from stylejax.jobs.inputs import Item
 from stylejax.jobs.manifest import failed_record
+from stylejax.jobs.runner import JobWork
 from stylejax.nn.weights import weights_dir
-from stylejax.solve.sizing import check_memory
 
 MAX_RESTARTS = 3  # Ray restarts a dead worker this many times, then it leaves the pool
 MAX_ATTEMPTS = 3  # a batch whose worker dies this many times is recorded as failed (e.g. out of host memory)
@@ -36,48 +31,13 @@ RESTART_TIMEOUT = 600.0  # s for a dead worker to be restarted by Ray before it 
 PING_INTERVAL = 5.0  # s between looks at workers being restarted
 
 
-class FleetWork(Protocol):
-    """What a fleet's workers do with their batches: plain, picklable settings on the driver; `load`
-    builds the heavy state (weights, compiled programs) on the worker, once for the whole job."""
-
-    def load(self) -> None: ...
-
-    def check_memory(self, shapes: list[tuple[int, int]], batch_size: int, log: Callable[[str], None]) -> None: ...
-
-    def run(self, shape: tuple[int, int], batch: list[Item]) -> list[dict]: ...
-
-
-@dataclasses.dataclass
-class StylizeWork:
-    """`stylejax batch`'s work: `jobs.run_batch` with the job's solver (weights, style targets, programs)."""
-
-    style: list[ImageLike]
-    config: StyleConfig
-    outdir: Path
-    vmap_size: int | str | None
-    masks_dir: Path | None = None
-    solver: Any = None
-
-    def load(self) -> None:
-        """Makes the solver the job's batches share."""
-        self.solver = job_solver(self.style, self.config, None, self.vmap_size, self.masks_dir)
-
-    def check_memory(self, shapes: list[tuple[int, int]], batch_size: int, log: Callable[[str], None]) -> None:
-        """`sizing.check_memory` on this worker's devices."""
-        check_memory(self.solver.final, shapes, batch_size, log)
-
-    def run(self, shape: tuple[int, int], batch: list[Item]) -> list[dict]:
-        """`jobs.run_batch`: one record per input."""
-        return run_batch(self.solver, batch, shape, self.style, self.outdir, self.masks_dir)
-
-
 class FleetWorker:
-    """One worker's state for a whole job: its `FleetWork`, loaded once.
+    """One worker's state for a whole job: its `JobWork`, loaded once.
 
     Plain Python: `drive_fleet` makes it a Ray actor, so this module needs no ray at import.
     """
 
-    def __init__(self, work: FleetWork):
+    def __init__(self, work: JobWork):
         self.work = work
         self.batch: list[str] | None = None
         self.error: str | None = None  # why this worker cannot work (weights or a style unreadable on its node)
@@ -90,13 +50,14 @@ class FleetWorker:
         """{"pid", "host", "batch": the input names in progress or None} (answers while a batch runs)."""
         return {"pid": os.getpid(), "host": socket.gethostname(), "batch": self.batch}
 
-    def check_memory(self, shapes: list[tuple[int, int]], batch_size: int) -> tuple[list[str], str | None]:
-        """The work's memory check on this worker's devices: (the lines it said, the refusal or None)."""
+    def check_memory(self, counts: Mapping[tuple[int, int], int], batch_size: int) -> tuple[list[str], str | None]:
+        """The work's memory check on this worker's devices ({bucket: pending inputs there}): (the lines it
+        said, the refusal or None)."""
         lines: list[str] = []
         if self.error is not None:
             return lines, self.error
         try:
-            self.work.check_memory(shapes, batch_size, lines.append)
+            self.work.check_memory(counts, batch_size, lines.append)
         except StyleJaxError as e:
             return lines, str(e)
         return lines, None
@@ -241,14 +202,14 @@ def schedule_batches(ray, pool: list, batches: list[FleetBatch], finished: Calla
         finished(batch, records)
 
 
-def start_workers(ray, pool: list, shapes: list[tuple[int, int]], batch_size: int, log: Callable[[str], None]
-           ) -> tuple[list, list[str]]:
+def start_workers(ray, pool: list, counts: Mapping[tuple[int, int], int], batch_size: int,
+                  log: Callable[[str], None]) -> tuple[list, list[str]]:
     """The workers that started and passed the memory check within START_TIMEOUT, and the check's lines.
 
     A worker the cluster cannot place (no node has its resources) is killed and the job goes on without
     it; a worker that could not start, or whose batch cannot fit, stops the job in one line.
     """
-    checks = {w.check_memory.remote(shapes, batch_size): w for w in pool}
+    checks = {w.check_memory.remote(dict(counts), batch_size): w for w in pool}
     ready, late = ray.wait(list(checks), num_returns=len(checks), timeout=START_TIMEOUT)
     started, lines = [], []
     for ref in ready:

@@ -20,6 +20,7 @@ from stylejax import cli
 from stylejax.config import StyleConfig
 from stylejax.io import images
 from stylejax.jobs import fleet, fleet_workers, inputs
+from stylejax.jobs.batch import StylizeWork
 from stylejax.jobs.checkpoints import CHECKPOINTS
 from stylejax.runtime.buckets import bucket_shape
 
@@ -248,7 +249,7 @@ def test_a_worker_s_diverging_batch_fails_its_images_and_the_worker_goes_on(tmp_
     diverging = [True]
     diverge_batches(monkeypatch, lambda h, w, done: diverging[0])
     config = StyleConfig(size=40, steps=2, optimizer="adam", chunk_steps=2)
-    worker = fleet_workers.FleetWorker(fleet_workers.StylizeWork([tmp_path / "style.png"], config, tmp_path / "out", 1))
+    worker = fleet_workers.FleetWorker(StylizeWork([tmp_path / "style.png"], config, tmp_path / "out", 1))
     items = [inputs.Item(path, path.name) for path in sorted((tmp_path / "in").glob("*.png"))]
     records, error = worker.run(bucket_shape((40, 50), config.size), items)
     assert error is None  # not a usage error for the driver to stop the fleet with
