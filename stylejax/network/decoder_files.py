@@ -25,6 +25,7 @@ from stylejax.nn.readers import file_sha256
 DECODERS_JSON = "decoders.json"
 FORMAT = "stylejax-decoders"
 FORMAT_VERSION = 1
+DTYPES = ("float16", "float32")  # the precisions a decoder's arrays are saved in
 
 
 def shipped_decoders() -> Path:
@@ -49,6 +50,12 @@ def read_decoders_json(folder: str | os.PathLike) -> dict:
     return record
 
 
+def check_dtype(dtype: str) -> None:
+    """Raises StyleJaxError for a precision decoders are not saved in (see DTYPES)."""
+    if dtype not in DTYPES:
+        raise StyleJaxError(f"`dtype` must be one of {', '.join(DTYPES)}, got {dtype!r}")
+
+
 def save_decoder(folder: Path, decoder: Decoder, info: dict, *, dtype: str = "float16") -> Path:
     """Writes `folder`/<level>.npz and adds the level to `folder`/decoders.json (both atomically).
 
@@ -60,7 +67,11 @@ def save_decoder(folder: Path, decoder: Decoder, info: dict, *, dtype: str = "fl
 
     Returns:
       The .npz file.
+
+    Raises:
+      StyleJaxError: a `dtype` not in DTYPES; nothing is written then.
     """
+    check_dtype(dtype)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {".".join(map(str, path)): np.asarray(value, dtype)
               for path, value in nnx.to_flat_state(nnx.state(decoder, nnx.Param))

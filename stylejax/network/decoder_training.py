@@ -36,11 +36,13 @@ from stylejax.io.images import load_image
 from stylejax.network import reports
 from stylejax.network.checkpoints import TrainingCheckpoints
 from stylejax.network.data import TrainingImages, centre_crop, find_images
-from stylejax.network.decoder_files import DECODERS_JSON, read_decoders_json, save_decoder
+from stylejax.network.decoder_files import DECODERS_JSON, check_dtype, read_decoders_json, save_decoder
 from stylejax.network.multihost import global_batch, is_writer, my_rows, training_mesh
 from stylejax.nn.decoders import LEVELS, Decoder, level_block
 from stylejax.nn.weights import load_vgg
 
+DEFAULT_LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")  # WCT's cascade; AdaIN's relu4_1 among them
+DEFAULT_STEPS = 2000  # per level, a start: run again with more steps and the training continues
 EVAL_CSV = "eval.csv"
 EVAL_SIDE = 256  # px: evaluation photos are centre squares of this side
 
@@ -99,7 +101,7 @@ def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels:
                    steps: int | dict[str, int], settings: DecoderSettings | None = None, *,
                    eval_images: str | os.PathLike | None = None, mesh: jax.sharding.Mesh | None = None,
                    progress: Callable[[str, int, dict[str, float]], None] | None = None,
-                   log: Callable[[str], None] = lambda line: None) -> Path:
+                   log: Callable[[str], None] = lambda line: None, dtype: str = "float16") -> Path:
     """Trains one decoder per level for reconstruction and writes them to a decoders folder.
 
     Args:
@@ -112,18 +114,20 @@ def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels:
       mesh: a 1-D ("data",) mesh; default: every device.
       progress: called after each step with (level, step, {term: value}).
       log: one-line notes (resuming, skipping a finished level).
+      dtype: the decoders' precision on disk, "float16" or "float32" (`decoder_files.save_decoder`).
 
     Returns:
       The decoders folder.
 
     Raises:
-      StyleJaxError: an unknown level, no readable photo, settings that do not fit the devices, or a folder
-        holding another training's checkpoints.
+      StyleJaxError: an unknown level, no readable photo, settings that do not fit the devices, an unknown
+        `dtype`, or a folder holding another training's checkpoints.
     """
     settings = settings or DecoderSettings()
     folder = Path(output)
     for level in levels:
         level_block(level)
+    check_dtype(dtype)
     per_level = steps if isinstance(steps, dict) else {level: steps for level in levels}
     if any(not isinstance(per_level.get(level), int) or per_level[level] <= 0 for level in levels):
         raise StyleJaxError(f"`steps` must be a positive whole number per level, got {steps!r}")
@@ -131,7 +135,7 @@ def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels:
         raise StyleJaxError(f"{folder}: the output would be inside `images`: give another `output`")
     mesh = mesh if mesh is not None else training_mesh()
     if settings.batch_size % mesh.size:
-        raise StyleJaxError(f"batch size {settings.batch_size} does not split over {mesh.size} devices: "
+        raise StyleJaxError(f"`batch_size` {settings.batch_size} does not split over {mesh.size} devices: "
                             f"use a multiple of {mesh.size}")
     data = TrainingImages(find_images(images), settings.size, settings.batch_size, settings.seed)
     data.check_readable()
@@ -144,11 +148,11 @@ def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels:
         if done is not None and done >= per_level[level]:
             log(f"{level}: trained {done} steps already")
             continue
-        decoder = _train_level(level, per_level[level], data, settings, folder, evaluation,
-                               (encoder_def, encoder), mesh, progress, log)
+        decoder = _train_level(level, per_level[level], data, settings, folder, evaluation=evaluation,
+                               encoder=(encoder_def, encoder), mesh=mesh, progress=progress, log=log)
         if is_writer():
             info = dict(steps=per_level[level], training=_training_record(settings, data, images))
-            save_decoder(folder, decoder, info | _last_eval(level_folder(folder, level)))
+            save_decoder(folder, decoder, info | _last_eval(level_folder(folder, level)), dtype=dtype)
     return folder
 
 
@@ -194,7 +198,7 @@ def _reconstruct(decoder_def: nnx.GraphDef, params: nnx.State, encoder_def: nnx.
     return decoder(vgg(images, (decoder.level,))[decoder.level])
 
 
-def _train_level(level: str, steps: int, data: TrainingImages, settings: DecoderSettings, output: Path,
+def _train_level(level: str, steps: int, data: TrainingImages, settings: DecoderSettings, output: Path, *,
                  evaluation: np.ndarray | None, encoder: tuple, mesh, progress, log) -> Decoder:
     encoder_def, encoder_weights = encoder
     folder = level_folder(output, level)

@@ -91,7 +91,8 @@ def test_a_memory_refusal_comes_before_anything_is_written(tmp_path):
 
 def test_checkpoints_of_finished_inputs_are_removed_at_the_end(tmp_path):
     items, out = make_inputs(tmp_path), tmp_path / "out"
-    for name, inputs_of in {"finished": ["img00.png", "nested/img03.png"], "pending": ["img00.png", "never.png"]}.items():
+    folders = {"finished": ["img00.png", "nested/img03.png"], "pending": ["img00.png", "never.png"]}
+    for name, inputs_of in folders.items():
         (out / CHECKPOINTS / name).mkdir(parents=True)
         (out / CHECKPOINTS / name / INPUTS).write_text(json.dumps(inputs_of))
     runner.run_local(items, out, CopyWork(out), batch_size=4)
