@@ -77,7 +77,7 @@ def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path
         nothing is written then.
     """
     network = _bucketed(net, size, style, batch_size, log)
-    work = ApplyWork(None, None, outdir, size, batch_size, network=network)
+    work = ApplyWork(model=None, style=None, outdir=outdir, size=size, batch_size=batch_size, network=network)
     return run_local(items, outdir, work, batch_size=batch_size, progress=progress, log=log)
 
 
