@@ -3,6 +3,7 @@
 The public API: every name below, whatever subpackage it lives in (see the docs' architecture page).
 """
 
+from stylejax.autoencoder.settings import TransferSettings as TransferSettings
 from stylejax.config import StyleConfig as StyleConfig
 from stylejax.errors import StyleJaxError as StyleJaxError
 from stylejax.io.images import load_image as load_image
@@ -12,6 +13,9 @@ from stylejax.network.function import load_network as load_network
 from stylejax.network.refine import refine as refine
 from stylejax.network.settings import TrainSettings as TrainSettings
 from stylejax.network.train import train_network as train_network
+from stylejax.network.transfer import OnePassTransfer as OnePassTransfer
+from stylejax.network.transfer import load_transfer as load_transfer
+from stylejax.network.transfer import transfer as transfer
 from stylejax.nn.vgg import VGG as VGG
 from stylejax.nn.vgg import extract_features as extract_features
 from stylejax.nn.vgg import layer_names as layer_names

@@ -1,0 +1,192 @@
+"""The one-pass transfer: a photo encoded by VGG, its features given a painting's statistics, decoded; level
+after level, deepest first (Li et al. 2017's coarse-to-fine cascade; AdaIN is the one-level case).
+
+At each level the current image (the photo, then each decoder's output) is encoded, its features
+transformed with the styles' features at that level (`stylized_features`), blended with its own by alpha,
+and decoded by that level's decoder. The style images are encoded once, at their own size.
+
+Sizes: the photo's sides are padded by reflection (bottom and right) to a multiple of the deepest level's
+stride (2 ** (block - 1): 8 at relu4_1), so every level's poolings and upsamplings see whole cells, and
+the output is cropped back to the photo's size. The padding (at most stride - 1 rows and columns) is part
+of the content's statistics: a mirrored strip of the photo, which moves them little.
+
+Pure and jit-able: `Cascade` holds the structure (hashable, a static jit argument), `CascadeWeights` the
+arrays; one image per call (`jax.vmap` for a batch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from stylejax.autoencoder.settings import METHODS, deepest_first
+from stylejax.autoencoder.transforms import adain, by_regions, wct
+from stylejax.errors import StyleJaxError
+from stylejax.nn.decoders import level_block
+from stylejax.objective import color
+from stylejax.objective.losses import pooled_masks
+
+
+class CascadeWeights(NamedTuple):
+    """The cascade's arrays, passed to it as arguments (never baked into a compiled program).
+
+    Attributes:
+      encoder: the VGG's weights (`nnx.split(vgg)[1]`; the VGG pools by max, as the decoders were trained).
+      decoders: each level's decoder weights (`nnx.split(decoder)[1]`), in `Cascade.levels`' order.
+    """
+
+    encoder: nnx.State
+    decoders: tuple[nnx.State, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Cascade:
+    """The structure of a one-pass transfer; hashable, so it can be a static `jax.jit` argument.
+
+    Attributes:
+      encoder: the VGG's structure (`nnx.GraphDef`).
+      decoders: each level's decoder structure, in `levels`' order.
+      levels: the levels run, deepest first, e.g. ("relu4_1", "relu3_1", "relu2_1", "relu1_1").
+      method: "wct" or "adain".
+      sqrt: WCT's matrix square roots, "eigh" or "newton_schulz".
+      original_colors: keep the photo's colours (the output's luminance only).
+    """
+
+    encoder: nnx.GraphDef
+    decoders: tuple[nnx.GraphDef, ...]
+    levels: tuple[str, ...]
+    method: str = "wct"
+    sqrt: str = "eigh"
+    original_colors: bool = False
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise StyleJaxError(f"`method` {self.method!r} is unknown: use one of {', '.join(METHODS)}")
+        if not self.levels or tuple(self.levels) != deepest_first(self.levels) or len(set(self.levels)) != len(
+                self.levels):
+            raise StyleJaxError(f"`levels` must be distinct levels, deepest first, got {self.levels}")
+        if len(self.decoders) != len(self.levels):
+            raise StyleJaxError(f"{len(self.decoders)} decoders for {len(self.levels)} `levels`: give one per level")
+
+    @property
+    def stride(self) -> int:
+        """Pixels per feature position at the deepest level: the photo's sides are padded to a multiple of it."""
+        return 2 ** (level_block(self.levels[0]) - 1)
+
+    @property
+    def min_side(self) -> int:
+        """The shortest side a photo or style image may have: 2 positions at the deepest level."""
+        return 2 * self.stride
+
+    def check(self, content: tuple[int, ...], styles: Sequence[tuple[int, ...]],
+              masks: tuple[int, ...] | None = None) -> None:
+        """Raises StyleJaxError, naming the parameter, for shapes the cascade cannot take.
+
+        Args:
+          content: the photo's shape, (h, w, 3).
+          styles: each style image's shape, (h', w', 3).
+          masks: the region masks' shape, (len(styles), h, w), or None.
+        """
+        if len(content) != 3 or content[-1] != 3:
+            raise StyleJaxError(f"`content` must be one (h, w, 3) image, got shape {content}: use jax.vmap for a batch")
+        if not styles:
+            raise StyleJaxError("`style`: give at least one style image")
+        for i, shape in enumerate(styles):
+            if len(shape) != 3 or shape[-1] != 3:
+                raise StyleJaxError(f"`style` {i + 1} must be one (h, w, 3) image, got shape {shape}")
+        for name, shape in [("`content`", content)] + [(f"`style` {i + 1}", s) for i, s in enumerate(styles)]:
+            if min(shape[:2]) < self.min_side:
+                raise StyleJaxError(f"{name} is {shape[1]}x{shape[0]} px: {self.levels[0]} needs a short side of at "
+                                    f"least {self.min_side} px (2 feature positions): use a larger image")
+        if masks is not None and tuple(masks) != (len(styles), *content[:2]):
+            raise StyleJaxError(f"`masks` have shape {tuple(masks)} for {len(styles)} style image(s) and a "
+                                f"{content[1]}x{content[0]} photo: give one mask per style, (styles, h, w) at the "
+                                "photo's size")
+
+    def __call__(self, weights: CascadeWeights, content: jax.Array, styles: Sequence[jax.Array],
+                 alpha: float | jax.Array = 1.0, blend: Sequence[float] | jax.Array | None = None,
+                 masks: jax.Array | None = None) -> jax.Array:
+        """The photo stylized: (h, w, 3) in [0, 1].
+
+        Args:
+          weights: the encoder's and decoders' arrays.
+          content: (h, w, 3) photo in [0, 1]; any size whose short side is at least `min_side`.
+          styles: (h_i, w_i, 3) style images in [0, 1], each its own size (at least `min_side`).
+          alpha: style strength in [0, 1] (unchecked: a `TransferSettings` checks a user's).
+          blend: (len(styles),) weights summing to 1 (None: equal); unused with `masks`.
+          masks: (len(styles), h, w) region weights in [0, 1] at the photo's size: region i takes style i,
+            where they sum to less than 1 the photo's features show through. None: the styles blended everywhere.
+
+        Returns:
+          (h, w, 3) float32 in [0, 1].
+        """
+        styles = tuple(styles)
+        self.check(content.shape, [s.shape for s in styles], None if masks is None else masks.shape)
+        blend = jnp.full((len(styles),), 1.0 / len(styles)) if blend is None else jnp.asarray(blend, jnp.float32)
+        vgg = nnx.merge(self.encoder, weights.encoder)
+        h, w = content.shape[:2]
+        image = pad_to_multiple(content.astype(jnp.float32), self.stride)
+        if masks is not None:
+            masks = pad_to_multiple(jnp.moveaxis(masks.astype(jnp.float32), 0, -1), self.stride)
+            masks = jnp.moveaxis(masks, -1, 0)[..., None]  # (r, H, W, 1)
+        # One pass per style to the deepest level gives every level's features.
+        style_features = [vgg(s[None].astype(jnp.float32), self.levels) for s in styles]
+        for level, graphdef, state in zip(self.levels, self.decoders, weights.decoders, strict=True):
+            features = vgg(image[None], (level,))[level][0]
+            target = stylized_features(self.method, features, [f[level][0] for f in style_features], blend,
+                                       None if masks is None else pooled_masks(masks, (level,))[level],
+                                       sqrt=self.sqrt)
+            # alpha = 0 gives the features exactly: the output is then the autoencoder's reconstruction.
+            mixed = alpha * target + (1.0 - alpha) * features
+            # Clipped between levels: the next encoding, like the decoders' training, sees images in [0, 1].
+            image = jnp.clip(nnx.merge(graphdef, state)(mixed[None])[0], 0.0, 1.0)
+        out = image[:h, :w]
+        if self.original_colors:
+            out = color.keep_colors(out, content.astype(jnp.float32))
+        return out
+
+
+def stylized_features(method: str, content: jax.Array, styles: Sequence[jax.Array], blend: Sequence[float] | jax.Array,
+                      masks: jax.Array | None = None, *, sqrt: str = "eigh", **options) -> jax.Array:
+    """One level's content features given the styles' statistics (alpha 1; the cascade blends by alpha after).
+
+    Several styles blended: the weighted sum of the content transformed to each style. That is WCT's style
+    interpolation (Li et al. 2017, sec. 4.2: blending the coloured features, each of which has its style's
+    covariance, rather than the covariances, which would ask for one more square root and no longer be a
+    mix of the paintings' looks); for AdaIN, whose output is linear in the style's mean and standard
+    deviation, it is exactly the transform to the blended mean and standard deviation (Huang & Belongie
+    2017, sec. 7's interpolation).
+
+    Args:
+      method: "wct" or "adain".
+      content: (h, w, c) features.
+      styles: (h_i, w_i, c) features of each style image at the same level.
+      blend: (len(styles),) weights summing to 1; unused with `masks`.
+      masks: (len(styles), h, w, 1) region weights at the features' size (`by_regions`), or None.
+      sqrt: WCT's square roots, "eigh" or "newton_schulz".
+      **options: passed to the transform (e.g. `eps`).
+
+    Returns:
+      (h, w, c) float32 features.
+    """
+    transform = adain if method == "adain" else functools.partial(wct, sqrt=sqrt)
+    x = content.astype(jnp.float32)
+    if masks is not None:
+        return by_regions(transform, x, styles, masks, 1.0, **options)
+    if len(styles) == 1:
+        return transform(x, styles[0], 1.0, **options)
+    return sum(blend[i] * transform(x, style, 1.0, **options) for i, style in enumerate(styles))
+
+
+def pad_to_multiple(image: jax.Array, multiple: int) -> jax.Array:
+    """(h, w, c) reflected at the bottom and right to sides that are multiples of `multiple` (each side must
+    exceed the padding it needs)."""
+    h, w = image.shape[:2]
+    pad = ((0, -h % multiple), (0, -w % multiple), (0, 0))
+    return jnp.pad(image, pad, mode="reflect") if pad[0][1] or pad[1][1] else image
