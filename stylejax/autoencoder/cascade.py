@@ -56,6 +56,8 @@ class Cascade:
       method: "wct" or "adain".
       sqrt: WCT's matrix square roots, "eigh" or "newton_schulz".
       original_colors: keep the photo's colours (the output's luminance only).
+      rewrite: the decoders' upsamplings in the faster exact sub-pixel form (`Decoder.__call__`; False: XLA's
+        own, for symbolic sizes and exports).
     """
 
     encoder: nnx.GraphDef
@@ -64,12 +66,13 @@ class Cascade:
     method: str = "wct"
     sqrt: str = "eigh"
     original_colors: bool = False
+    rewrite: bool = True
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise StyleJaxError(f"`method` {self.method!r} is unknown: use one of {', '.join(METHODS)}")
-        if not self.levels or tuple(self.levels) != deepest_first(self.levels) or len(set(self.levels)) != len(
-                self.levels):
+        levels = tuple(self.levels)
+        if not levels or levels != deepest_first(levels) or len(set(levels)) != len(levels):
             raise StyleJaxError(f"`levels` must be distinct levels, deepest first, got {self.levels}")
         if len(self.decoders) != len(self.levels):
             raise StyleJaxError(f"{len(self.decoders)} decoders for {len(self.levels)} `levels`: give one per level")
@@ -145,7 +148,7 @@ class Cascade:
             # alpha = 0 gives the features exactly: the output is then the autoencoder's reconstruction.
             mixed = alpha * target + (1.0 - alpha) * features
             # Clipped between levels: the next encoding, like the decoders' training, sees images in [0, 1].
-            image = jnp.clip(nnx.merge(graphdef, state)(mixed[None])[0], 0.0, 1.0)
+            image = jnp.clip(nnx.merge(graphdef, state)(mixed[None], rewrite=self.rewrite)[0], 0.0, 1.0)
         out = image[:h, :w]
         if self.original_colors:
             out = color.keep_colors(out, content.astype(jnp.float32))
