@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
+_PIXEL_CHANNELS = 4  # a small kernel to at most this many channels runs as tap sums
 _EXACT = jax.lax.Precision.HIGHEST  # kernel rearrangements: sums of taps, never rounded to bf16 or tf32
 
 # Nearest x2 then a 3x3 convolution: output row 2a+p reads upsampled rows 2a+p-1..2a+p+1, which are small
@@ -31,8 +32,10 @@ def conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """A stride-1 VALID convolution, in the fastest exact form measured for its shape.
 
     9x9 kernels from few channels to many (the network's first layer, 3 -> width) run on pixel blocks
-    (space to depth); 9x9 kernels from many to few (its last, width -> 3) as one matrix product and a sum
-    of shifted taps; every other shape as XLA's own convolution.
+    (space to depth); kernels from many channels to pixels (a style network's last 9x9 layer, width -> 3,
+    and a decoder's last 3x3 one) as one matrix product and a sum of shifted taps; every other shape as
+    XLA's own convolution. Measured at 512x384 under load: a 3x3 convolution from 32 (64) channels to 3
+    took 166 (323) ms as XLA's, 19 (15) ms as tap sums.
 
     Args:
       x: (b, h, w, c), already padded.
@@ -43,7 +46,7 @@ def conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """
     k, _, c_in, c_out = kernel.shape
     if k < 5:
-        return _plain(x, kernel)
+        return _to_pixels(x, kernel) if c_out <= _PIXEL_CHANNELS < c_in else _plain(x, kernel)
     return _widening(x, kernel) if c_in < c_out else _narrowing(x, kernel)
 
 
@@ -150,6 +153,7 @@ def _paired(forward: Callable, gradient: Callable) -> Callable:
 _widening = _paired(functools.partial(_blocked, block=4), _plain)
 _narrowing = _paired(_tap_sums, functools.partial(_blocked, block=2))
 _phase_conv = _paired(_plain, _patch_product)
+_to_pixels = _paired(_tap_sums, _plain)
 
 
 def _replicate_beyond(x: jax.Array, extent: jax.Array) -> jax.Array:

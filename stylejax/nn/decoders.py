@@ -154,7 +154,13 @@ class Decoder(nnx.Module):
             else:
                 if layer.upsample:
                     x = upsample(x)
-                x = conv(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect"))
+                x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+                # The last layer, to pixels, is the one XLA:CPU runs slowest: `conv_rewrites.conv` turns it
+                # into one matrix product (9-20x faster at 512 px); the others stay XLA's own.
+                if rewrite:
+                    x = conv_rewrites.conv(x, conv.kernel[...]) + conv.bias[...].reshape(1, 1, 1, -1)
+                else:
+                    x = conv(x)
             if layer.relu:
                 x = jax.nn.relu(x)
         return x
