@@ -26,7 +26,14 @@ import jax.numpy as jnp
 from flax import nnx
 
 from stylejax.autoencoder.settings import METHODS, deepest_first
-from stylejax.autoencoder.transforms import adain, by_regions, wct
+from stylejax.autoencoder.transforms import (
+    StyleStatistics,
+    adain_statistics,
+    adain_to,
+    by_regions,
+    wct_statistics,
+    wct_to,
+)
 from stylejax.errors import StyleJaxError
 from stylejax.nn.decoders import level_block
 from stylejax.objective import color
@@ -112,9 +119,27 @@ class Cascade:
                                 f"{content[1]}x{content[0]} photo: give one mask per style, (styles, h, w) at the "
                                 "photo's size")
 
+    def style_statistics(self, weights: CascadeWeights, styles: Sequence[jax.Array]
+                         ) -> tuple[tuple[StyleStatistics, ...], ...]:
+        """What the cascade needs of each style image at each level, `levels`' order then the styles'.
+
+        A function of the paintings alone: a job computes it once and passes it to every photo's call
+        (one VGG pass and one matrix square root per painting and level saved per photo).
+
+        Args:
+          weights: the encoder's and decoders' arrays.
+          styles: (h_i, w_i, 3) style images in [0, 1].
+        """
+        vgg = nnx.merge(self.encoder, weights.encoder)
+        # One pass per style to the deepest level gives every level's features.
+        features = [vgg(s[None].astype(jnp.float32), self.levels) for s in styles]
+        return tuple(tuple(level_statistics(self.method, f[level][0], sqrt=self.sqrt) for f in features)
+                     for level in self.levels)
+
     def __call__(self, weights: CascadeWeights, content: jax.Array, styles: Sequence[jax.Array],
                  alpha: float | jax.Array = 1.0, blend: Sequence[float] | jax.Array | None = None,
-                 masks: jax.Array | None = None) -> jax.Array:
+                 masks: jax.Array | None = None,
+                 statistics: tuple[tuple[StyleStatistics, ...], ...] | None = None) -> jax.Array:
         """The photo stylized: (h, w, 3) in [0, 1].
 
         Args:
@@ -125,6 +150,7 @@ class Cascade:
           blend: (len(styles),) weights summing to 1 (None: equal); unused with `masks`.
           masks: (len(styles), h, w) region weights in [0, 1] at the photo's size: region i takes style i,
             where they sum to less than 1 the photo's features show through. None: the styles blended everywhere.
+          statistics: `style_statistics(weights, styles)`, computed once for many photos (None: here).
 
         Returns:
           (h, w, 3) float32 in [0, 1].
@@ -138,11 +164,12 @@ class Cascade:
         if masks is not None:
             masks = pad_to_multiple(jnp.moveaxis(masks.astype(jnp.float32), 0, -1), self.stride)
             masks = jnp.moveaxis(masks, -1, 0)[..., None]  # (r, H, W, 1)
-        # One pass per style to the deepest level gives every level's features.
-        style_features = [vgg(s[None].astype(jnp.float32), self.levels) for s in styles]
-        for level, graphdef, state in zip(self.levels, self.decoders, weights.decoders, strict=True):
+        if statistics is None:
+            statistics = self.style_statistics(weights, styles)
+        for level, graphdef, state, targets in zip(self.levels, self.decoders, weights.decoders, statistics,
+                                                   strict=True):
             features = vgg(image[None], (level,))[level][0]
-            target = stylized_features(self.method, features, [f[level][0] for f in style_features], blend,
+            target = stylized_features(self.method, features, targets, blend,
                                        None if masks is None else pooled_masks(masks, (level,))[level],
                                        sqrt=self.sqrt)
             # alpha = 0 gives the features exactly: the output is then the autoencoder's reconstruction.
@@ -155,8 +182,14 @@ class Cascade:
         return out
 
 
-def stylized_features(method: str, content: jax.Array, styles: Sequence[jax.Array], blend: Sequence[float] | jax.Array,
-                      masks: jax.Array | None = None, *, sqrt: str = "eigh", **options) -> jax.Array:
+def level_statistics(method: str, features: jax.Array, *, sqrt: str = "eigh") -> StyleStatistics:
+    """One style image's statistics at one level (h, w, c) features: what `stylized_features` takes."""
+    return adain_statistics(features) if method == "adain" else wct_statistics(features, sqrt=sqrt)
+
+
+def stylized_features(method: str, content: jax.Array, styles: Sequence[StyleStatistics],
+                      blend: Sequence[float] | jax.Array, masks: jax.Array | None = None, *, sqrt: str = "eigh",
+                      **options) -> jax.Array:
     """One level's content features given the styles' statistics (alpha 1; the cascade blends by alpha after).
 
     Several styles blended: the weighted sum of the content transformed to each style. That is WCT's style
@@ -169,7 +202,7 @@ def stylized_features(method: str, content: jax.Array, styles: Sequence[jax.Arra
     Args:
       method: "wct" or "adain".
       content: (h, w, c) features.
-      styles: (h_i, w_i, c) features of each style image at the same level.
+      styles: each style image's `level_statistics` at the same level.
       blend: (len(styles),) weights summing to 1; unused with `masks`.
       masks: (len(styles), h, w, 1) region weights at the features' size (`by_regions`), or None.
       sqrt: WCT's square roots, "eigh" or "newton_schulz".
@@ -178,7 +211,7 @@ def stylized_features(method: str, content: jax.Array, styles: Sequence[jax.Arra
     Returns:
       (h, w, c) float32 features.
     """
-    transform = adain if method == "adain" else functools.partial(wct, sqrt=sqrt)
+    transform = adain_to if method == "adain" else functools.partial(wct_to, sqrt=sqrt)
     x = content.astype(jnp.float32)
     if masks is not None:
         return by_regions(transform, x, styles, masks, 1.0, **options)

@@ -13,6 +13,7 @@ An optional mask (h, w) or (h, w, 1) of weights in [0, 1] restricts a side's sta
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +32,18 @@ SQRT_METHODS = ("eigh", "newton_schulz")
 EPS = 1e-4
 NEWTON_SCHULZ_ITERATIONS = 16
 _HIGHEST = jax.lax.Precision.HIGHEST
+
+
+class StyleStatistics(NamedTuple):
+    """One style image's statistics at one layer, all a transform needs of it.
+
+    Attributes:
+      mean: (c,) per-channel mean.
+      spread: AdaIN's (c,) per-channel variance, or WCT's (c, c) colouring matrix.
+    """
+
+    mean: jax.Array
+    spread: jax.Array
 
 
 def moments(features: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
@@ -62,10 +75,21 @@ def adain(content: jax.Array, style: jax.Array, alpha: float | jax.Array = 1.0, 
       (h, w, c) features in the content's dtype.
     """
     _check(content, style)
+    return adain_to(content, adain_statistics(style, style_mask), alpha, eps=eps, content_mask=content_mask)
+
+
+def adain_statistics(style: jax.Array, mask: jax.Array | None = None) -> StyleStatistics:
+    """What AdaIN takes from a style's features (h, w, c): their per-channel mean and variance."""
+    mean, var = _mean_var(style, mask)
+    return StyleStatistics(mean[0, 0], var[0, 0])
+
+
+def adain_to(content: jax.Array, style: StyleStatistics, alpha: float | jax.Array = 1.0, *, eps: float = 1e-5,
+             content_mask: jax.Array | None = None) -> jax.Array:
+    """`adain` with the style's statistics computed once (`adain_statistics`): a job's one painting."""
     c_mean, c_var = _mean_var(content, content_mask)
-    s_mean, s_var = _mean_var(style, style_mask)
     x = content.astype(jnp.float32)
-    moved = (x - c_mean) * jnp.sqrt((s_var + eps) / (c_var + eps)) + s_mean
+    moved = (x - c_mean) * jnp.sqrt((style.spread[None, None] + eps) / (c_var + eps)) + style.mean[None, None]
     return _blend(moved, x, alpha).astype(content.dtype)
 
 
@@ -99,18 +123,38 @@ def wct(content: jax.Array, style: jax.Array, alpha: float | jax.Array = 1.0, *,
       StyleJaxError: an unknown `sqrt`, or features that are not (h, w, c) with the same c.
     """
     _check(content, style)
+    statistics = wct_statistics(style, sqrt=sqrt, eps=eps, iterations=iterations, mask=style_mask)
+    return wct_to(content, statistics, alpha, sqrt=sqrt, eps=eps, iterations=iterations, content_mask=content_mask)
+
+
+def wct_statistics(style: jax.Array, *, sqrt: str = "eigh", eps: float = EPS,
+                   iterations: int = NEWTON_SCHULZ_ITERATIONS, mask: jax.Array | None = None) -> StyleStatistics:
+    """What WCT takes from a style's features (h, w, c): their mean and the colouring matrix, the square root
+    of their regularised covariance (c, c). Computed once per painting, it leaves each photo half the
+    square roots (`wct_to`)."""
+    if sqrt not in SQRT_METHODS:
+        raise StyleJaxError(f"`sqrt` {sqrt!r} is unknown: use one of {', '.join(SQRT_METHODS)}")
+    mean, covariance = moments(style, mask)
+    return StyleStatistics(mean, _roots(sqrt, iterations)(regularised(covariance, mean, eps))[0])
+
+
+def wct_to(content: jax.Array, style: StyleStatistics, alpha: float | jax.Array = 1.0, *, sqrt: str = "eigh",
+           eps: float = EPS, iterations: int = NEWTON_SCHULZ_ITERATIONS,
+           content_mask: jax.Array | None = None) -> jax.Array:
+    """`wct` with the style's statistics computed once (`wct_statistics`)."""
     if sqrt not in SQRT_METHODS:
         raise StyleJaxError(f"`sqrt` {sqrt!r} is unknown: use one of {', '.join(SQRT_METHODS)}")
     c_mean, c_cov = moments(content, content_mask)
-    s_mean, s_cov = moments(style, style_mask)
-    roots = eigh_roots if sqrt == "eigh" else lambda a: newton_schulz_roots(a, iterations)
-    _, whiten = roots(regularised(c_cov, c_mean, eps))
-    colour, _ = roots(regularised(s_cov, s_mean, eps))
+    _, whiten = _roots(sqrt, iterations)(regularised(c_cov, c_mean, eps))
     x = content.astype(jnp.float32)
     # (x - m_c) W C with W and C symmetric: one (c, c) product, then one pass over the positions.
-    moved = jnp.matmul(x - c_mean[None, None], jnp.matmul(whiten, colour, precision=_HIGHEST),
-                       precision=_HIGHEST) + s_mean[None, None]
+    moved = jnp.matmul(x - c_mean[None, None], jnp.matmul(whiten, style.spread, precision=_HIGHEST),
+                       precision=_HIGHEST) + style.mean[None, None]
     return _blend(moved, x, alpha).astype(content.dtype)
+
+
+def _roots(sqrt: str, iterations: int) -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
+    return eigh_roots if sqrt == "eigh" else lambda a: newton_schulz_roots(a, iterations)
 
 
 def regularised(covariance: jax.Array, mean: jax.Array, eps: float = EPS) -> jax.Array:

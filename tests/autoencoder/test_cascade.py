@@ -3,6 +3,8 @@ reconstruction, any photo size comes back at its size, blends and regions do wha
 refused. Tiny random decoders (tests/tiny_decoders.py) and the real VGG; the programs are shared: the
 cascade is a static argument and alpha a dynamic one."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +16,7 @@ from tiny_decoders import tiny_decoder
 import stylejax
 from stylejax.autoencoder.cascade import Cascade, CascadeWeights, stylized_features
 from stylejax.autoencoder.reconstruction import ENCODER_POOLING
+from stylejax.autoencoder.transforms import adain_statistics, wct
 from stylejax.errors import StyleJaxError
 from stylejax.objective import color
 
@@ -55,7 +58,7 @@ def stats64(f):
 
 
 # Compiled: op by op, an eigendecomposition dispatches hundreds of small ops.
-transform = jax.jit(stylized_features, static_argnums=0, static_argnames=("eps", "iterations"))
+wct_small_eps = jax.jit(functools.partial(wct, alpha=1.0, eps=1e-7, iterations=25))
 
 
 def test_each_level_gives_the_styles_statistics(vgg):
@@ -64,13 +67,13 @@ def test_each_level_gives_the_styles_statistics(vgg):
     for level in content:
         c, s = content[level][0], style[level][0]
         s_mean, s_cov, s_std = stats64(s)
-        mean, cov, _ = stats64(transform("wct", c, [s], blend, eps=1e-7, iterations=25))
+        mean, cov, _ = stats64(wct_small_eps(c, s))
         np.testing.assert_allclose(mean, s_mean, atol=1e-4 * np.abs(s_mean).max())
         if c.shape[0] * c.shape[1] > c.shape[2]:  # relu1_1, relu2_1 here: the content's covariance has full rank
             assert np.abs(stats64(c)[1] - s_cov).max() > 0.1 * np.abs(s_cov).max()  # the test can tell
             np.testing.assert_allclose(cov, s_cov, atol=1e-4 * np.abs(s_cov).max())
         # AdaIN: each channel's mean and standard deviation, where the content's channel is not (nearly) constant.
-        mean, _, std = stats64(transform("adain", c, [s], blend))
+        mean, _, std = stats64(stylized_features("adain", c, [adain_statistics(s)], blend))
         live = stats64(c)[2] > 1e-2 * stats64(c)[2].max()
         np.testing.assert_allclose(mean, s_mean, atol=1e-5 * np.abs(s_mean).max())
         np.testing.assert_allclose(std[live], s_std[live], atol=1e-3 * s_std.max())
@@ -80,7 +83,8 @@ def test_adain_blends_the_styles_means_and_standard_deviations(vgg):
     c = features_at(vgg, CONTENT[None])["relu2_1"][0]
     styles = [features_at(vgg, s[None])["relu2_1"][0] for s in STYLES]
     (m0, _, d0), (m1, _, d1) = (stats64(s) for s in styles)
-    mean, _, std = stats64(stylized_features("adain", c, styles, jnp.array([0.25, 0.75])))
+    statistics = [adain_statistics(s) for s in styles]
+    mean, _, std = stats64(stylized_features("adain", c, statistics, jnp.array([0.25, 0.75])))
     np.testing.assert_allclose(mean, 0.25 * m0 + 0.75 * m1, atol=1e-4 * np.abs(m1).max())
     np.testing.assert_allclose(std, 0.25 * d0 + 0.75 * d1, atol=1e-3 * d1.max())
 
@@ -96,6 +100,15 @@ def test_alpha_zero_returns_the_autoencoders_reconstruction(make, vgg, method, l
     assert zero.shape == CONTENT.shape
     assert float(jnp.abs(full - zero).mean()) > 0.01  # the style changes it
     np.testing.assert_allclose(zero, image, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["wct", "adain"])
+def test_style_statistics_computed_once_give_the_same_image(make, method):
+    cascade, weights = make(method=method)
+    statistics = jax.jit(cascade.style_statistics)(weights, STYLES[:1])
+    once = jax.jit(lambda w, c, st: cascade(w, c, STYLES[:1], statistics=st))(weights, CONTENT, statistics)
+    # Two programs: whitening magnifies their different rounding to ~2e-5 (as in the masks' test).
+    np.testing.assert_allclose(once, run(cascade, weights, CONTENT, STYLES[:1]), atol=1e-4)
 
 
 def test_any_size_is_padded_by_reflection_and_cropped_back(make):
