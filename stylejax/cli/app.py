@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import sys
 
-from stylejax.cli import apply, batch, bench, demo, export, stylize, sweep, train, train_decoders, video, weights
+from stylejax.cli import (
+    apply,
+    batch,
+    bench,
+    demo,
+    export,
+    stylize,
+    sweep,
+    train,
+    train_decoders,
+    transfer,
+    video,
+    weights,
+)
 from stylejax.cli.flags import as_flags
 from stylejax.cli.options import EXIT_USAGE, Parser
 from stylejax.errors import StyleJaxError
@@ -13,7 +26,8 @@ from stylejax.errors import StyleJaxError
 def build_parser() -> Parser:
     parser = Parser(prog="stylejax", description="Neural style transfer (Gatys et al.) in JAX.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for command in (stylize, demo, batch, bench, video, sweep, weights, train, train_decoders, apply, export):
+    for command in (stylize, demo, batch, bench, video, sweep, weights, train, train_decoders, apply, transfer,
+                    export):
         command.add_parser(commands)
     return parser
 

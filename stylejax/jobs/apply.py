@@ -84,7 +84,7 @@ def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path
 def _bucketed(net: StyleNetworkFunction, size: int | None, style: jax.Array | None, batch_size: int,
               log: Callable[[str], None]) -> BucketedNetwork:
     style = net.style_weights(None) if style is None else style
-    return BucketedNetwork(net, style, size, batch_size, log)
+    return BucketedNetwork(net, style, size=size, batch_size=batch_size, log=log)
 
 
 def apply_to_image(net: StyleNetworkFunction, image: np.ndarray, size: int | None, style: jax.Array,
@@ -123,8 +123,9 @@ class ApplyWork:
         """Loads the network, unless it was given."""
         if self.network is None:
             net = load_network(self.model)
-            self.network = BucketedNetwork(net, net.style_weights(self.style), self.size, self.batch_size,
-                                           log=lambda line: None)  # a worker's lines: see check_memory
+            # A worker's lines go nowhere here: check_memory says them where the job wants them.
+            self.network = BucketedNetwork(net, net.style_weights(self.style), size=self.size,
+                                           batch_size=self.batch_size, log=lambda line: None)
 
     def check_memory(self, counts: Mapping[tuple[int, int], int], batch_size: int,
                      log: Callable[[str], None]) -> None:

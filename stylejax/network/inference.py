@@ -1,20 +1,15 @@
 """Many images through a style network with few compiled programs, each checked against device memory.
 
-Images are grouped into shape buckets (`runtime.buckets.apply_bucket`): each is reflected (bottom and
-right) up to its bucket's shape and run with its own size (`StyleNetwork`'s `sizes`), so a bucket's images
-share one compiled program and each comes out as it would alone. Before a bucket runs, its program is
-compiled for abstract inputs and XLA's memory analysis compared with what one device can use
-(`runtime.memory`): a batch that does not fit is made smaller, down to one image; one image that does not
-fit is shrunk when its size was the input's own, and refused when the user asked for that size.
+Images are grouped into shape buckets and checked against device memory as `runtime.bucket_programs`
+says; each is reflected (bottom and right) up to its bucket's shape and run with its own size
+(`StyleNetwork`'s `sizes`), so a bucket's images share one compiled program and each comes out as it
+would alone.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import math
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -22,14 +17,9 @@ import numpy as np
 
 from stylejax.config import check_batch_size
 from stylejax.errors import StyleJaxError
-from stylejax.io import images
 from stylejax.network.function import StyleNetworkFunction, apply_network
 from stylejax.nn.style_network import NETWORK_MIN_SIDE
-from stylejax.runtime import memory
-from stylejax.runtime.buckets import BUCKET, apply_bucket, planned_bucket
-from stylejax.runtime.memory import describe
-
-HEADROOM = 0.95  # of the available memory a lowered batch or a capped size aims at: XLA aligns buffers
+from stylejax.runtime.bucket_programs import BucketedPrograms
 
 
 def check_apply(size: int | None, batch_size: int) -> None:
@@ -39,146 +29,31 @@ def check_apply(size: int | None, batch_size: int) -> None:
     check_batch_size(batch_size)
 
 
-@dataclasses.dataclass(frozen=True)
-class BucketFit:
-    """How a bucket runs: `rows` images per forward pass, or first shrunk to long side `cap` (None: as is)."""
-
-    rows: int
-    cap: int | None = None
-
-
 @dataclasses.dataclass(eq=False)
-class BucketedNetwork:
-    """A network's compiled programs for a job: one per shape bucket, sized to fit one device.
+class BucketedNetwork(BucketedPrograms):
+    """A network's compiled programs for a job: one per shape bucket, sized to fit one device
+    (`runtime.bucket_programs.BucketedPrograms`).
 
     Attributes:
       net: the loaded network.
       style: (num_styles,) style weights.
-      size: the outputs' long side, or None for each input's own (shrunk where it does not fit).
-      batch_size: images per forward pass at most.
-      log: where memory lines and the notes of lowered batches and capped sizes go.
+      size, batch_size, log: keyword-only, see `BucketedPrograms`.
     """
 
     net: StyleNetworkFunction
     style: jax.Array
-    size: int | None = None
-    batch_size: int = 8
-    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)
-    programs: dict = dataclasses.field(default_factory=dict)  # (bucket, rows) -> compiled program
-    fits: dict = dataclasses.field(default_factory=dict)  # bucket -> BucketFit
 
     def __post_init__(self):
         check_apply(self.size, self.batch_size)
 
-    def target(self, shape: tuple[int, int]) -> tuple[int, int]:
-        """(h, w) of the output of an input of `shape` (before any cap for memory)."""
-        return shape if self.size is None else images.fit_size(shape, self.size)
+    def lower(self, bucket: tuple[int, int], rows: int):
+        """`apply_network` compiled for `rows` images of `bucket`, each with its own size."""
+        return apply_network.lower(
+            self.net, jax.ShapeDtypeStruct((rows, *bucket, 3), jnp.float32),
+            jax.ShapeDtypeStruct(self.style.shape, jnp.float32),
+            jax.ShapeDtypeStruct((rows, 2), jnp.int32)).compile()
 
-    def bucket_of(self, shape: tuple[int, int]) -> tuple[int, int]:
-        """The bucket an input of `shape` is planned in (`planned_bucket`)."""
-        return planned_bucket(shape, self.size)
-
-    def program(self, bucket: tuple[int, int], rows: int):
-        """The compiled forward pass of `rows` images in `bucket` (compiled once, then reused)."""
-        key = (bucket, rows)
-        if key not in self.programs:
-            self.programs[key] = apply_network.lower(
-                self.net, jax.ShapeDtypeStruct((rows, *bucket, 3), jnp.float32),
-                jax.ShapeDtypeStruct(self.style.shape, jnp.float32),
-                jax.ShapeDtypeStruct((rows, 2), jnp.int32)).compile()
-        return self.programs[key]
-
-    def need(self, bucket: tuple[int, int], rows: int) -> int:
-        """Bytes one device needs to run `rows` images in `bucket` (XLA's memory analysis)."""
-        return memory.compiled_bytes(self.program(bucket, rows))
-
-    def fit(self, bucket: tuple[int, int], count: int | None = None) -> BucketFit:
-        """How `bucket` runs within one device's memory, decided once per bucket: `count` images there
-        (None: many) make batches of at most that many.
-
-        Raises:
-          StyleJaxError: one image of an asked-for `size` does not fit.
-        """
-        if bucket in self.fits:
-            return self.fits[bucket]
-        rows = self.batch_size if count is None else max(1, min(self.batch_size, count))
-        limit = memory.available_bytes()
-        side = f"{bucket[1]}x{bucket[0]}"
-        fit = BucketFit(rows)
-        if limit is not None:
-            need = self.need(bucket, rows)
-            if need > limit:  # says what it decides, or refuses in one line
-                fit = self._smaller(bucket, rows, need, limit)
-            else:
-                self.log(f"a batch of {rows} at {side} needs {describe(need)} per device (of {describe(limit)})")
-        self.fits[bucket] = fit
-        return fit
-
-    def _smaller(self, bucket: tuple[int, int], rows: int, need: int, limit: int) -> BucketFit:
-        """The largest batch that fits, from a line through one image's need and `need`; else a cap."""
-        side = f"{bucket[1]}x{bucket[0]}"
-        one = need if rows == 1 else self.need(bucket, 1)
-        if one > limit:
-            return self._capped(bucket, one, limit)
-        per_row = max(1, -(-(need - one) // max(1, rows - 1)))
-        fitting = max(1, min(rows - 1, 1 + (int(limit * HEADROOM) - one) // per_row))
-        while fitting > 1 and self.need(bucket, fitting) > limit:
-            fitting //= 2
-        self.log(f"a batch of {rows} at {side} does not fit: batches of {fitting} there")
-        return BucketFit(fitting)
-
-    def _capped(self, bucket: tuple[int, int], one: int, limit: int) -> BucketFit:
-        side = f"{bucket[1]}x{bucket[0]}"
-        if self.size is not None:
-            raise StyleJaxError(f"`size` {self.size} ({side}) needs {describe(one)} for one image but "
-                                f"{describe(limit)} is available: use a smaller `size`")
-        cap, need = max(bucket), one
-        while need > limit:  # memory grows with pixels: shrink the long side by the square root of the excess
-            cap = int(cap * min(0.95, math.sqrt(limit * HEADROOM / need)))
-            if cap < 2 * BUCKET:
-                raise StyleJaxError(f"{side}: not even a {2 * BUCKET} px image fits in {describe(limit)}")
-            need = self.need(apply_bucket(images.fit_size(bucket, cap)), 1)
-        self.log(f"{side} images do not fit in {describe(limit)}: shrunk to {cap} px on the long side")
-        return BucketFit(1, cap)
-
-    def check(self, counts: Mapping[tuple[int, int], int]) -> None:
-        """Decides (and logs) how each bucket runs, before any work; raises StyleJaxError as `fit` does.
-
-        Args:
-          counts: {bucket: how many images there}.
-        """
-        for bucket in sorted(counts):
-            fit = self.fit(bucket, counts[bucket])
-            if fit.cap is not None:
-                self.fit(apply_bucket(images.fit_size(bucket, fit.cap)), 1)
-
-    def __call__(self, batch: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Stylizes images (h, w, 3) in [0, 1], any shapes, bucket by bucket -> their outputs, in order."""
-        targets = [self.target(image.shape[:2]) for image in batch]
-        planned = [apply_bucket(shape) for shape in targets]
-        self.check(collections.Counter(planned))
-        targets = [shape if (cap := self.fits[bucket].cap) is None or max(shape) <= cap
-                   else images.fit_size(shape, cap) for shape, bucket in zip(targets, planned, strict=True)]
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, shape in enumerate(targets):
-            groups.setdefault(apply_bucket(shape), []).append(i)
-        outputs: list[np.ndarray] = [np.empty(0)] * len(batch)
-        for bucket, rows in groups.items():
-            step = self.fit(bucket, len(rows)).rows
-            for first in range(0, len(rows), step):
-                chunk = rows[first:first + step]
-                pixels = [images.resize_on_host(batch[i], targets[i]) for i in chunk]  # no compile per shape
-                for i, out in zip(chunk, self._run(bucket, step, pixels), strict=True):
-                    outputs[i] = out
-        return outputs
-
-    def _run(self, bucket: tuple[int, int], rows: int, pixels: list[np.ndarray]) -> list[np.ndarray]:
-        """One forward pass: `pixels` reflected up to `bucket`, the batch filled up to `rows` with copies
-        (one program per bucket), each output cropped back to its own shape."""
-        padded = [np.pad(p, ((0, bucket[0] - p.shape[0]), (0, bucket[1] - p.shape[1]), (0, 0)), mode="reflect")
-                  for p in pixels]
-        padded += [padded[-1]] * (rows - len(padded))
-        sizes = [p.shape[:2] for p in pixels] + [pixels[-1].shape[:2]] * (rows - len(pixels))
-        out = np.asarray(self.program(bucket, rows)(jnp.asarray(np.stack(padded)), self.style,
-                                                    jnp.asarray(sizes, jnp.int32)))
-        return [out[i, :p.shape[0], :p.shape[1]] for i, p in enumerate(pixels)]
+    def forward(self, bucket: tuple[int, int], rows: int, pixels: np.ndarray,
+                sizes: Sequence[tuple[int, int]]) -> np.ndarray:
+        """The network on reflected images, each run with its own size: each comes out as it would alone."""
+        return np.asarray(self.program(bucket, rows)(jnp.asarray(pixels), self.style, jnp.asarray(sizes, jnp.int32)))
