@@ -113,18 +113,19 @@ class BucketedTransfer(BucketedPrograms):
         """`transfer_rows` compiled for `rows` photos of `bucket`."""
         return transfer_rows.lower(self.cascade, self.regions, self.weights,
                                    jax.ShapeDtypeStruct((rows, *bucket, 3 + self.regions), jnp.float32),
-                                   self.paintings(bucket), jnp.float32(self.settings.alpha), self.blend).compile()
+                                   self.paintings(bucket), alpha=jnp.float32(self.settings.alpha),
+                                   blend=self.blend).compile()
 
     def forward(self, bucket: tuple[int, int], rows: int, pixels: np.ndarray,
                 sizes: Sequence[tuple[int, int]]) -> np.ndarray:
         """The cascade on reflected photos (their sizes unused: the padding is part of each photo)."""
         return np.asarray(self.program(bucket, rows)(self.weights, jnp.asarray(pixels), self.paintings(bucket),
-                                                     jnp.float32(self.settings.alpha), self.blend))
+                                                     alpha=jnp.float32(self.settings.alpha), blend=self.blend))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def transfer_rows(cascade: Cascade, regions: int, weights: CascadeWeights, pixels: jax.Array,
-                  styles: tuple[jax.Array, ...], alpha: jax.Array, blend: jax.Array) -> jax.Array:
+                  styles: tuple[jax.Array, ...], *, alpha: jax.Array, blend: jax.Array) -> jax.Array:
     """(rows, h, w, 3 + regions) photos, each with its region masks after the colours -> (rows, h, w, 3).
 
     `vmap` over the photos, the paintings shared: they are encoded once per batch, not once per photo.

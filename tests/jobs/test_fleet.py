@@ -318,3 +318,23 @@ def test_apply_on_the_fleet_does_each_input_once_and_fails_the_broken_alone(clus
     assert "Ray workers" in capsys.readouterr().err
     assert cli.main(command) == 1  # resumed: the done are skipped, the broken fail again
     assert len([r for r in manifest(out) if r["status"] == "done"]) == 6
+
+
+@pytest.mark.heavy  # a whole Ray fleet: `make test-all`; transfer's job runs locally in tests/jobs/test_transfer_job.py
+def test_transfer_on_the_fleet_does_each_input_once_and_fails_the_broken_alone(cluster, tmp_path, capsys):
+    from tiny_decoders import decoder_folder
+
+    make_inputs(tmp_path, count=6, broken=True)
+    decoders = decoder_folder(tmp_path / "decoders", ("relu1_1", "relu2_1"))
+    out = tmp_path / "out"
+    command = ["transfer", str(tmp_path / "in"), "--style", str(tmp_path / "style.png"), "-o", str(out), "--size",
+               "40", "--decoders", str(decoders), "--batch-size", "2", "--workers", "2", "--ray", cluster]
+    assert cli.main(command) == 1
+    records = manifest(out)
+    assert Counter(r["status"] for r in records) == {"done": 6, "failed": 2}
+    assert set(Counter(r["input"] for r in records).values()) == {1} and {r["process"] for r in records} == {0}
+    assert all(images.load_image(out / f"img{i:02d}.png").shape[:2] == images.fit_size((40 + i % 3, 50), 40)
+               for i in range(6))
+    assert "Ray workers" in capsys.readouterr().err
+    assert cli.main(command) == 1  # resumed: the done are skipped, the broken fail again
+    assert len([r for r in manifest(out) if r["status"] == "done"]) == 6
