@@ -182,7 +182,8 @@ def run_transfer_job(items: Sequence[Item], transfer: OnePassTransfer, style: Se
     settings = resolved(settings or TransferSettings(), transfer.levels)
     check_transfer_job(items, style, settings, batch_size, masks_dir)
     programs = transfer_programs(transfer, style, settings, masks_dir is not None, batch_size, log)
-    work = TransferWork(None, list(style), settings, outdir, masks_dir, batch_size, programs)
+    work = TransferWork(decoders=None, style=list(style), settings=settings, outdir=outdir, masks_dir=masks_dir,
+                        batch_size=batch_size, programs=programs)
     return run_local(items, outdir, work, batch_size=batch_size, progress=progress, log=log)
 
 
@@ -250,7 +251,7 @@ def run_transfer_fleet(items: Sequence[Item], decoders: str | os.PathLike | None
     masks_dir = None if masks_dir is None else Path(masks_dir).absolute()
     check_transfer_job(items, style, settings, batch_size, masks_dir)
     check_transfer(settings, settings.levels, len(style), len(style) if masks_dir is not None else 0)
-    work = TransferWork(None if folder is None else str(folder), style, settings, Path(outdir).absolute(),
-                        masks_dir, batch_size)
+    work = TransferWork(decoders=None if folder is None else str(folder), style=style, settings=settings,
+                        outdir=Path(outdir).absolute(), masks_dir=masks_dir, batch_size=batch_size)
     return drive_fleet(items, outdir, work, address=address, workers=workers, batch_size=batch_size,
                        progress=progress, log=log)
