@@ -129,9 +129,9 @@ def transfer_rows(cascade: Cascade, regions: int, weights: CascadeWeights, pixel
     """(rows, h, w, 3 + regions) photos, each with its region masks after the colours -> (rows, h, w, 3).
 
     `vmap` over the photos, the paintings shared: they are encoded once per batch, not once per photo.
-    Measured at 256x192 (WCT at relu4_1..relu1_1 and AdaIN at relu4_1, width-0.5 decoders, batches of 4,
-    this 2-core CPU while another job ran): AdaIN 0.66-0.75 s a photo batched against 0.83-1.01 s in a
-    loop of one-photo calls, WCT 1.7-6.4 s against 3.3-7.3 s (noisy; batched faster in 2 of 3 repeats).
+    Measured on this 2-core CPU at 256x192 (batches of 4, width-0.5 decoders, median of 5 repeats, other jobs
+    sharing the cores): AdaIN at relu4_1 0.71 s a photo under `vmap` against 0.85 s in a loop of one-photo
+    calls (1.06-1.34x), WCT at relu4_1..relu1_1 4.4 s against 5.5 s (0.68-2.02x: noisy, faster in 4 of 5).
     """
 
     def one(image: jax.Array) -> jax.Array:
