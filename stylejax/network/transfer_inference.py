@@ -4,9 +4,10 @@ memory (`runtime.bucket_programs`): the programs of `stylejax transfer`, one ima
 Each photo is resized to its output shape and reflected (bottom and right) up to its shape bucket, as the
 cascade itself pads a photo to its stride; its output is cropped back. The mirrored strip, under 1/16 of a
 side, counts in the photo's feature statistics and moves them little; a photo whose output shape is its
-bucket's comes out as `OnePassTransfer.run` gives it. The paintings are resized once per bucket, to
-`style_size`, else `size`, else the bucket's long side. Region masks travel with their photo as extra
-channels, resized and reflected with it.
+bucket's comes out as `OnePassTransfer.run` gives it. The paintings are resized to `style_size`, else
+`size`, else the bucket's long side, and their statistics (`Cascade.style_statistics`) computed once for
+every photo that takes them at that size. Region masks travel with their photo as extra channels, resized
+and reflected with it.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class BucketedTransfer(BucketedPrograms):
       styles: the paintings, (h_i, w_i, 3) float32 in [0, 1] at their own size.
       settings: the transfer's settings; its `size` is the outputs' long side.
       regions: 0, or len(styles) when each photo carries one region mask per painting.
+      lockstep: a batch's photos under `vmap`, or one after another in one program (`transfer_rows`);
+        None: in lockstep unless the device is a CPU.
       batch_size, log: keyword-only, see `BucketedPrograms` (`size` is `settings.size`).
     """
 
@@ -80,6 +83,7 @@ class BucketedTransfer(BucketedPrograms):
     styles: tuple[np.ndarray, ...]
     settings: TransferSettings
     regions: int = 0
+    lockstep: bool | None = None
     cascade: Cascade = dataclasses.field(init=False)
     weights: CascadeWeights = dataclasses.field(init=False)
     blend: jax.Array = dataclasses.field(init=False)
@@ -88,6 +92,9 @@ class BucketedTransfer(BucketedPrograms):
     def __post_init__(self):
         check_batch_size(self.batch_size)
         self.size = self.settings.size
+        if self.lockstep is None:
+            self.lockstep = jax.default_backend() != "cpu"
+
         self.cascade, self.weights = self.transfer.cascade(self.settings)
         check_transfer(self.settings, self.cascade.levels, len(self.styles), self.regions)
         self.blend = jnp.asarray(self.settings.blend_weights(len(self.styles)), jnp.float32)
@@ -96,8 +103,9 @@ class BucketedTransfer(BucketedPrograms):
         """`transfer_bucket`."""
         return transfer_bucket(target, self.cascade.min_side)
 
-    def paintings(self, bucket: tuple[int, int]) -> tuple[jax.Array, ...]:
-        """The paintings as the photos of `bucket` take them (resized once per long side).
+    def paintings(self, bucket: tuple[int, int]) -> tuple[tuple[jax.Array, ...], tuple]:
+        """(the paintings as the photos of `bucket` take them, their `Cascade.style_statistics`), made once
+        per long side: every photo of a job shares the paintings' VGG pass and square roots.
 
         Raises:
           StyleJaxError: a painting too small there for the deepest level (the message names `style`).
@@ -106,36 +114,47 @@ class BucketedTransfer(BucketedPrograms):
         if side not in self.resized:
             styles = tuple(images.resize(s, images.fit_size(s.shape[:2], side)) for s in self.styles)
             self.cascade.check((*bucket, 3), [s.shape for s in styles])
-            self.resized[side] = styles
+            self.resized[side] = styles, style_statistics(self.cascade, self.weights, styles)
         return self.resized[side]
 
     def lower(self, bucket: tuple[int, int], rows: int):
         """`transfer_rows` compiled for `rows` photos of `bucket`."""
+        styles, statistics = self.paintings(bucket)
         return transfer_rows.lower(self.cascade, self.regions, self.weights,
-                                   jax.ShapeDtypeStruct((rows, *bucket, 3 + self.regions), jnp.float32),
-                                   self.paintings(bucket), alpha=jnp.float32(self.settings.alpha),
-                                   blend=self.blend).compile()
+                                   jax.ShapeDtypeStruct((rows, *bucket, 3 + self.regions), jnp.float32), styles,
+                                   statistics=statistics, alpha=jnp.float32(self.settings.alpha),
+                                   blend=self.blend, lockstep=self.lockstep).compile()
 
     def forward(self, bucket: tuple[int, int], rows: int, pixels: np.ndarray,
                 sizes: Sequence[tuple[int, int]]) -> np.ndarray:
         """The cascade on reflected photos (their sizes unused: the padding is part of each photo)."""
-        return np.asarray(self.program(bucket, rows)(self.weights, jnp.asarray(pixels), self.paintings(bucket),
+        styles, statistics = self.paintings(bucket)
+        return np.asarray(self.program(bucket, rows)(self.weights, jnp.asarray(pixels), styles, statistics=statistics,
                                                      alpha=jnp.float32(self.settings.alpha), blend=self.blend))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def transfer_rows(cascade: Cascade, regions: int, weights: CascadeWeights, pixels: jax.Array,
-                  styles: tuple[jax.Array, ...], *, alpha: jax.Array, blend: jax.Array) -> jax.Array:
-    """(rows, h, w, 3 + regions) photos, each with its region masks after the colours -> (rows, h, w, 3).
+@functools.partial(jax.jit, static_argnums=0)
+def style_statistics(cascade: Cascade, weights: CascadeWeights, styles: tuple[jax.Array, ...]) -> tuple:
+    """`cascade.style_statistics(weights, styles)`, compiled once per cascade and paintings' shapes."""
+    return cascade.style_statistics(weights, styles)
 
-    `vmap` over the photos, the paintings shared: they are encoded once per batch, not once per photo.
-    Measured on this 2-core CPU at 256x192 (batches of 4, width-0.5 decoders, median of 5 repeats, other jobs
-    sharing the cores): AdaIN at relu4_1 0.71 s a photo under `vmap` against 0.85 s in a loop of one-photo
-    calls (1.06-1.34x), WCT at relu4_1..relu1_1 4.4 s against 5.5 s (0.68-2.02x: noisy, faster in 4 of 5).
+
+@functools.partial(jax.jit, static_argnums=(0, 1), static_argnames="lockstep")
+def transfer_rows(cascade: Cascade, regions: int, weights: CascadeWeights, pixels: jax.Array,
+                  styles: tuple[jax.Array, ...], *, statistics: tuple, alpha: jax.Array, blend: jax.Array,
+                  lockstep: bool = False) -> jax.Array:
+    """(rows, h, w, 3 + regions) photos, each with its region masks after the colours -> (rows, h, w, 3), with
+    the paintings' `statistics` (`style_statistics`; the paintings themselves only give their shapes).
+
+    `lockstep`: the photos under `vmap` (GPU/TPU, where wide convolutions pay) or else one after another in
+    the same program (`lax.map`, the CPU default). Measured on this 2-core CPU at 256x192, batches of 4,
+    width-0.5 decoders, the paintings' statistics computed once, median of 5 repeats with other jobs sharing
+    the cores: AdaIN at relu4_1 0.52 s a photo by `lax.map`, 0.45 s in a loop of one-photo calls, 0.73 s under
+    `vmap`; WCT at relu4_1..relu1_1 1.96, 1.93 and 2.16 s.
     """
 
     def one(image: jax.Array) -> jax.Array:
         masks = jnp.moveaxis(image[..., 3:], -1, 0) if regions else None
-        return cascade(weights, image[..., :3], styles, alpha, blend, masks)
+        return cascade(weights, image[..., :3], styles, alpha, blend, masks, statistics=statistics)
 
-    return jax.vmap(one)(pixels)
+    return jax.vmap(one)(pixels) if lockstep else jax.lax.map(one, pixels)

@@ -56,6 +56,19 @@ def test_a_photo_of_its_bucket_s_shape_comes_out_as_the_library_gives_it(transfe
 
 
 @pytest.mark.slow
+def test_a_batch_in_lockstep_is_the_batch_one_photo_after_another(transfer):
+    from stylejax.network.transfer_inference import BucketedTransfer
+
+    batch = [smooth_image(32, 48, 0), smooth_image(30, 45, 1)]  # one bucket, (32, 48)
+    outputs = [BucketedTransfer(transfer, (stripes(40, 36),), stylejax.TransferSettings(),
+                                lockstep=lockstep, batch_size=2, log=lambda line: None)(batch)
+               for lockstep in (False, True)]
+    for one_by_one, lockstep, photo in zip(*outputs, batch, strict=True):
+        assert one_by_one.shape == photo.shape
+        np.testing.assert_allclose(one_by_one, lockstep, atol=1e-4)
+
+
+@pytest.mark.slow
 def test_a_job_killed_after_its_first_batch_and_rerun_loses_and_redoes_nothing(transfer, tmp_path, monkeypatch):
     source, out = photos(tmp_path, 6), tmp_path / "out"
     items = inputs.collect_inputs(source, out)
