@@ -9,9 +9,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stylejax.cli.options import progress_bar
 from stylejax.errors import StyleJaxError
+
+if TYPE_CHECKING:  # the commands import jobs only when they run: `stylejax --help` stays quick
+    from stylejax.jobs.inputs import Item
+    from stylejax.jobs.manifest import JobSummary
 
 
 def add_image_job_options(p: argparse.ArgumentParser) -> None:
@@ -41,7 +46,7 @@ def one_image(args: argparse.Namespace, sources: list[Path]) -> bool:
             and sources[0].suffix.lower() != ".txt" and args.ray is None)
 
 
-def job_inputs(sources: list[Path], outdir: Path) -> list:
+def job_inputs(sources: list[Path], outdir: Path) -> list[Item]:
     """The job's inputs (`jobs.inputs.Item`): a folder's images, a list file's, or image files named by their
     file name. Raises StyleJaxError when there are none."""
     from stylejax.jobs.inputs import Item, collect_inputs
@@ -59,7 +64,7 @@ def job_inputs(sources: list[Path], outdir: Path) -> list:
     return items
 
 
-def run_image_job(what: str, total: int, outdir: Path, run: Callable[[Callable[[int, int], None]], object],
+def run_image_job(what: str, total: int, outdir: Path, run: Callable[[Callable[[int, int], None]], JobSummary],
                   start: float) -> int:
     """Runs a bulk job under a progress bar and reports it: `run(progress)` returns its `JobSummary`.
 
