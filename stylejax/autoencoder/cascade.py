@@ -138,7 +138,7 @@ class Cascade:
 
     def __call__(self, weights: CascadeWeights, content: jax.Array, styles: Sequence[jax.Array],
                  alpha: float | jax.Array = 1.0, blend: Sequence[float] | jax.Array | None = None,
-                 masks: jax.Array | None = None,
+                 masks: jax.Array | None = None, *,
                  statistics: tuple[tuple[StyleStatistics, ...], ...] | None = None) -> jax.Array:
         """The photo stylized: (h, w, 3) in [0, 1].
 
