@@ -130,7 +130,7 @@ def curve(args) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    run = Path(args.run)
+    run = Path(args.folder)
     figure, (by_step, by_time) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
     for folder in sorted(run.glob("train-relu*")):
         if not (folder / "eval.csv").exists():
@@ -161,7 +161,7 @@ def evaluate(args) -> None:
     from stylejax.nn.weights import load_vgg
 
     vgg = load_vgg("vgg16", pooling=ENCODER_POOLING)
-    decoders = load_decoders(args.run)
+    decoders = load_decoders(args.folder)
     photos = [centre_crop(load_image(path), args.side) for path in find_images(args.photos)]
     for level, decoder in decoders.items():
         values = [float(psnr(decoder(vgg(jnp.asarray(p[None]), (level,))[level]), jnp.asarray(p[None]))[0])
@@ -173,7 +173,7 @@ def evaluate(args) -> None:
 def ship(args) -> None:
     from stylejax.network.decoder_files import DECODERS_JSON, read_decoders_json, shipped_decoders
 
-    run, target = Path(args.run), shipped_decoders()
+    run, target = Path(args.folder), shipped_decoders()
     record = read_decoders_json(run)
     target.mkdir(parents=True, exist_ok=True)
     for entry in record["levels"].values():
@@ -187,25 +187,25 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("data")
     p.add_argument("-o", "--output", required=True)
-    p.set_defaults(run=data)
+    p.set_defaults(command_fn=data)
     p = commands.add_parser("train")
     p.add_argument("data")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--steps", nargs="*", help="LEVEL=STEPS overrides")
-    p.set_defaults(run=train)
+    p.set_defaults(command_fn=train)
     p = commands.add_parser("curve")
-    p.add_argument("run")
-    p.set_defaults(run=curve)
+    p.add_argument("folder")
+    p.set_defaults(command_fn=curve)
     p = commands.add_parser("evaluate")
-    p.add_argument("run")
+    p.add_argument("folder")
     p.add_argument("--photos", required=True)
     p.add_argument("--side", type=int, default=256)
-    p.set_defaults(run=evaluate)
+    p.set_defaults(command_fn=evaluate)
     p = commands.add_parser("ship")
-    p.add_argument("run")
-    p.set_defaults(run=ship)
+    p.add_argument("folder")
+    p.set_defaults(command_fn=ship)
     args = parser.parse_args()
-    args.run(args)
+    args.command_fn(args)
 
 
 if __name__ == "__main__":

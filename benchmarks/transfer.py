@@ -70,8 +70,9 @@ class Ours:
 
         self.cascade, self.weights = transfer.cascade(settings)
         cascade = self.cascade
-        self.pair_fn = jax.jit(lambda w, c, s: cascade(w, c, (s,)))
-        self.job_fn = jax.jit(lambda w, c, st: cascade(w, c, (st[0],), statistics=st[1]))
+        alpha = settings.alpha
+        self.pair_fn = jax.jit(lambda w, c, s: cascade(w, c, (s,), alpha))
+        self.job_fn = jax.jit(lambda w, c, st: cascade(w, c, (st[0],), alpha, statistics=st[1]))
         self.stats_fn = jax.jit(lambda w, s: cascade.style_statistics(w, (s,)))
 
     def pair(self, photo, painting):
@@ -179,6 +180,8 @@ def variants(args) -> None:
         "wct 4 levels eigh": dict(method="wct", levels=("relu4_1", "relu3_1", "relu2_1", "relu1_1")),
         "wct 4 levels newton-schulz": dict(method="wct", sqrt="newton_schulz",
                                            levels=("relu4_1", "relu3_1", "relu2_1", "relu1_1")),
+        "wct 4 levels eigh, alpha 0.8": dict(method="wct", alpha=0.8),
+        "wct 4 levels eigh, alpha 0.6": dict(method="wct", alpha=0.6),
         "wct 3 levels (no relu1_1)": dict(method="wct", levels=("relu4_1", "relu3_1", "relu2_1")),
         "wct relu4_1, relu2_1": dict(method="wct", levels=("relu4_1", "relu2_1")),
         "wct relu4_1 alone": dict(method="wct", levels=("relu4_1",)),
