@@ -3,6 +3,7 @@
 import json
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
@@ -94,3 +95,18 @@ def test_a_precision_decoders_are_not_saved_in_is_refused_before_writing(tmp_pat
     with pytest.raises(StyleJaxError, match="`dtype` must be one of float16, float32"):
         save_decoder(tmp_path / "decoders", random_decoder("relu1_1"), {}, dtype="int8")
     assert not (tmp_path / "decoders").exists()
+
+
+def test_the_shipped_decoders_load_and_reconstruct_a_photo_they_never_saw(weights_cache):
+    from skimage import data
+
+    import stylejax
+    from stylejax.autoencoder.reconstruction import ENCODER_POOLING, psnr
+    from stylejax.io import images
+
+    decoders = load_decoders()  # the checkout's weights/decoders/vgg16: nothing downloaded
+    assert tuple(decoders) == ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    vgg = stylejax.load_vgg("vgg16", pooling=ENCODER_POOLING)
+    photo = jnp.asarray(images.resize(np.asarray(data.astronaut(), np.float32) / 255, (64, 64)))[None]
+    for level, floor in (("relu1_1", 25.0), ("relu2_1", 20.0)):  # measured 30 and 27 dB at 256 px
+        assert float(psnr(decoders[level](vgg(photo, (level,))[level]), photo)[0]) > floor
