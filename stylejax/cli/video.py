@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from stylejax.autoencoder.settings import METHODS
 from stylejax.cli.options import (
     FlagGroup,
     add_network_style_options,
@@ -13,12 +14,16 @@ from stylejax.cli.options import (
     config_from_args,
     load_network_style,
     network_style,
+    parse_floats,
     path_list,
     progress_bar,
 )
 from stylejax.errors import StyleJaxError
 from stylejax.video.flow import PRESETS
 from stylejax.video.settings import FRAME_INITS
+
+# The optimised group's flags that say what the one-pass transfer paints too.
+TRANSFER_STYLE_FLAGS = ("--style", "--style-blend", "--original-colors")
 
 
 def add_parser(commands) -> None:
@@ -33,6 +38,14 @@ def add_parser(commands) -> None:
                    help="put every frame through this trained style network (a model folder from `stylejax train`) "
                         "instead of optimising it")
     add_network_style_options(p)
+    p.add_argument("--method", choices=METHODS, default=None,
+                   help="put every frame through the one-pass transfer with the --style paintings (any painting, "
+                        "no training; wct or adain) instead of optimising it")
+    one_pass = FlagGroup(p, "one-pass transfer", "with --method; refused without it")
+    one_pass.add_argument("--alpha", type=float, default=1.0,
+                          help="style strength in [0, 1]: 0 gives the frames through the autoencoder (%(default)s)")
+    one_pass.add_argument("--decoders", default=None, metavar="DIR",
+                          help="a decoders folder from `stylejax train-decoders` (default: the shipped decoders)")
     p.add_argument("--flow-preset", choices=PRESETS, default="medium",
                    help="OpenCV DIS optical-flow preset (%(default)s)")
     p.add_argument("--fps", type=float, default=None, help="sample the input at this rate (default: every frame)")
@@ -41,13 +54,15 @@ def add_parser(commands) -> None:
     p.add_argument("--quality", type=int, default=18, help="x264 CRF of output videos, 0-51, lower is better "
                                                          "(%(default)s)")
     p.add_argument("--batch-size", type=int, default=8,
-                   help="frames per batch: of different videos (optimised), or consecutive ones (--network) "
+                   help="frames per batch: of different videos (optimised), or consecutive ones (--network, --method) "
                         "(%(default)s)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing outputs, and start again over another run's saved frames")
-    optimised = FlagGroup(p, "optimised video", "how frames are optimised; refused with --network, whose frames "
-                                                "are not optimised")
-    optimised.add_argument("--style", nargs="+", default=None, help="style image(s) to optimise towards")
+    optimised = FlagGroup(p, "optimised video", "how frames are optimised; refused with --network and --method, "
+                                                "whose frames are not optimised, but for the paintings: --style, "
+                                                "--style-blend and --original-colors apply with --method")
+    optimised.add_argument("--style", nargs="+", default=None,
+                           help="style image(s) to optimise towards, or to transfer in one pass with --method")
     add_style_options(optimised, steps_flag="--first-steps", shared=p)
     optimised.add_argument("--steps", dest="frame_steps", type=int, default=50,
                            help="steps of every frame after the first, at full size (%(default)s)")
@@ -63,7 +78,8 @@ def add_parser(commands) -> None:
                            help="one region mask per style, comma-separated: an image (every frame) or a folder of "
                                 "frames (the i-th file for the i-th frame stylized); style i goes where mask i is "
                                 "white")
-    p.set_defaults(run=run, optimised_flags=optimised, flag_names={"steps": "--first-steps", "frame_steps": "--steps"})
+    p.set_defaults(run=run, optimised_flags=optimised, one_pass_flags=one_pass,
+                   flag_names={"steps": "--first-steps", "frame_steps": "--steps"})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
     from stylejax.jobs.video import plan_jobs, run_video_jobs
     from stylejax.video.settings import VideoSettings
 
+    if args.network is not None and args.method is not None:
+        raise StyleJaxError("--network puts frames through a trained style network and --method through the "
+                            "one-pass transfer: give one")
+    if args.method is not None:  # frames through the one-pass transfer
+        return run_transfer(args)
+    refuse(args.one_pass_flags.given(args), "with --method (the one-pass transfer)")
     if args.network is not None:  # frames through a trained style network
         return run_network(args)
     load_network_style(args)  # refuses --network-style without --network
@@ -117,13 +139,11 @@ def frame_progress(bar, *, loss: bool):
 
 def run_network(args: argparse.Namespace) -> int:
     """`stylejax video --network PATH`: every frame through the network, nothing optimised."""
-    from stylejax.jobs.network_video import run_network_video_jobs
+    from stylejax.jobs.one_pass_video import run_network_video_jobs
     from stylejax.jobs.video import plan_jobs
 
-    given = args.optimised_flags.given(args)
-    if given:
-        raise StyleJaxError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} to optimised video: "
-                            "drop it with --network (a style network's frames are not optimised)")
+    refuse(args.optimised_flags.given(args),
+           "to optimised video: drop it with --network (a style network's frames are not optimised)")
     _check_video_flags(args)
     style = network_style(args)
     jobs = plan_jobs(args.input, args.output, overwrite=args.overwrite, start=args.start,
@@ -135,6 +155,38 @@ def run_network(args: argparse.Namespace) -> int:
                                            progress=frame_progress(bar, loss=False))
     report(args, summaries)
     return 0
+
+
+def run_transfer(args: argparse.Namespace) -> int:
+    """`stylejax video --method wct|adain --style S`: every frame through the one-pass transfer, nothing optimised."""
+    from stylejax.autoencoder.settings import TransferSettings
+    from stylejax.jobs.one_pass_video import run_transfer_video_jobs
+    from stylejax.jobs.video import plan_jobs
+
+    refuse([flag for flag in args.optimised_flags.given(args) if flag not in TRANSFER_STYLE_FLAGS],
+           "to optimised video: drop it with --method (the one-pass transfer's frames are not optimised)")
+    load_network_style(args)  # refuses --network-style without --network
+    if args.style is None:
+        raise StyleJaxError("--style is required with --method: the paintings to transfer")
+    _check_video_flags(args)
+    settings = TransferSettings(method=args.method, alpha=args.alpha, size=args.size,
+                                style_blend=parse_floats(args.style_blend, "--style-blend"),
+                                original_colors=args.original_colors)
+    jobs = plan_jobs(args.input, args.output, overwrite=args.overwrite, start=args.start,
+                     duration=args.duration, fps=args.fps)
+    with progress_bar(sum(job.info.frame_count for job in jobs), "video", unit="frame") as bar:
+        summaries = run_transfer_video_jobs(jobs, args.style, settings=settings, decoders=args.decoders,
+                                            flow_preset=args.flow_preset, overwrite=args.overwrite,
+                                            quality=args.quality, batch_size=args.batch_size,
+                                            progress=frame_progress(bar, loss=False))
+    report(args, summaries)
+    return 0
+
+
+def refuse(given: list[str], where: str) -> None:
+    """Raises StyleJaxError naming the flags `given` that only apply `where` ("to optimised video: ...")."""
+    if given:
+        raise StyleJaxError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} {where}")
 
 
 def _check_video_flags(args: argparse.Namespace) -> None:

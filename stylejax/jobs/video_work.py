@@ -5,7 +5,8 @@ output video (`.NAME.frames/`) or in the output folder itself, with a record of 
 them. Running the same command again continues after the last saved frame and gives the same frames;
 a different run's frames are never mixed in. An output video is encoded (with the source's audio and
 frame timing) only when every frame is done, and appears whole. `jobs.video` optimises the frames,
-`jobs.network_video` puts them through a style network; both run through `run_frame_jobs`.
+`jobs.one_pass_video` puts them through a style network or the one-pass transfer; both run through
+`run_frame_jobs`.
 """
 
 from __future__ import annotations
