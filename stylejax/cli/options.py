@@ -18,9 +18,10 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_style_options(p: argparse.ArgumentParser | FlagGroup, optimisation: bool = True, steps_flag: str = "--steps",
-                      shared: argparse.ArgumentParser | None = None) -> None:
+                      shared: argparse.ArgumentParser | None = None, one_pass_init: bool = False) -> None:
     """The flags of every StyleConfig field; `steps_flag` names the flag of the steps per scale. `shared`:
-    where `--size` and `--compile-cache` go when `p` is a group of flags another mode of the command refuses."""
+    where `--size` and `--compile-cache` go when `p` is a group of flags another mode of the command refuses.
+    `one_pass_init`: `--init` also takes wct or adain (the command starts from the one-pass transfer's output)."""
     d = StyleConfig()
     shared = shared or p
     shared.add_argument("--size", type=int, default=d.size, help="longest side of the output in pixels (%(default)s)")
@@ -57,7 +58,10 @@ def add_style_options(p: argparse.ArgumentParser | FlagGroup, optimisation: bool
     p.add_argument("--style-layer-weights", default=None, help="one weight per style layer, comma-separated")
     p.add_argument("--style-blend", default=None, help="one weight per style image, comma-separated")
     p.add_argument("--style-scale", type=float, default=d.style_scale, help="style size / output size (%(default)s)")
-    p.add_argument("--init", default=d.init, help="content, noise, or an image path (%(default)s)")
+    p.add_argument("--init", default=d.init,
+                   help=("content, noise, an image path, or wct or adain: the one-pass transfer's output with the "
+                         "style images, optimised at full size only (try --steps 20)" if one_pass_init else
+                         "content, noise, or an image path") + " (%(default)s)")
     p.add_argument("--original-colors", action="store_true",
                    help="keep the content image's colours: transfer luminance only, after optimising")
     p.add_argument("--color-transfer", choices=COLOR_TRANSFERS, default=d.color_transfer,

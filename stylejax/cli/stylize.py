@@ -26,7 +26,7 @@ def add_parser(commands) -> None:
     p.add_argument("content", help="content image")
     p.add_argument("style", nargs="+", help="style image(s)")
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
-    add_style_options(p)
+    add_style_options(p, one_pass_init=True)
     p.add_argument("--masks", default=None,
                    help="one grayscale mask per style, comma-separated: style i goes where mask i is white "
                         "(the content's aspect ratio; pixels under no mask keep the content)")
@@ -40,6 +40,9 @@ def add_parser(commands) -> None:
                    help="start from this style network's output (a model folder from `stylejax train`) and "
                         "optimise at full size only: a refined result in a fraction of the steps (try --steps 20)")
     add_network_style_options(p)
+    p.add_argument("--decoders", default=None, metavar="DIR",
+                   help="with --init wct|adain: a decoders folder from `stylejax train-decoders` (default: the "
+                        "shipped decoders)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print the summary line (time, compile time, loss) in logs and pipes too, not only on a "
@@ -59,8 +62,10 @@ def _snapshot_steps(config: StyleConfig, every: int) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stylejax.autoencoder.settings import METHODS, TransferSettings
     from stylejax.io import images
     from stylejax.network.refine import refine, refine_config
+    from stylejax.network.transfer import load_transfer
     from stylejax.solve.scales import total_steps
     from stylejax.solve.stylize import stylize
 
@@ -69,6 +74,14 @@ def run(args: argparse.Namespace) -> int:
     check_vgg_model(args.model)
     config = config_from_args(args, **({"chunk_steps": args.save_every} if args.save_every else {}))
     net, weights = load_network_style(args)
+    transfer_settings = None
+    if args.init in METHODS:  # the start is the one-pass transfer's output
+        if net is not None:
+            raise StyleJaxError(f"--init {args.init} and --network are two starting points: give one")
+        transfer_settings, config = TransferSettings(method=args.init), config.replace(init="content")
+        net = load_transfer(args.decoders)
+    elif args.decoders is not None:
+        raise StyleJaxError("--decoders only applies with --init wct or --init adain (the one-pass transfer's start)")
     planned = config if net is None else refine_config(config)  # the scales `refine` runs: for the bar
     masks, style_masks = path_list(args.masks), path_list(args.style_masks)
     inputs = ((args.content, *args.style, *(masks or ()), *filter(None, style_masks or ()))
@@ -98,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
             common = dict(masks=masks, style_masks=style_masks, callback=report, log=log,
                           on_scale=lambda scale: bar.set_description(scale.label))
             result = (stylize(args.content, args.style, config, **common) if net is None
-                      else refine(args.content, args.style, net, config, model_style=weights, **common))
+                      else refine(args.content, args.style, net, config, model_style=weights,
+                                  transfer_settings=transfer_settings, **common))
         except StyleJaxError:
             for path in written:  # a failed run leaves nothing behind
                 path.unlink(missing_ok=True)
