@@ -111,7 +111,7 @@ class Cascade:
             if len(shape) != 3 or shape[-1] != 3:
                 raise StyleJaxError(f"`style` {i + 1} must be one (h, w, 3) image, got shape {shape}")
         for name, shape in [("`content`", content)] + [(f"`style` {i + 1}", s) for i, s in enumerate(styles)]:
-            if min(shape[:2]) < self.min_side:
+            if any(side < self.min_side for side in shape[:2]):  # not min(): symbolic sides do not compare
                 raise StyleJaxError(f"{name} is {shape[1]}x{shape[0]} px: {self.levels[0]} needs a short side of at "
                                     f"least {self.min_side} px (2 feature positions): use a larger image")
         if masks is not None and tuple(masks) != (len(styles), *content[:2]):
@@ -131,9 +131,10 @@ class Cascade:
           styles: (h_i, w_i, 3) style images in [0, 1].
         """
         vgg = nnx.merge(self.encoder, weights.encoder)
-        # One pass per style to the deepest level gives every level's features.
+        # One pass per style to the deepest level gives every level's features. Batches of one squeezed, not
+        # indexed: under jax2onnx (an ONNX export) `x[0]` of a symbolic size is a gather it cannot convert.
         features = [vgg(s[None].astype(jnp.float32), self.levels) for s in styles]
-        return tuple(tuple(level_statistics(self.method, f[level][0], sqrt=self.sqrt) for f in features)
+        return tuple(tuple(level_statistics(self.method, f[level].squeeze(0), sqrt=self.sqrt) for f in features)
                      for level in self.levels)
 
     def __call__(self, weights: CascadeWeights, content: jax.Array, styles: Sequence[jax.Array],
@@ -161,6 +162,7 @@ class Cascade:
         vgg = nnx.merge(self.encoder, weights.encoder)
         h, w = content.shape[:2]
         image = pad_to_multiple(content.astype(jnp.float32), self.stride)
+        padded = image.shape[:2] != (h, w)
         if masks is not None:
             masks = pad_to_multiple(jnp.moveaxis(masks.astype(jnp.float32), 0, -1), self.stride)
             masks = jnp.moveaxis(masks, -1, 0)[..., None]  # (r, H, W, 1)
@@ -168,15 +170,17 @@ class Cascade:
             statistics = self.style_statistics(weights, styles)
         for level, graphdef, state, targets in zip(self.levels, self.decoders, weights.decoders, statistics,
                                                    strict=True):
-            features = vgg(image[None], (level,))[level][0]
+            features = vgg(image[None], (level,))[level].squeeze(0)
             target = stylized_features(self.method, features, targets, blend,
                                        None if masks is None else pooled_masks(masks, (level,))[level],
                                        sqrt=self.sqrt)
             # alpha = 0 gives the features exactly: the output is then the autoencoder's reconstruction.
             mixed = alpha * target + (1.0 - alpha) * features
             # Clipped between levels: the next encoding, like the decoders' training, sees images in [0, 1].
-            image = jnp.clip(nnx.merge(graphdef, state)(mixed[None], rewrite=self.rewrite)[0], 0.0, 1.0)
-        out = image[:h, :w]
+            image = jnp.clip(nnx.merge(graphdef, state)(mixed[None], rewrite=self.rewrite).squeeze(0), 0.0, 1.0)
+        # Cropped only where padded: jax2onnx (an ONNX export, sizes multiples of the stride) cannot convert a
+        # crop to a symbolic size.
+        out = image[:h, :w] if padded else image
         if self.original_colors:
             out = color.keep_colors(out, content.astype(jnp.float32))
         return out
@@ -224,5 +228,7 @@ def pad_to_multiple(image: jax.Array, multiple: int) -> jax.Array:
     """(h, w, c) reflected at the bottom and right to sides that are multiples of `multiple` (each side must
     exceed the padding it needs)."""
     h, w = image.shape[:2]
-    pad = ((0, -h % multiple), (0, -w % multiple), (0, 0))
+    # (multiple - h % multiple) % multiple, not -h % multiple: a symbolic size constrained by "mod(h, 8) == 0"
+    # (an ONNX export's) simplifies only where `mod(h, 8)` itself appears.
+    pad = ((0, (multiple - h % multiple) % multiple), (0, (multiple - w % multiple) % multiple), (0, 0))
     return jnp.pad(image, pad, mode="reflect") if pad[0][1] or pad[1][1] else image

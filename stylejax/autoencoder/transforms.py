@@ -203,14 +203,14 @@ def newton_schulz_roots(a: jax.Array, iterations: int = NEWTON_SCHULZ_ITERATIONS
     """
     c = a.shape[-1]
     norm = jnp.sqrt(jnp.sum(jnp.square(a)))
-    identity = jnp.eye(c, dtype=jnp.float32)
 
     def step(_, yz):
+        # The identity made here, not closed over: jax2onnx (an ONNX export) takes no traced value into a loop.
         y, z = yz
-        t = 1.5 * identity - 0.5 * jnp.matmul(z, y, precision=_HIGHEST)
+        t = 1.5 * jnp.eye(c, dtype=jnp.float32) - 0.5 * jnp.matmul(z, y, precision=_HIGHEST)
         return jnp.matmul(y, t, precision=_HIGHEST), jnp.matmul(t, z, precision=_HIGHEST)
 
-    y, z = jax.lax.fori_loop(0, iterations, step, (a / norm, identity))
+    y, z = jax.lax.fori_loop(0, iterations, step, (a / norm, jnp.eye(c, dtype=jnp.float32)))
     return y * jnp.sqrt(norm), z / jnp.sqrt(norm)
 
 

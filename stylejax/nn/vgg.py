@@ -192,10 +192,11 @@ def _block(x: jax.Array, kernels: tuple[jax.Array, ...], biases: tuple[jax.Array
         x = jax.nn.relu(y + biases[i].reshape(1, 1, 1, -1)).astype(x.dtype)
         if name in wanted:
             out[name] = x
+    # window_shape by keyword: jax2onnx's stand-in for nnx.max_pool (an ONNX export) takes it no other way.
     if pooling == "avg":
-        x = nnx.avg_pool(x, (2, 2), strides=(2, 2))
+        x = nnx.avg_pool(x, window_shape=(2, 2), strides=(2, 2))
     elif pooling == "max":
-        x = nnx.max_pool(x, (2, 2), strides=(2, 2))
+        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2))
     return out, x
 
 
