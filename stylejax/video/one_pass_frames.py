@@ -10,7 +10,6 @@ What stylizes a batch is a `FramePass`: `NetworkPass` or `TransferPass`.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
@@ -25,7 +24,8 @@ from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.io.images import ImageLike, style_list
 from stylejax.network.function import StyleNetworkFunction, apply_network
-from stylejax.network.transfer import OnePassTransfer, apply_cascade
+from stylejax.network.transfer import OnePassTransfer
+from stylejax.network.transfer_inference import style_statistics, transfer_rows
 from stylejax.nn.style_network import NETWORK_MIN_SIDE
 from stylejax.video import flow
 from stylejax.video.settings import Progress, VideoFrame
@@ -59,7 +59,9 @@ class NetworkPass:
 
 
 class TransferPass:
-    """Frames through the one-pass transfer with fixed paintings; a batch is one compiled call (`jax.vmap`).
+    """Frames through the one-pass transfer with fixed paintings: a batch is one compiled call
+    (`transfer_rows`, the photos in sequence on a CPU and in lockstep elsewhere, as `stylejax transfer` runs them),
+    and the paintings' statistics are computed once per frame size.
 
     The paintings are resized to `settings.style_size`, or to each video's frame size (their long side); the
     settings' method, alpha, levels, blend and colours apply, their `size` is the job's.
@@ -74,25 +76,30 @@ class TransferPass:
         self.paintings = style_list(style)
         self.blend = jnp.asarray(settings.blend_weights(len(self.paintings)), jnp.float32)
         self.min_side = self.cascade.min_side
-        self.batched = jax.jit(jax.vmap(functools.partial(apply_cascade, self.cascade),
-                                        in_axes=(None, 0, None, None, None)))
-        self.resized: dict[int, tuple[jax.Array, ...]] = {}
+        self.lockstep = jax.default_backend() != "cpu"
+        self.resized: dict[int, tuple[tuple[jax.Array, ...], tuple]] = {}
 
-    def styles(self, side: int) -> tuple[jax.Array, ...]:
-        """The paintings at `settings.style_size`, or at `side` (the frames' long side) without one."""
-        side = self.settings.style_size or side
+    def styles(self, shape: tuple[int, int]) -> tuple[tuple[jax.Array, ...], tuple]:
+        """(the paintings for frames of `shape`, their `Cascade.style_statistics`), made once per long side.
+
+        Raises:
+          StyleJaxError: a painting too small there for the deepest level (the message names `style`).
+        """
+        side = self.settings.style_size or max(shape)
         if side not in self.resized:
-            self.resized[side] = tuple(jnp.asarray(images.resize(p, images.fit_size(p.shape[:2], side)))
-                                       for p in self.paintings)
+            styles = tuple(jnp.asarray(images.resize(p, images.fit_size(p.shape[:2], side))) for p in self.paintings)
+            self.cascade.check((*shape, 3), [s.shape for s in styles])
+            self.resized[side] = styles, style_statistics(self.cascade, self.weights, styles)
         return self.resized[side]
 
     def check(self, shape: tuple[int, int]) -> None:
         """Raises StyleJaxError for frames of `shape` whose paintings would be too small for the deepest level."""
-        self.cascade.check((*shape, 3), [s.shape for s in self.styles(max(shape))])
+        self.styles(shape)
 
     def __call__(self, frames: jax.Array) -> jax.Array:
-        return self.batched(self.weights, frames, self.styles(max(frames.shape[1:3])), self.settings.alpha,
-                            self.blend)
+        styles, statistics = self.styles(frames.shape[1:3])
+        return transfer_rows(self.cascade, 0, self.weights, frames, styles, statistics=statistics,
+                             alpha=jnp.float32(self.settings.alpha), blend=self.blend, lockstep=self.lockstep)
 
 
 def frame_shape(shape: tuple[int, int], size: int | None, frame_pass: FramePass) -> tuple[int, int]:
