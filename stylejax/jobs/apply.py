@@ -21,12 +21,10 @@ from typing import ClassVar
 import jax
 import numpy as np
 
-from stylejax.io import images
-from stylejax.io.atomic import remove_partial_outputs
 from stylejax.jobs.fleet import drive_fleet
 from stylejax.jobs.inputs import Item, load_batch
 from stylejax.jobs.manifest import JobSummary
-from stylejax.jobs.runner import run_local
+from stylejax.jobs.runner import run_local, save_outputs
 from stylejax.network.function import StyleNetworkFunction, load_network
 from stylejax.network.inference import BucketedNetwork, check_apply
 from stylejax.nn.style_network import NETWORK_MIN_SIDE
@@ -43,14 +41,7 @@ def run_apply_batch(network: BucketedNetwork, batch: Sequence[Item], outdir: Pat
     if not loaded:
         return records
     outputs = network([image for _, image in loaded])
-    seconds = (time.perf_counter() - start) / len(loaded)
-    for (item, _), result in zip(loaded, outputs, strict=True):
-        output = outdir / item.name
-        output.parent.mkdir(parents=True, exist_ok=True)
-        remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
-        images.save_image(result, output)
-        records.append(dict(input=item.name, status="done", output=str(output), seconds=round(seconds, 4)))
-    return records
+    return records + save_outputs(loaded, outputs, outdir, (time.perf_counter() - start) / len(loaded))
 
 
 def run_apply_job(items: Sequence[Item], net: StyleNetworkFunction, outdir: Path, *, size: int | None = None,

@@ -15,6 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
+from stylejax.io import images
+from stylejax.io.atomic import remove_partial_outputs
 from stylejax.jobs.checkpoints import remove_finished_checkpoints
 from stylejax.jobs.inputs import Item, job_batches, plan_job
 from stylejax.jobs.manifest import JobSummary, Manifest
@@ -123,3 +127,17 @@ def run_local(items: Sequence[Item], outdir: Path, work: JobWork, *, batch_size:
         ledger.add(batch, work.run(shape, batch))
     remove_finished_checkpoints(outdir)
     return summary
+
+
+def save_outputs(loaded: Sequence[tuple[Item, np.ndarray]], outputs: Sequence[np.ndarray], outdir: Path,
+                 seconds: float) -> list[dict]:
+    """Writes each one-pass output (apply's, transfer's) atomically where its input's name says; returns
+    their "done" manifest records, each with `seconds` (per image)."""
+    records = []
+    for (item, _), result in zip(loaded, outputs, strict=True):
+        output = outdir / item.name
+        output.parent.mkdir(parents=True, exist_ok=True)
+        remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
+        images.save_image(result, output)
+        records.append(dict(input=item.name, status="done", output=str(output), seconds=round(seconds, 4)))
+    return records

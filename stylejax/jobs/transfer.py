@@ -25,12 +25,11 @@ from stylejax.config import check_batch_size
 from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.io import masks as masks_io
-from stylejax.io.atomic import remove_partial_outputs
 from stylejax.io.images import ImageLike, style_list
 from stylejax.jobs.fleet import drive_fleet
 from stylejax.jobs.inputs import Item, load_batch
 from stylejax.jobs.manifest import JobSummary
-from stylejax.jobs.runner import run_local
+from stylejax.jobs.runner import run_local, save_outputs
 from stylejax.network.decoder_files import read_decoders_json, shipped_decoders
 from stylejax.network.transfer import OnePassTransfer, load_transfer
 from stylejax.network.transfer_inference import (
@@ -65,14 +64,7 @@ def run_transfer_batch(programs: BucketedTransfer, batch: Sequence[Item], outdir
         return records
     photos = [with_masks(image, masks[i] if masks else None) for i, (_, image) in enumerate(loaded)]
     outputs = programs(photos)
-    seconds = (time.perf_counter() - start) / len(loaded)
-    for (item, _), result in zip(loaded, outputs, strict=True):
-        output = outdir / item.name
-        output.parent.mkdir(parents=True, exist_ok=True)
-        remove_partial_outputs(output)  # a killed earlier writer of this batch (a lost Ray worker)
-        images.save_image(result, output)
-        records.append(dict(input=item.name, status="done", output=str(output), seconds=round(seconds, 4)))
-    return records
+    return records + save_outputs(loaded, outputs, outdir, (time.perf_counter() - start) / len(loaded))
 
 
 @dataclasses.dataclass
