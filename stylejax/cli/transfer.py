@@ -14,7 +14,7 @@ from stylejax.errors import StyleJaxError
 
 def add_parser(commands) -> None:
     """Adds the `transfer` subcommand to the `stylejax` parser's subcommands."""
-    from stylejax.autoencoder.settings import DEFAULT_LEVELS, METHODS, TransferSettings
+    from stylejax.autoencoder.settings import DEFAULT_ALPHA, DEFAULT_LEVELS, METHODS, TransferSettings
     from stylejax.autoencoder.transforms import SQRT_METHODS
     from stylejax.nn.decoders import LEVELS
 
@@ -30,8 +30,9 @@ def add_parser(commands) -> None:
     p.add_argument("--method", choices=METHODS, default=d.method,
                    help="wct: the painting's feature mean and covariance, level after level; adain: each "
                         "channel's mean and deviation, one level (%(default)s)")
-    p.add_argument("--alpha", type=float, default=d.alpha,
-                   help="style strength in [0, 1]: 0 gives the photo through the autoencoder (%(default)s)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="style strength in [0, 1]: 0 gives the photo through the autoencoder (default: "
+                        + ", ".join(f"{m} {a}" for m, a in DEFAULT_ALPHA.items()) + ")")
     p.add_argument("--levels", nargs="+", default=None, metavar="LEVEL",
                    help=f"the VGG levels transformed and decoded, of {', '.join(LEVELS)} (default: "
                         + "; ".join(f"{m} {' '.join(levels)}" for m, levels in DEFAULT_LEVELS.items())

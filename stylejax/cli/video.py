@@ -42,8 +42,9 @@ def add_parser(commands) -> None:
                    help="put every frame through the one-pass transfer with the --style paintings (any painting, "
                         "no training; wct or adain) instead of optimising it")
     one_pass = FlagGroup(p, "one-pass transfer", "with --method; refused without it")
-    one_pass.add_argument("--alpha", type=float, default=1.0,
-                          help="style strength in [0, 1]: 0 gives the frames through the autoencoder (%(default)s)")
+    one_pass.add_argument("--alpha", type=float, default=None,
+                          help="style strength in [0, 1]: 0 gives the frames through the autoencoder "
+                               "(default: wct 0.6, adain 1.0)")
     one_pass.add_argument("--decoders", default=None, metavar="DIR",
                           help="a decoders folder from `stylejax train-decoders` (default: the shipped decoders)")
     p.add_argument("--flow-preset", choices=PRESETS, default="medium",

@@ -161,7 +161,7 @@ def cached_transfer(decoders: str | None = None) -> OnePassTransfer:
 
 
 def transfer(content: jax.Array, style: jax.Array | Sequence[jax.Array], *, method: str = "wct",
-             alpha: float | jax.Array = 1.0, levels: Sequence[str] | None = None, sqrt: str = "eigh",
+             alpha: float | jax.Array | None = None, levels: Sequence[str] | None = None, sqrt: str = "eigh",
              style_blend: Sequence[float] | None = None, masks: jax.Array | None = None,
              original_colors: bool = False, decoders: str | os.PathLike | None = None) -> jax.Array:
     """A photo stylized with any painting in one pass: a plain JAX function, for `jax.jit` and `jax.vmap`.
@@ -174,7 +174,8 @@ def transfer(content: jax.Array, style: jax.Array | Sequence[jax.Array], *, meth
         deepest level's stride (16 px at relu4_1).
       style: one (h', w', 3) painting in [0, 1] of its own size, or a sequence of them.
       method: "wct" or "adain" (`TransferSettings`).
-      alpha: style strength in [0, 1]; a jax array (e.g. one per image under `vmap`) is used unchecked.
+      alpha: style strength in [0, 1] (None: the method's default, `DEFAULT_ALPHA`); a jax array (e.g. one
+        per image under `vmap`) is used unchecked.
       levels: the levels to run, or None for the method's default among the decoders'.
       sqrt: WCT's matrix square roots, "eigh" or "newton_schulz".
       style_blend: one weight per style (None: equal).
@@ -193,7 +194,7 @@ def transfer(content: jax.Array, style: jax.Array | Sequence[jax.Array], *, meth
       >>> batch = jax.jit(jax.vmap(lambda p: stylejax.transfer(p, painting, method="adain")))(photos)
     """
     traced = isinstance(alpha, jax.Array)
-    settings = TransferSettings(method=method, alpha=1.0 if traced else alpha,
+    settings = TransferSettings(method=method, alpha=None if traced else alpha,
                                 levels=None if levels is None else tuple(levels), sqrt=sqrt,
                                 style_blend=None if style_blend is None else tuple(style_blend),
                                 original_colors=original_colors)

@@ -41,3 +41,9 @@ def test_blend_weights_are_normalised_and_need_one_per_style():
 def test_bad_values_name_the_parameter(values, parameter):
     with pytest.raises(StyleJaxError, match=f"`{parameter}`"):
         TransferSettings(**values)
+
+
+def test_alpha_defaults_to_the_measured_strength_of_each_method():
+    # WCT at 0.6 scored both more painted and closer to the photo than at 1.0 (docs/transfer.md).
+    assert TransferSettings().alpha == 0.6 and TransferSettings(method="adain").alpha == 1.0
+    assert TransferSettings(method="wct", alpha=1.0).alpha == 1.0
