@@ -149,3 +149,14 @@ class TrainingImages:
                 yield step, futures.pop(step).result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def open_training_images(images: str | os.PathLike, size: int, batch_size: int, seed: int,
+                         log=lambda line: None) -> TrainingImages:
+    """`TrainingImages` of every image file under `images`, their headers checked: the unreadable ones are
+    counted, said in one `log` line and skipped; raises StyleJaxError if there is none or none is readable."""
+    data = TrainingImages(find_images(images), size, batch_size, seed)
+    data.check_readable()
+    if data.unreadable:
+        log(f"{len(data.unreadable)} of {len(data.paths)} files are not images: skipped")
+    return data

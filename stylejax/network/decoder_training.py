@@ -35,7 +35,7 @@ from stylejax.errors import StyleJaxError
 from stylejax.io.images import load_image
 from stylejax.network import reports
 from stylejax.network.checkpoints import TrainingCheckpoints
-from stylejax.network.data import TrainingImages, centre_crop, find_images
+from stylejax.network.data import TrainingImages, centre_crop, find_images, open_training_images
 from stylejax.network.decoder_files import DECODERS_JSON, check_dtype, read_decoders_json, save_decoder
 from stylejax.network.multihost import global_batch, is_writer, my_rows, training_mesh
 from stylejax.nn.decoders import LEVELS, Decoder, level_block
@@ -137,10 +137,7 @@ def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels:
     if settings.batch_size % mesh.size:
         raise StyleJaxError(f"`batch_size` {settings.batch_size} does not split over {mesh.size} devices: "
                             f"use a multiple of {mesh.size}")
-    data = TrainingImages(find_images(images), settings.size, settings.batch_size, settings.seed)
-    data.check_readable()
-    if data.unreadable:
-        log(f"{len(data.unreadable)} of {len(data.paths)} files are not images: skipped")
+    data = open_training_images(images, settings.size, settings.batch_size, settings.seed, log)
     evaluation = _evaluation_crops(eval_images)
     encoder_def, encoder = reconstruction.encoder_weights(load_vgg("vgg16", pooling=reconstruction.ENCODER_POOLING))
     for level in sorted(levels, key=LEVELS.index):

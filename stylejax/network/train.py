@@ -27,7 +27,7 @@ from stylejax.errors import StyleJaxError
 from stylejax.io.images import load_image
 from stylejax.network import reports
 from stylejax.network.checkpoints import CHECKPOINTS, TrainingCheckpoints, training_key
-from stylejax.network.data import TrainingImages, find_images
+from stylejax.network.data import open_training_images
 from stylejax.network.model_dir import MODEL_JSON, save_model
 from stylejax.network.multihost import global_batch, is_writer, my_rows, sync_processes, training_mesh
 from stylejax.network.settings import TrainSettings
@@ -95,10 +95,7 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
     if settings.batch_size % mesh.size:
         raise StyleJaxError(f"batch size {settings.batch_size} does not split over {mesh.size} devices: "
                             f"use a multiple of {mesh.size}")
-    data = TrainingImages(find_images(images), settings.size, settings.batch_size, settings.seed)
-    data.check_readable()
-    if data.unreadable:
-        log(f"{len(data.unreadable)} of {len(data.paths)} files are not images: skipped")
+    data = open_training_images(images, settings.size, settings.batch_size, settings.seed, log)
 
     config = settings.objective_config()
     vgg = load_vgg(config.model, pooling=config.pooling)
