@@ -7,7 +7,7 @@ of ../shared/images/style. Every figure is one run on one machine, named in the 
     python benchmarks/transfer.py compare  -o transfer-compare   # ours (WCT, AdaIN) vs the peer: s/image, scores
     python benchmarks/transfer.py variants -o transfer-variants  # eigh/Newton-Schulz, levels, AdaIN, width
     python benchmarks/transfer.py stylize  -o transfer-stylize [--network MODEL]   # vs default stylize (+ network)
-    python benchmarks/transfer.py init     -o transfer-init      # stylize --init wct: time to stylize's final loss
+    python benchmarks/transfer.py init     -o transfer-init [--size 384]   # --init wct|adain: time to stylize's loss
 
 Scores (stylejax/bench/scores.py): style gain, how many times closer to the painting's Gram statistics the
 output is than the photo (higher: more painted); content ratio, the output's content distance from the photo
@@ -176,16 +176,16 @@ def variants(args) -> None:
     about = machine()
     vgg = stylejax.load_vgg()
     transfer = stylejax.load_transfer(args.decoders)
-    settings = {
-        "wct 4 levels eigh": dict(method="wct", levels=("relu4_1", "relu3_1", "relu2_1", "relu1_1")),
-        "wct 4 levels newton-schulz": dict(method="wct", sqrt="newton_schulz",
-                                           levels=("relu4_1", "relu3_1", "relu2_1", "relu1_1")),
-        "wct 4 levels eigh, alpha 0.8": dict(method="wct", alpha=0.8),
-        "wct 4 levels eigh, alpha 0.6": dict(method="wct", alpha=0.6),
-        "wct 3 levels (no relu1_1)": dict(method="wct", levels=("relu4_1", "relu3_1", "relu2_1")),
+    four = ("relu4_1", "relu3_1", "relu2_1", "relu1_1")
+    settings = {  # WCT's default alpha is 0.6 and AdaIN's 1.0 (TransferSettings); each row names what it changes
+        "wct 4 levels eigh (default)": dict(method="wct", levels=four),
+        "wct 4 levels newton-schulz": dict(method="wct", sqrt="newton_schulz", levels=four),
+        "wct 4 levels eigh, alpha 0.8": dict(method="wct", alpha=0.8, levels=four),
+        "wct 4 levels eigh, alpha 1.0": dict(method="wct", alpha=1.0, levels=four),
+        "wct 3 levels (no relu1_1)": dict(method="wct", levels=four[:3]),
         "wct relu4_1, relu2_1": dict(method="wct", levels=("relu4_1", "relu2_1")),
         "wct relu4_1 alone": dict(method="wct", levels=("relu4_1",)),
-        "adain relu4_1": dict(method="adain"),
+        "adain relu4_1 (default)": dict(method="adain"),
         "adain relu4_1, relu2_1": dict(method="adain", levels=("relu4_1", "relu2_1")),
     }
     photos = {name: at_size(p, args.size) for name, p in held_out_photos().items()}
@@ -283,10 +283,73 @@ def against_stylize(args) -> None:
     print("\n".join(lines))
 
 
+def init_start(args) -> None:
+    """`stylize --init wct|adain` against the default start: how long each takes to reach the default `stylize`'s
+    final loss. The one-pass starts run at the final size only (as `refine` does) for `--refine-steps`; their
+    `loss_history` is that size's objective at each step, so the first step at or below the default's final
+    loss, times the run's seconds per step, plus the transfer, is the time to reach it. A single-scale run from
+    the photo (the same steps) is the third start; the default `stylize` itself reaches it at its end."""
+    from network import gatys_objective
+
+    import stylejax
+    from stylejax.io.sheets import contact_sheet
+    from stylejax.network.refine import transfer_start
+
+    root = Path(args.output)
+    root.mkdir(parents=True, exist_ok=True)
+    about = machine()
+    photo = held_out_photos()[args.photo]
+    painting = paintings((args.painting,))[args.painting]
+    config = stylejax.StyleConfig(size=args.size)
+    loss = gatys_objective(photo, painting, config)
+    result = stylejax.stylize(photo, painting, config)
+    target = loss(result.image)
+    rows = [dict(start="photo, default stylize (coarse to fine)", seconds=result.seconds, reached_s=result.seconds,
+                 final_loss=target, start_loss=None)]
+    panels = {"photo": at_size(photo, args.size), "painting": at_size(painting, args.size),
+              "default stylize": result.image}
+    transfer = stylejax.load_transfer(args.decoders)
+    single = config.replace(steps=args.refine_steps, min_size=args.size)
+    for method in ("wct", "adain", None):
+        tick = time.perf_counter()
+        if method is None:
+            start_s, run = 0.0, stylejax.stylize(photo, painting, single)
+        else:
+            settings = stylejax.TransferSettings(method=method)
+            start = transfer_start(transfer, photo, painting, single, settings)
+            start_s = time.perf_counter() - tick
+            run = stylejax.refine(photo, painting, transfer, single, transfer_settings=settings)
+        history = np.asarray(run.loss_history)
+        below = np.flatnonzero(history <= target)
+        per_step = run.seconds / len(history)
+        rows.append(dict(start=f"{method or 'photo'}, {args.refine_steps} steps at {args.size} px",
+                         seconds=start_s + run.seconds, final_loss=loss(run.image), start_loss=float(history[0]),
+                         reached_s=start_s + below[0] * per_step if below.size else None,
+                         reached_step=int(below[0]) if below.size else None))
+        panels[f"{method or 'photo'} start"] = start if method else panels["photo"]
+        panels[f"{method or 'photo'} + {args.refine_steps} steps"] = run.image
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    about["load_end"] = __import__("os").getloadavg()
+    lines = [machine_line(about), "", f"Default `stylize`'s final loss: {target:.4g}", "",
+             "| start | loss at the start | seconds to reach the default's final loss | final loss | seconds |",
+             "|---|---|---|---|---|"]
+    def cell(value, form):
+        return "-" if value is None else format(value, form)
+
+    lines += [f"| {r['start']} | {cell(r['start_loss'], '.4g')} | "
+              f"{'not reached' if r['reached_s'] is None else cell(r['reached_s'], '.1f')} | "
+              f"{r['final_loss']:.4g} | {r['seconds']:.1f} |" for r in rows]
+    (root / "init.json").write_text(json.dumps(dict(machine=about, rows=rows), indent=1))
+    (root / "init.md").write_text("\n".join(lines) + "\n")
+    stylejax.save_image(contact_sheet(panels, height=args.sheet_height, columns=5), root / "init.png")
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, run in (("compare", compare), ("variants", variants), ("stylize", against_stylize)):
+    for name, run in (("compare", compare), ("variants", variants), ("stylize", against_stylize),
+                      ("init", init_start)):
         p = commands.add_parser(name)
         p.add_argument("-o", "--output", required=True)
         p.add_argument("--decoders", default=None, help="a decoders folder (default: the shipped ones)")
@@ -299,10 +362,13 @@ def main() -> None:
         if name == "variants":
             p.add_argument("--paintings", nargs="*", default=["starry_night", "composition_vii"])
             p.add_argument("--sheet-photo", default="chelsea")
-        if name == "stylize":
+        if name in ("stylize", "init"):
             p.add_argument("--photo", default="chelsea")
             p.add_argument("--painting", default="starry_night")
+        if name == "stylize":
             p.add_argument("--network", help="a trained network's model folder, for its row")
+        if name == "init":
+            p.add_argument("--refine-steps", type=int, default=200, help="steps of the single-scale runs")
     args = parser.parse_args()
     args.run(args)
 
