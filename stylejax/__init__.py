@@ -10,6 +10,8 @@ from stylejax.io.images import load_image as load_image
 from stylejax.io.images import save_image as save_image
 from stylejax.network.function import StyleNetworkFunction as StyleNetworkFunction
 from stylejax.network.function import load_network as load_network
+from stylejax.network.onnx_forward import OnnxForward as OnnxForward
+from stylejax.network.onnx_forward import onnx_forward as onnx_forward
 from stylejax.network.refine import refine as refine
 from stylejax.network.settings import TrainSettings as TrainSettings
 from stylejax.network.train import train_network as train_network

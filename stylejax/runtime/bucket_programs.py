@@ -7,7 +7,9 @@ right) up to its bucket's shape, run, and its output cropped back, so a bucket's
 program. Before a bucket runs, its program is compiled for abstract inputs and XLA's memory analysis
 compared with what one device can use (`runtime.memory`): a batch that does not fit is made smaller, down
 to one image; one image that does not fit is shrunk when its size was the input's own, and refused when
-the user asked for that size. A subclass says how a program is compiled (`lower`) and run (`forward`).
+the user asked for that size. A subclass says how a program is compiled (`lower`) and run (`forward`); one
+that runs no XLA program (`network.inference.OnnxBucketedNetwork`) says what a batch needs (`need`) of which
+memory (`available`) instead.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import dataclasses
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -53,6 +55,8 @@ class BucketedPrograms:
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)
     programs: dict = dataclasses.field(default_factory=dict)  # (bucket, rows) -> compiled program
     fits: dict = dataclasses.field(default_factory=dict)  # bucket -> BucketFit
+    # A compiled program's batch is fixed: a short batch is filled up to its rows with copies of its last image.
+    fills_batch: ClassVar[bool] = True
 
     def lower(self, bucket: tuple[int, int], rows: int) -> Any:
         """The compiled program of `rows` images in `bucket` (`jax.jit(...).lower(...).compile()`)."""
@@ -87,6 +91,10 @@ class BucketedPrograms:
         """Bytes one device needs to run `rows` images in `bucket` (XLA's memory analysis)."""
         return memory.compiled_bytes(self.program(bucket, rows))
 
+    def available(self) -> int | None:
+        """Bytes the programs may use: one device's (`runtime.memory.available_bytes`), or None if unknown."""
+        return memory.available_bytes()
+
     def fit(self, bucket: tuple[int, int], count: int | None = None) -> BucketFit:
         """How `bucket` runs within one device's memory, decided once per bucket: `count` images there
         (None: many) make batches of at most that many.
@@ -97,7 +105,7 @@ class BucketedPrograms:
         if bucket in self.fits:
             return self.fits[bucket]
         rows = self.batch_size if count is None else max(1, min(self.batch_size, count))
-        limit = memory.available_bytes()
+        limit = self.available()
         side = f"{bucket[1]}x{bucket[0]}"
         fit = BucketFit(rows)
         if limit is not None:
@@ -173,10 +181,12 @@ class BucketedPrograms:
 
     def _run(self, bucket: tuple[int, int], rows: int, pixels: list[np.ndarray]) -> list[np.ndarray]:
         """One forward pass: `pixels` reflected up to `bucket`, the batch filled up to `rows` with copies
-        (one program per bucket), each output cropped back to its own shape."""
+        (one program per bucket) if `fills_batch`, each output cropped back to its own shape."""
         padded = [np.pad(p, ((0, bucket[0] - p.shape[0]), (0, bucket[1] - p.shape[1]), (0, 0)), mode="reflect")
                   for p in pixels]
-        padded += [padded[-1]] * (rows - len(padded))
-        sizes = [p.shape[:2] for p in pixels] + [pixels[-1].shape[:2]] * (rows - len(pixels))
+        sizes = [p.shape[:2] for p in pixels]
+        if self.fills_batch:
+            padded += [padded[-1]] * (rows - len(padded))
+            sizes += [sizes[-1]] * (rows - len(sizes))
         out = np.asarray(self.forward(bucket, rows, np.stack(padded), sizes))
         return [out[i, :p.shape[0], :p.shape[1]] for i, p in enumerate(pixels)]
