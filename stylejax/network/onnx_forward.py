@@ -2,10 +2,10 @@
 `onnx_forward` for a library user.
 
 The network, its style or mix baked in, is converted once by `network.export.onnx_network` (jax2onnx, with
-symbolic batch, height and width: one model for every shape) and run by one onnxruntime session. On a CPU
-that runs the network's layers faster than XLA does: 1.2-1.9x at 512 px on the 2-core AVX-512 CPU of
-docs/network.md. Each image is reflected up to a multiple of 4 (as the network does inside) and cropped
-after, so it comes out as the JAX network's output to float rounding. Needs `pip install 'stylejax[onnx]'`.
+symbolic batch, height and width: one model for every shape) and run by one onnxruntime session: on a CPU,
+1.2-1.9x faster than XLA at 512 px (the 2-core AVX-512 CPU of docs/network.md). Each image is reflected up
+to a multiple of 4 (as the network does inside) and cropped after, so it comes out as the JAX network's
+output to float rounding. Needs `pip install 'stylejax[onnx]'`.
 """
 
 from __future__ import annotations
