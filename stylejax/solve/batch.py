@@ -210,15 +210,17 @@ class BatchSolver:
 
     def memory_needed(self, shape: tuple[int, int], batch: int) -> int:
         """Bytes of device memory one device needs for a batch of `batch` images of `shape` (from XLA)."""
-        per_device = self.padded(batch) // self.devices
-        contents = jax.ShapeDtypeStruct((per_device, *shape, 3), jnp.float32)
+        rows = self.padded(batch)
+        contents = jax.ShapeDtypeStruct((rows, *shape, 3), jnp.float32)
         target = self.shared.targets.style[self.objective.style_layers[0]]
-        masks = jax.ShapeDtypeStruct((per_device, target.shape[0], *shape), jnp.float32) if target.ndim == 3 else None
+        masks = jax.ShapeDtypeStruct((rows, target.shape[0], *shape), jnp.float32) if target.ndim == 3 else None
         args = jax.eval_shape(lambda shared, contents, masks: dataclasses.replace(self, shared=shared).batch_args(
             contents, None, None, masks), self.shared, contents, masks)
-        programs = self.programs(local_mesh(self.mesh.devices.flat[:1]))
-        # The state placed as `init` places it, so a run on one device reuses this compiled program.
+        programs = self.programs()
+        # The run's own programs, on its mesh (XLA reports a sharded program's memory per device), the state
+        # placed as `init` places it: the run then loads them from the compilation cache instead of compiling.
         init = programs.init.lower(contents, args).compile()
-        state = jax.tree.map(lambda s, placed: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=placed),
+        state = jax.tree.map(lambda s, placed: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=placed,
+                                                                    weak_type=s.weak_type),
                              jax.eval_shape(programs.init, contents, args), init.output_shardings)
         return memory.compiled_bytes(programs.run.lower(state, jnp.int32(1), jnp.float32(0), args).compile())
