@@ -11,6 +11,9 @@ import stylejax
 from stylejax.cli.app import main
 from stylejax.network.model_dir import save_model
 
+# One worker for the ONNX tests: jax2onnx takes ~9 s to import in each process that converts.
+pytestmark = pytest.mark.xdist_group("onnx")
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):

@@ -13,6 +13,9 @@ import stylejax
 from stylejax.cli.app import main
 from stylejax.network.model_dir import save_model
 
+# One worker for the ONNX tests: jax2onnx takes ~9 s to import in each process that converts.
+pytestmark = pytest.mark.xdist_group("onnx")
+
 # onnxruntime against the JAX network, random_network(8, 2): 8e-6 to 1.3e-5 measured (2026-12-03, CPU).
 ONNX_TOLERANCE = 5e-5
 

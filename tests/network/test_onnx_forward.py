@@ -14,6 +14,9 @@ from stylejax.network.function import StyleNetworkFunction
 from stylejax.network.inference import OnnxBucketedNetwork, bucketed_network
 from stylejax.runtime import memory
 
+# One worker for the ONNX tests: jax2onnx takes ~9 s to import in each process that converts.
+pytestmark = pytest.mark.xdist_group("onnx")
+
 pytest.importorskip("onnxruntime")
 pytest.importorskip("jax2onnx")
 
