@@ -238,13 +238,11 @@ def decoder_speeds(size: int) -> str:
     return "\n".join(lines)
 
 
-def against_stylize(args) -> None:
-    """One photo and painting at `size`: default stylize, the transfer (WCT, AdaIN) and, given, a trained
-    network: seconds and the default objective's loss of each output."""
+def one_pair(args):
+    """(output folder, machine, photo, painting, default config at `size`, the default objective of this pair)."""
     from network import gatys_objective
 
     import stylejax
-    from stylejax.io.sheets import contact_sheet
 
     root = Path(args.output)
     root.mkdir(parents=True, exist_ok=True)
@@ -252,7 +250,16 @@ def against_stylize(args) -> None:
     photo = held_out_photos()[args.photo]
     painting = paintings((args.painting,))[args.painting]
     config = stylejax.StyleConfig(size=args.size)
-    loss = gatys_objective(photo, painting, config)
+    return root, about, photo, painting, config, gatys_objective(photo, painting, config)
+
+
+def against_stylize(args) -> None:
+    """One photo and painting at `size`: default stylize, the transfer (WCT, AdaIN) and, given, a trained
+    network: seconds and the default objective's loss of each output."""
+    import stylejax
+    from stylejax.io.sheets import contact_sheet
+
+    root, about, photo, painting, config, loss = one_pair(args)
     content = at_size(photo, args.size)
     style = at_size(painting, args.size)
     rows, panels = [], {"photo": content, "painting": style}
@@ -289,19 +296,11 @@ def init_start(args) -> None:
     `loss_history` is that size's objective at each step, so the first step at or below the default's final
     loss, times the run's seconds per step, plus the transfer, is the time to reach it. A single-scale run from
     the photo (the same steps) is the third start; the default `stylize` itself reaches it at its end."""
-    from network import gatys_objective
-
     import stylejax
     from stylejax.io.sheets import contact_sheet
     from stylejax.network.refine import transfer_start
 
-    root = Path(args.output)
-    root.mkdir(parents=True, exist_ok=True)
-    about = machine()
-    photo = held_out_photos()[args.photo]
-    painting = paintings((args.painting,))[args.painting]
-    config = stylejax.StyleConfig(size=args.size)
-    loss = gatys_objective(photo, painting, config)
+    root, about, photo, painting, config, loss = one_pair(args)
     result = stylejax.stylize(photo, painting, config)
     target = loss(result.image)
     rows = [dict(start="photo, default stylize (coarse to fine)", seconds=result.seconds, reached_s=result.seconds,
