@@ -188,7 +188,8 @@ def variants(args) -> None:
         "adain relu4_1 (default)": dict(method="adain"),
         "adain relu4_1, relu2_1": dict(method="adain", levels=("relu4_1", "relu2_1")),
     }
-    photos = {name: at_size(p, args.size) for name, p in held_out_photos().items()}
+    settings = {label: options for label, options in settings.items() if not args.only or label in args.only}
+    photos = {name: at_size(p, args.size) for name, p in held_out_photos().items() if name in args.photos}
     styles = {name: at_size(p, args.size) for name, p in paintings(args.paintings).items()}
     rows, panels = [], {}
     for label, options in settings.items():
@@ -361,6 +362,9 @@ def main() -> None:
         if name == "variants":
             p.add_argument("--paintings", nargs="*", default=["starry_night", "composition_vii"])
             p.add_argument("--sheet-photo", default="chelsea")
+            p.add_argument("--photos", nargs="*", default=["astronaut", "chelsea", "coffee"],
+                           help="of the held-out photos (each photo and painting shape compiles its own programs)")
+            p.add_argument("--only", nargs="*", help="run only these settings (their labels in the table)")
         if name in ("stylize", "init"):
             p.add_argument("--photo", default="chelsea")
             p.add_argument("--painting", default="starry_night")
