@@ -69,6 +69,9 @@ def test_stylize_batch_matches_the_saved_outputs(saved):
     np.testing.assert_allclose(outputs, saved["stylize_batch"], atol=ADAM_TOLERANCE, rtol=0)
 
 
+# `make test-all`: the batch command's images are stylize's (tests/solve/test_batch.py, in `make test`), whose
+# golden check above runs in `make test`; this one walks the whole command against the saved files too.
+@pytest.mark.heavy
 def test_the_batch_command_matches_the_saved_outputs(saved, tmp_path):
     assert_same_result(np.concatenate([image.reshape(-1) for image in batch_command(tmp_path)]),
                        saved["batch_command"])

@@ -22,7 +22,10 @@ def test_four_simulated_devices():
 # vmap_size: "auto" is 1 on CPU (images in sequence on a device, as `stylize` runs its one image); None runs a
 # device's images in lockstep, where a line search's per-image branches must stay per image.
 @pytest.mark.slow
-@pytest.mark.parametrize(("optimizer", "vmap_size"), [("adam", "auto"), ("lbfgs", None), ("lbfgs-backtrack", None)])
+# The backtracking line search's lockstep run against alone is in `make test-all` (heavy); its compiled program's
+# check (no collectives, no per-image convolutions) stays below.
+@pytest.mark.parametrize(("optimizer", "vmap_size"), [("adam", "auto"), ("lbfgs", None),
+                                                      pytest.param("lbfgs-backtrack", None, marks=pytest.mark.heavy)])
 def test_each_image_matches_stylize_alone(optimizer, vmap_size):
     contents = [smooth_image(32, 48, seed=i) for i in range(5)]  # bucket-aligned; 5 pads a second batch
     style = stripes(48, 48)
