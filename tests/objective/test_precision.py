@@ -37,12 +37,13 @@ def test_bf16_features_with_f32_loss_and_gradient(problems):
     assert objective.precision == "bf16" and problems["f32"][0].precision == "f32"  # static structure
     assert all(w.dtype == jnp.float32 for w in jax.tree.leaves(args))  # weights stay f32, cast at use
     model = nnx.merge(objective.graphdef, args.vgg)
-    feats = model(content[None], ["relu1_1", "relu4_2"], args.backward_kernels, dtype=jnp.bfloat16)
+    feats = nnx.jit(lambda m, x: m(x, ["relu1_1", "relu4_2"], args.backward_kernels, dtype=jnp.bfloat16))(
+        model, content[None])
     assert all(f.dtype == jnp.bfloat16 for f in feats.values())
     image = jnp.clip(content + 0.05 * jnp.asarray(smooth_image(48, 48, seed=3)) - 0.025, 0, 1)
     values, grads = {}, {}
     for precision, (obj, a, _) in problems.items():
-        values[precision], grads[precision] = jax.value_and_grad(obj)(image, a)
+        values[precision], grads[precision] = jax.jit(jax.value_and_grad(obj))(image, a)  # one program, not op by op
         assert values[precision].dtype == grads[precision].dtype == jnp.float32
     np.testing.assert_allclose(values["bf16"], values["f32"], rtol=0.03)
     g16, g32 = np.ravel(grads["bf16"]), np.ravel(grads["f32"])
