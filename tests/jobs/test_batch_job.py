@@ -148,7 +148,10 @@ def test_in_flight_batch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("first, second", [({"vmap_size": 1}, {"vmap_size": None}), ({"devices": 4}, {"devices": 2})],
+# The whole job across device counts is in `make test-all`; that the device count changes the key is checked
+# below (test_the_checkpoint_key_names_the_layout), and that a changed key starts afresh by vmap-size here.
+@pytest.mark.parametrize("first, second", [({"vmap_size": 1}, {"vmap_size": None}),
+                                           pytest.param({"devices": 4}, {"devices": 2}, marks=pytest.mark.heavy)],
                          ids=["vmap-size", "devices"])
 def test_a_checkpoint_is_never_restored_into_another_layout(tmp_path, monkeypatch, first, second):
     import jax
@@ -175,6 +178,24 @@ def test_a_checkpoint_is_never_restored_into_another_layout(tmp_path, monkeypatc
     assert restored == []  # the other layout's checkpoint is left alone: the batch starts at step 0
     records = [r for r in manifest(tmp_path / "out") if r["status"] == "done"]
     assert len(records) == 3 and all("resumed_from" not in r and r["evaluations"] == 6 for r in records)
+
+
+def test_the_checkpoint_key_names_the_layout():
+    import jax
+
+    from stylejax.runtime.meshes import local_mesh
+    from stylejax.solve.batch import BatchSolver
+
+    config, styles, names = StyleConfig(size=40, steps=6), ["style.png"], ["a.png", "b.png", "c.png"]
+
+    def key(devices=4, vmap_size=1):
+        return checkpoints.batch_key(config, styles, names, BatchSolver(config, None, None,
+                                                                        local_mesh(jax.devices()[:devices]), vmap_size))
+
+    assert key() == key()
+    assert len({key(), key(devices=2), key(vmap_size=None), key(devices=1)}) == 4
+    assert checkpoints.batch_key(config.replace(steps=7), styles, names, BatchSolver(
+        config, None, None, local_mesh(), 1)) != key()
 
 
 def _cli(*args, env=None):
