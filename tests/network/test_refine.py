@@ -39,6 +39,18 @@ def files(tmp_path_factory):
             stylejax.save_image(stripes(50, 50), folder / "style.png"))
 
 
+def assert_starts_from(start, result, content, style):
+    """`result` (a refinement at RUN's final size only) began at `start`: its first loss is the Gatys loss of
+    `start`, and not of the content."""
+    assert result.scales == (48,) and result.image.shape == (32, 48, 3)
+    config = stylejax.StyleConfig(**RUN)
+    objective, args, _ = targets.prepare(stylejax.load_vgg(), np.asarray(resize(content, (32, 48))), [style],
+                                         config)
+    assert float(jax.jit(objective)(start, args)) == pytest.approx(float(result.loss_history[0]), rel=1e-4)
+    from_content = stylejax.stylize(content, style, config, min_size=48)
+    assert not np.isclose(from_content.loss_history[0], result.loss_history[0])  # it really starts elsewhere
+
+
 def test_refining_runs_the_final_scale_only_unless_min_size_says_otherwise():
     assert refine_config(stylejax.StyleConfig(size=512)).min_size == 512
     assert refine_config(stylejax.StyleConfig(size=512, min_size=256)).min_size == 256
@@ -60,14 +72,7 @@ def test_the_first_step_loss_is_the_gatys_loss_of_the_network_output(model, file
     content, style = map(stylejax.load_image, files)
     net = stylejax.load_network(model)
     result = stylejax.refine(content, style, net, model_style=[0.5, 0.5], **RUN)
-    assert result.scales == (48,) and result.image.shape == (32, 48, 3)
-    config = stylejax.StyleConfig(**RUN)
-    objective, args, _ = targets.prepare(stylejax.load_vgg(), np.asarray(resize(content, (32, 48))), [style],
-                                         config)
-    start = network_start(net, content, 48, style=[0.5, 0.5])
-    assert float(jax.jit(objective)(start, args)) == pytest.approx(float(result.loss_history[0]), rel=1e-4)
-    from_content = stylejax.stylize(content, style, config, min_size=48)
-    assert not np.isclose(from_content.loss_history[0], result.loss_history[0])  # it really starts elsewhere
+    assert_starts_from(network_start(net, content, 48, style=[0.5, 0.5]), result, content, style)
 
 
 @pytest.mark.slow
@@ -115,14 +120,8 @@ def test_the_first_step_loss_is_the_gatys_loss_of_the_transfer_output(decoders, 
     content, style = map(stylejax.load_image, files)
     transfer = stylejax.load_transfer(decoders)
     result = stylejax.refine(content, style, transfer, **RUN)
-    assert result.scales == (48,) and result.image.shape == (32, 48, 3)
-    config = stylejax.StyleConfig(**RUN)
-    objective, args, _ = targets.prepare(stylejax.load_vgg(), np.asarray(resize(content, (32, 48))), [style],
-                                         config)
-    start = transfer_start(transfer, content, style, config)
-    assert float(jax.jit(objective)(start, args)) == pytest.approx(float(result.loss_history[0]), rel=1e-4)
-    from_content = stylejax.stylize(content, style, config, min_size=48)
-    assert not np.isclose(from_content.loss_history[0], result.loss_history[0])  # it really starts elsewhere
+    assert_starts_from(transfer_start(transfer, content, style, stylejax.StyleConfig(**RUN)), result, content,
+                       style)
 
 
 @pytest.mark.slow
