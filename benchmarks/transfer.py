@@ -299,7 +299,7 @@ def init_start(args) -> None:
     the photo (the same steps) is the third start; the default `stylize` itself reaches it at its end."""
     import stylejax
     from stylejax.io.sheets import contact_sheet
-    from stylejax.network.refine import transfer_start
+    from stylejax.network.refine import refine_config, transfer_start
 
     root, about, photo, painting, config, loss = one_pair(args)
     result = stylejax.stylize(photo, painting, config)
@@ -318,7 +318,7 @@ def init_start(args) -> None:
             settings = stylejax.TransferSettings(method=method)
             start = transfer_start(transfer, photo, painting, single, settings)
             start_s = time.perf_counter() - tick
-            run = stylejax.refine(photo, painting, transfer, single, transfer_settings=settings)
+            run = stylejax.stylize(photo, painting, refine_config(single), init_image=start)  # = refine, one pass once
         history = np.asarray(run.loss_history)
         below = np.flatnonzero(history <= target)
         per_step = run.seconds / len(history)
