@@ -39,8 +39,8 @@ test: $(VENV)/.test
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25 -m "not heavy"  # both cores: compiling is single-threaded
 
 # Everything, the heavy multi-process tests too (Ray fleets, SIGTERM, two-process jobs): about 16 minutes on 2 cores.
-test-all: $(VENV)/.test
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25
+test-all: $(VENV)/.test  # with XLA's own code generation (tests/conftest.py picks faster-compiling flags)
+	XLA_FLAGS=--xla_force_host_platform_device_count=4 $(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25
 
 # The inner loop: the suite without the slow tests (whole runs, jobs, Ray, video, benchmarks).
 test-fast: $(VENV)/.test
