@@ -1,6 +1,9 @@
 """The small runs whose outputs must survive refactoring: `stylize`, `stylize_batch`, `stylejax batch` and
 `stylejax video`, at 48-64 px with a few steps a scale (two scales each, so the coarse-to-fine hand-over counts)."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +75,8 @@ CASES = {"stylize_lbfgs": lambda work: stylize_lbfgs(), "stylize_adam": lambda w
          "video_command": lambda work: np.stack(video_command(work))}
 
 
-def run_cases(names: list[str], work: Path) -> dict[str, np.ndarray]:
-    """The named cases' outputs, each run in its own folder under `work`."""
+def compute(names: list[str], work: Path) -> dict[str, np.ndarray]:
+    """The named cases' outputs in this process, each run in its own folder under `work`."""
     outputs = {}
     for name in names:
         (work / name).mkdir()
@@ -81,15 +84,19 @@ def run_cases(names: list[str], work: Path) -> dict[str, np.ndarray]:
     return outputs
 
 
-if __name__ == "__main__":  # python tests/golden_cases.py OUT.npz CASE...: XLA's own code generation
-    import os
-    import sys
+def run_as_shipped(work: Path, names: list[str]) -> dict[str, np.ndarray]:
+    """The named cases' outputs, computed in a subprocess with SHIPPED_XLA_FLAGS (files go under `work`)."""
+    subprocess.run([sys.executable, __file__, str(work / "out.npz"), *names],
+                   env={**os.environ, "XLA_FLAGS": SHIPPED_XLA_FLAGS}, check=True)
+    return dict(np.load(work / "out.npz"))
+
+
+if __name__ == "__main__":  # python tests/golden_cases.py OUT.npz CASE...: what run_as_shipped runs
     import tempfile
 
     os.environ["JAX_PLATFORMS"] = "cpu"
-    os.environ["XLA_FLAGS"] = SHIPPED_XLA_FLAGS
     import jax
 
     jax.config.update("jax_numpy_rank_promotion", "raise")
     with tempfile.TemporaryDirectory() as work:
-        np.savez(sys.argv[1], **run_cases(sys.argv[2:], Path(work)))
+        np.savez(sys.argv[1], **compute(sys.argv[2:], Path(work)))

@@ -21,14 +21,11 @@ the suite's faster-compiling flags (conftest.py) moved the video command's L-BFG
 mean, ten times the 3.5e-4 another CPU moved stylize's L-BFGS output.
 """
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from golden_cases import SCALES, SHIPPED_XLA_FLAGS
+from golden_cases import SCALES, run_as_shipped
 from sample_images import smooth_image, stripes
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("golden")]  # one worker runs the cases once
@@ -44,17 +41,10 @@ def saved():
     return dict(np.load(Path(__file__).parent / "golden" / "outputs.npz"))
 
 
-def run_cases(work: Path, *names: str) -> dict[str, np.ndarray]:
-    """golden_cases' named outputs, computed in a subprocess compiled as the saved ones were."""
-    subprocess.run([sys.executable, str(Path(__file__).with_name("golden_cases.py")), str(work / "out.npz"), *names],
-                   env={**os.environ, "XLA_FLAGS": SHIPPED_XLA_FLAGS}, check=True)
-    return dict(np.load(work / "out.npz"))
-
-
 @pytest.fixture(scope="session")  # not "module": xdist may run another module's tests between these
 def outputs(tmp_path_factory):
     """The cases `make test` checks, run once."""
-    return run_cases(tmp_path_factory.mktemp("golden"), "stylize_lbfgs", "stylize_adam", "video_command")
+    return run_as_shipped(tmp_path_factory.mktemp("golden"), ["stylize_lbfgs", "stylize_adam", "video_command"])
 
 
 def gatys_loss(image: np.ndarray, content: np.ndarray) -> float:
@@ -96,7 +86,7 @@ def test_stylize_with_adam_matches_the_saved_output(saved, outputs):
 
 @pytest.mark.heavy
 def test_stylize_batch_matches_the_saved_outputs(saved, tmp_path):
-    output = run_cases(tmp_path, "stylize_batch")["stylize_batch"]  # Adam
+    output = run_as_shipped(tmp_path, ["stylize_batch"])["stylize_batch"]  # Adam
     assert_adam_result(output, saved["stylize_batch"])
 
 
@@ -104,7 +94,7 @@ def test_stylize_batch_matches_the_saved_outputs(saved, tmp_path):
 # golden check above runs in `make test`; this one walks the whole command against the saved files too.
 @pytest.mark.heavy
 def test_the_batch_command_matches_the_saved_outputs(saved, tmp_path):
-    assert_same_result(run_cases(tmp_path, "batch_command")["batch_command"], saved["batch_command"])
+    assert_same_result(run_as_shipped(tmp_path, ["batch_command"])["batch_command"], saved["batch_command"])
 
 
 def test_the_video_command_matches_the_saved_outputs(saved, outputs):

@@ -6,20 +6,18 @@ it again after a change would compare the new code with itself, so don't, unless
 """
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-CASES = ["stylize_lbfgs", "stylize_adam", "stylize_batch", "batch_command", "video_command"]
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from golden_cases import CASES, run_as_shipped  # noqa: E402
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as work:
-        env = {**os.environ, "STYLEJAX_WEIGHTS_DIR": os.environ.get("STYLEJAX_WEIGHTS_DIR", work)}
-        subprocess.run([sys.executable, str(Path(__file__).parents[1] / "golden_cases.py"), f"{work}/out.npz", *CASES],
-                       env=env, check=True)
-        outputs = dict(np.load(f"{work}/out.npz"))
+    with tempfile.TemporaryDirectory() as weights, tempfile.TemporaryDirectory() as work:
+        os.environ.setdefault("STYLEJAX_WEIGHTS_DIR", weights)
+        outputs = run_as_shipped(Path(work), list(CASES))
     np.savez_compressed(Path(__file__).with_name("outputs.npz"), **outputs)
     print({k: v.shape for k, v in outputs.items()})
