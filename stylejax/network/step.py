@@ -38,6 +38,13 @@ def batch_terms(objective: Objective, network: nnx.GraphDef, params: nnx.State, 
     """
     net = nnx.merge(network, params)
     outputs = net(images, one_hot_styles(style_ids, net.num_styles))
+    return outputs, output_terms(objective, outputs, images, style_ids, args)
+
+
+def output_terms(objective: Objective, outputs: jax.Array, images: jax.Array, style_ids: jax.Array,
+                 args: ObjectiveArgs) -> dict[str, jax.Array]:
+    """The loss terms {name: (b,)} of outputs (b, h, w, 3) for their inputs `images` in styles (b,): the
+    training objective's half after the network."""
     vgg = nnx.merge(objective.graphdef, args.vgg)
     # Content targets are constants of the step: no gradient flows into them.
     content = jax.lax.stop_gradient(vgg(images, objective.content_layers))
@@ -47,7 +54,7 @@ def batch_terms(objective: Objective, network: nnx.GraphDef, params: nnx.State, 
                                         style={n: g[style_id] for n, g in args.targets.style.items()})
         return objective.terms(output, args._replace(targets=targets))
 
-    return outputs, jax.vmap(one_image)(outputs, content, style_ids)
+    return jax.vmap(one_image)(outputs, content, style_ids)
 
 
 def _mean_loss(params, network, objective, images, style_ids, args):

@@ -29,7 +29,14 @@ from stylejax.network import reports
 from stylejax.network.checkpoints import CHECKPOINTS, TrainingCheckpoints, training_key
 from stylejax.network.data import open_training_images
 from stylejax.network.model_dir import MODEL_JSON, save_model
-from stylejax.network.multihost import global_batch, is_writer, my_rows, sync_processes, training_mesh
+from stylejax.network.multihost import (
+    check_batch_split,
+    global_batch,
+    is_writer,
+    my_rows,
+    sync_processes,
+    training_mesh,
+)
 from stylejax.network.settings import TrainSettings
 from stylejax.network.step import init_state, network_optimizer, train_step
 from stylejax.nn.readers import file_sha256
@@ -92,9 +99,7 @@ def train_network(styles: Sequence[str | os.PathLike], images: str | os.PathLike
         raise StyleJaxError("give at least one style image")
     style_images = [load_image(s) for s in style_paths]
     mesh = mesh if mesh is not None else training_mesh()
-    if settings.batch_size % mesh.size:
-        raise StyleJaxError(f"batch size {settings.batch_size} does not split over {mesh.size} devices: "
-                            f"use a multiple of {mesh.size}")
+    check_batch_split(settings.batch_size, mesh)
     data = open_training_images(images, settings.size, settings.batch_size, settings.seed, log)
 
     config = settings.objective_config()

@@ -105,3 +105,16 @@ def test_train_into_its_own_inputs_is_one_line_exit_2_nothing_written(tmp_path, 
                  "-o", str(tmp_path / output)]) == 2
     assert "would be an input or inside --images" in capsys.readouterr().err
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_train_batch_that_does_not_split_is_one_line_exit_2_nothing_written(tmp_path, capsys):
+    # The suite runs on 4 CPU devices (tests/conftest.py), as train-decoders' test of the same message.
+    stylejax.save_image(smooth_image(32, 32), tmp_path / "style.png")
+    (tmp_path / "photos").mkdir()
+    stylejax.save_image(smooth_image(32, 32, 3), tmp_path / "photos" / "a.png")
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["train", "--style", str(tmp_path / "style.png"), "--images", str(tmp_path / "photos"),
+                 "-o", str(tmp_path / "m"), "--batch-size", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "--batch-size 3 does not split over 4 devices: use a multiple of 4" in err and len(err.splitlines()) == 1
+    assert sorted(tmp_path.rglob("*")) == before
