@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import sys
@@ -196,10 +197,29 @@ def train(args) -> None:
     report(root, runs)
 
 
-def torch_step(args) -> None:
-    """A training step of stylejax (compiled) and of the same network and loss in PyTorch eager, alternated."""
+def steps_in_turns(step, state, trainer, data, objective_args, repeats: int):
+    """(the state after, {"stylejax": s, "torch": s}): median seconds of `repeats` training steps of each on
+    the loader's batches, timed in turns (benchmarks/turns.py). The batches are decoded before the timing:
+    the loader's threads, decoding ahead while a step runs, would take a share of the cores from whichever
+    framework ran then (`benchmarks/network.py loader` times them)."""
     import jax
     import jax.numpy as jnp
+    from turns import median_in_turns
+
+    batches = itertools.cycle([data.batch(i) for i in range(8)])
+    ids = jnp.zeros((data.batch_size,), jnp.int32)
+
+    def jax_step():
+        nonlocal state
+        state, terms = step(state, jnp.asarray(next(batches)), ids, objective_args)
+        jax.block_until_ready(terms)
+
+    seconds = median_in_turns({"stylejax": jax_step, "torch": lambda: trainer.step(next(batches))}, repeats)
+    return state, seconds
+
+
+def torch_step(args) -> None:
+    """A training step of stylejax (compiled) and of the same network and loss in PyTorch eager, in turns."""
     import optax
     from flax import nnx
     from step_parts import step_parts
@@ -217,7 +237,7 @@ def torch_step(args) -> None:
     photos = training_photos(root / "photos")
     style = stylejax.load_image(style_path(args.style))
     print(f"{machine_line(machine())}; stylejax with its convolution rewrites (the network's default); "
-          f"median of {args.repeats} after a warm-up\n")
+          f"median of {args.repeats}, timed in turns (benchmarks/turns.py)\n")
     parts = []
     print("| size | width | batch | stylejax s/step | PyTorch eager s/step | PyTorch / stylejax |")
     print("|---|---|---|---|---|---|")
@@ -232,18 +252,8 @@ def torch_step(args) -> None:
         step = train_step(objective, graphdef, optimizer, local_mesh())
         trainer = TorchTrainer(vgg, style_at(style, config), config, width, settings.learning_rate)
         data = TrainingImages(find_images(photos), size, args.batch_size, 0)
-        ids = jnp.zeros((args.batch_size,), jnp.int32)
-        jax_times, torch_times = [], []
-        for i in range(args.repeats + 1):  # the first of each is a warm-up (compilation, allocator)
-            batch = data.batch(i)
-            tick = time.perf_counter()
-            state, terms = step(state, jnp.asarray(batch), ids, objective_args)
-            jax.block_until_ready(terms)
-            jax_times.append(time.perf_counter() - tick)
-            tick = time.perf_counter()
-            trainer.step(batch)
-            torch_times.append(time.perf_counter() - tick)
-        j, t = np.median(jax_times[1:]), np.median(torch_times[1:])
+        state, seconds = steps_in_turns(step, state, trainer, data, objective_args, args.repeats)
+        j, t = seconds["stylejax"], seconds["torch"]
         print(f"| {size} | {width} | {args.batch_size} | {j:.2f} | {t:.2f} | {t / j:.2f}x |", flush=True)
         if args.parts:
             parts.append((size, width, step_parts(objective, objective_args, graphdef, state.params, trainer,

@@ -1,8 +1,8 @@
 """Each layer of the style network, and the whole network, in XLA (plain and rewritten) and PyTorch (oneDNN).
 
 One run prints, for each convolution of the network at its shape for an image of --size (default 512x320,
-batch 1, width 32): GFLOP/s of XLA's own convolution, of stylejax's exact rewrite of it
-(`stylejax.nn.conv_rewrites`; "-" where the plain layer is kept) and of PyTorch's eager `conv2d`, forward and
+batch 1, width 32): GFLOP/s of XLA's own (VALID) convolution, of stylejax's exact rewrite of it
+(`stylejax.nn.conv_rewrites`: padded and cropped, or another form) and of PyTorch's eager `conv2d`, forward and
 forward + gradient (input and kernel; counted as 3x the forward's arithmetic). Each layer includes what
 the network does around its convolution (reflection padding; nearest x2 before the upsampling ones) and
 is counted at the plain layer's multiply-adds, so the three columns compare times. Then the whole
@@ -61,7 +61,8 @@ def layers(height: int, width_px: int, w: int) -> list[tuple[str, int, int, int,
 
 
 def xla_layer(k: int, stride: int, upsampled: bool, rewrite: bool):
-    """f(x, kernel) as the network computes the layer; None where no rewrite applies."""
+    """f(x, kernel) as the network computes the layer: XLA's VALID convolution (`rewrite=False`) or
+    `conv_rewrites`' form for it."""
     from stylejax.nn import conv_rewrites
 
     pad = k // 2
@@ -76,10 +77,8 @@ def xla_layer(k: int, stride: int, upsampled: bool, rewrite: bool):
         return plain
     if upsampled:
         return conv_rewrites.upsampled_conv
-    if stride == 1 and k > 3:
-        return lambda x, kernel: conv_rewrites.conv(jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)),
-                                                            mode="reflect"), kernel)
-    return None
+    return lambda x, kernel: conv_rewrites.conv(jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)),
+                                                        mode="reflect"), kernel, stride)
 
 
 def torch_layer(k: int, stride: int, upsampled: bool):
@@ -105,9 +104,6 @@ def layer_table(args, height: int, width_px: int) -> None:
         cells = []
         for rewrite in (False, True):
             layer = xla_layer(k, stride, upsampled, rewrite)
-            if layer is None:
-                cells.append(("-", "-"))
-                continue
             forward = jax.jit(layer)
             gradient = jax.jit(jax.value_and_grad(lambda a, b, f=layer: jnp.sum(f(a, b) ** 2), argnums=(0, 1)))
             jf = median_seconds(lambda f=forward, a=jx, b=jk: jax.block_until_ready(f(a, b)))

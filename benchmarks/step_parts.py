@@ -1,15 +1,13 @@
 """Where a style network's training step spends its time, in stylejax (compiled) and in PyTorch eager.
 
-Each part of the step timed alone on the same batch, the two frameworks alternated (median of `repeats`
-after a warm-up): the network's forward; the network's forward and parameter gradient (of a fixed random
-projection of its outputs, so the loss costs nothing); the loss after the network (VGG on the outputs and,
-without gradient, on the inputs, Gram and content terms, total variation) and its gradient to the outputs;
-and the whole gradient (network and loss, no optimizer). Used by `benchmarks/network.py torch --parts`.
+Each part of the step timed alone on the same batch, the two frameworks in turns (benchmarks/turns.py):
+the network's forward; the network's forward and parameter gradient (of a fixed random projection of its
+outputs, so the loss costs nothing); the loss after the network (VGG on the outputs and, without
+gradient, on the inputs, Gram and content terms, total variation) and its gradient to the outputs; and
+the whole gradient (network and loss, no optimizer). Used by `benchmarks/network.py torch --parts`.
 """
 
 from __future__ import annotations
-
-import time
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +15,7 @@ import numpy as np
 import torch
 from flax import nnx
 from torch_network import TorchTrainer, as_nchw
+from turns import median_in_turns
 
 from stylejax.network.step import batch_terms, output_terms
 from stylejax.nn.style_network import one_hot_styles
@@ -80,16 +79,8 @@ def _torch_parts(trainer: TorchTrainer, batch: np.ndarray):
 
 def step_parts(objective, objective_args, graphdef, params, trainer: TorchTrainer, batch: np.ndarray,
                repeats: int) -> dict[str, tuple[float, float]]:
-    """{part: (stylejax s, PyTorch s)}, medians of `repeats` after one warm-up call of each."""
+    """{part: (stylejax s, PyTorch s)}, medians of `repeats`, timed in turns (benchmarks/turns.py)."""
     ours = _jax_parts(objective, objective_args, graphdef, params, jnp.asarray(batch))
     theirs = _torch_parts(trainer, batch)
-    times = {part: ([], []) for part in PARTS}
-    for call in (*ours.values(), *theirs.values()):
-        call()  # compiles / warms up
-    for _ in range(repeats):
-        for part in PARTS:
-            for call, into in ((ours[part], times[part][0]), (theirs[part], times[part][1])):
-                tick = time.perf_counter()
-                call()
-                into.append(time.perf_counter() - tick)
-    return {part: (float(np.median(j)), float(np.median(t))) for part, (j, t) in times.items()}
+    return {part: tuple(median_in_turns({"stylejax": ours[part], "torch": theirs[part]}, repeats).values())
+            for part in PARTS}

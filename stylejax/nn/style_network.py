@@ -66,14 +66,14 @@ class ReflectConv(nnx.Module):
     def __call__(self, x: jax.Array, extent: jax.Array | None = None, *, rewrite: bool = True) -> jax.Array:
         """x: (b, h, w, c_in) -> (b, h', w', c_out); `extent` (b, 2): each image's (h, w) within a padded
         batch, past which x is reflected first, so the image's pixels see what they would alone.
-        `rewrite`: a stride-1 convolution in `conv_rewrites.conv`'s exact form (False: XLA's own)."""
+        `rewrite`: the convolution in `conv_rewrites.conv`'s exact forms (False: XLA's own)."""
         if extent is not None:
             x = _reflect_beyond(x, extent)
         p = self.pad
         x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
-        if not rewrite or self.stride != 1:
+        if not rewrite:
             return self.conv(x)
-        y = conv_rewrites.conv(x, self.conv.kernel[...])
+        y = conv_rewrites.conv(x, self.conv.kernel[...], self.stride)
         return y if self.conv.bias is None else y + self.conv.bias[...][None, None, None, :]
 
 

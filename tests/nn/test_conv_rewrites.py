@@ -69,8 +69,22 @@ def test_upsampled_conv_with_extents_gives_each_image_of_a_padded_batch_as_alone
                                                       ((8, 3), (12, 12), 9), ((8, 3), (17, 10), 9),
                                                       ((4, 5), (9, 11), 3), ((16, 3), (9, 13), 3)])
 def test_conv_is_a_valid_convolution_for_the_network_end_shapes_and_any_size(channels, shape, k):
-    # 3 -> 8 and 8 -> 3 at 9x9 take the blocked and the tap-sum forms (odd sizes included: the blocks
-    # overhang the image); a 3x3 to pixels (a decoder's last layer) the tap sums; other 3x3s XLA's own.
+    # 3 -> 8 and 8 -> 3 at 9x9 take the blocked forms (odd sizes included: the blocks overhang the image);
+    # a 3x3 to pixels (a decoder's last layer) the tap sums; other 3x3s XLA's padded form.
     x, kernel = random((2, *shape, channels[0]), 4), random((k, k, *channels), 5)
     assert conv_rewrites.conv(x, kernel).shape == (2, shape[0] - k + 1, shape[1] - k + 1, channels[1])
     assert_same_function(conv_rewrites.conv, plain_conv, x, kernel)
+
+
+@pytest.mark.parametrize(("shape", "k", "stride"), [((9, 11), 3, 1), ((10, 10), 3, 2), ((11, 14), 3, 2),
+                                                    ((12, 7), 2, 1), ((13, 13), 9, 1), ((19, 12), 9, 2)])
+def test_valid_conv_is_xla_valid_convolution_at_any_size_and_stride(shape, k, stride):
+    # Padded by the stride in front and cropped: the residual blocks', the strided layers' and the
+    # sub-pixel phases' form (odd sizes: the last window of a strided row may not fit).
+    x, kernel = random((2, *shape, 6), 6), random((k, k, 6, 5), 7)
+
+    def valid(x, kernel):
+        return jax.lax.conv_general_dilated(x, kernel, (stride, stride), "VALID", dimension_numbers=DIMENSIONS)
+
+    assert conv_rewrites.valid_conv(x, kernel, stride).shape == valid(x, kernel).shape
+    assert_same_function(lambda a, b: conv_rewrites.conv(a, b, stride), valid, x, kernel)
