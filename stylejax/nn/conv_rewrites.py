@@ -1,9 +1,10 @@
 """Exact rewrites of the style network's convolutions into forms XLA:CPU runs faster.
 
 Each public function is the same function as the plain layer it replaces (to float rounding), forward and
-gradient: only the order of the arithmetic changes. XLA:CPU runs convolutions that reduce channels, and
-9x9 ones with 3 channels on a side, at a fraction of the speed it runs wide, square ones at
-(docs/network.md); the forms below turn them into shapes it runs well. A layer's values and its gradient
+gradient: only the order of the arithmetic changes. XLA:CPU runs VALID convolutions (the network pads by
+reflection itself) several times slower than padded ones of the same shape, and convolutions that reduce
+channels, and 9x9 ones with 3 channels on a side, at a fraction of the speed it runs wide, square ones at
+(docs/network.md); the forms below turn them into shapes and paddings it runs well. A layer's values and its gradient
 may come from two different forms (`_paired`), each the faster one measured for its job
 (benchmarks/network_layers.py). Kernels are HWIO, images NHWC, shapes concrete (exported networks,
 whose sizes are symbolic, keep the plain layers: the network called with `rewrite=False`).
