@@ -50,7 +50,7 @@ def conv(x: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
     if stride != 1:
         return valid_conv(x, kernel, stride)
     if k < 5:
-        return _to_pixels(x, kernel) if c_out <= _PIXEL_CHANNELS < c_in else _plain(x, kernel)
+        return _to_pixels(x, kernel) if c_out <= _PIXEL_CHANNELS < c_in else valid_conv(x, kernel)
     return _widening(x, kernel) if c_in < c_out else _narrowing(x, kernel)
 
 
@@ -103,8 +103,6 @@ def valid_conv(x: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
     return y[:, 1:, 1:]
 
 
-_plain = valid_conv
-
 
 def _patch_product(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """A stride-1 VALID convolution as (pixels, k² c) patches times the (k² c, c_out) kernel."""
@@ -137,7 +135,7 @@ def _blocked(x: jax.Array, kernel: jax.Array, block: int) -> jax.Array:
                 if 0 <= block * a + u - r < k:
                     select[a, u, r, block * a + u - r] = 1
     blocked = jnp.einsum("auri,bvtj,ijco->abuvcrto", select, select, kernel, precision=_EXACT)
-    y = _plain(x, blocked.reshape(taps, taps, block * block * c, block * block * c_out))
+    y = valid_conv(x, blocked.reshape(taps, taps, block * block * c, block * block * c_out))
     y = y.reshape(b, blocks_h, blocks_w, block, block, c_out).transpose(0, 1, 3, 2, 4, 5)
     return y.reshape(b, blocks_h * block, blocks_w * block, c_out)[:, :out_h, :out_w]
 
@@ -173,10 +171,10 @@ def _paired(forward: Callable, gradient: Callable) -> Callable:
 
 
 # Forms measured at the network's shapes (512x320 batch 1, 128 and 256 px batch 4; forward and VJP apart).
-_widening = _paired(functools.partial(_blocked, block=4), _plain)
+_widening = _paired(functools.partial(_blocked, block=4), valid_conv)
 _narrowing = functools.partial(_blocked, block=2)
-_phase_conv = _paired(_plain, _patch_product)
-_to_pixels = _paired(_tap_sums, _plain)
+_phase_conv = _paired(valid_conv, _patch_product)
+_to_pixels = _paired(_tap_sums, valid_conv)
 
 
 def _replicate_beyond(x: jax.Array, extent: jax.Array) -> jax.Array:
