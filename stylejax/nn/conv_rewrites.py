@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from stylejax.nn import padding
+
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 _PIXEL_CHANNELS = 4  # a small kernel to at most this many channels runs as tap sums
 _EXACT = jax.lax.Precision.HIGHEST  # kernel rearrangements: sums of taps, never rounded to bf16 or tf32
@@ -73,9 +75,7 @@ def upsampled_conv(x: jax.Array, kernel: jax.Array, extent: jax.Array | None = N
     """
     b, h, w, c = x.shape
     c_out = kernel.shape[-1]
-    if extent is not None:
-        x = _replicate_beyond(x, extent)
-    x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    x = padding.pad_within(x, 1, extent, mode="edge")
     phases = jnp.einsum("ptr,qus,rsio->tuipqo", _PHASE_TAPS, _PHASE_TAPS, kernel, precision=_EXACT)
     z = _phase_conv(x, phases.reshape(2, 2, c, 4 * c_out)).reshape(b, h + 1, w + 1, 2, 2, c_out)
     # Phase (p, q) of output pixel (2a+p, 2b+q) is z[a+p, b+q, p, q]: interleave the four.
@@ -175,11 +175,3 @@ _widening = _paired(functools.partial(_blocked, block=4), valid_conv)
 _narrowing = functools.partial(_blocked, block=2)
 _phase_conv = _paired(valid_conv, _patch_product)
 _to_pixels = _paired(_tap_sums, valid_conv)
-
-
-def _replicate_beyond(x: jax.Array, extent: jax.Array) -> jax.Array:
-    """x (b, h, w, c) with the rows and columns past each image's `extent` (b, 2) its last row and column."""
-    rows = jnp.minimum(jnp.arange(x.shape[1])[None, :], extent[:, 0, None] - 1)
-    cols = jnp.minimum(jnp.arange(x.shape[2])[None, :], extent[:, 1, None] - 1)
-    x = jnp.take_along_axis(x, rows[:, :, None, None], axis=1)
-    return jnp.take_along_axis(x, cols[:, None, :, None], axis=2)

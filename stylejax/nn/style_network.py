@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from stylejax.errors import StyleJaxError
-from stylejax.nn import conv_rewrites
+from stylejax.nn import conv_rewrites, padding
 
 WIDTHS = (32, 16)  # the first layer's channels; 32 is Johnson's network, 16 a quarter of the arithmetic
 RESIDUAL_BLOCKS = 5
@@ -45,10 +45,11 @@ class ConditionalInstanceNorm(nnx.Module):
             mean = jnp.mean(x, axis=(1, 2), keepdims=True)
             var = jnp.var(x, axis=(1, 2), keepdims=True)
         else:
+            # Selects, not products with a 0/1 mask: XLA:CPU fuses them into the sums (2x faster measured).
             inside = _inside(x.shape, extent)
-            count = jnp.sum(inside, axis=(1, 2), keepdims=True)
-            mean = jnp.sum(x * inside, axis=(1, 2), keepdims=True) / count
-            var = jnp.sum(jnp.square(x - mean) * inside, axis=(1, 2), keepdims=True) / count
+            count = (extent[:, 0] * extent[:, 1]).astype(x.dtype)[:, None, None, None]
+            mean = jnp.sum(jnp.where(inside, x, 0), axis=(1, 2), keepdims=True) / count
+            var = jnp.sum(jnp.where(inside, jnp.square(x - mean), 0), axis=(1, 2), keepdims=True) / count
         scale = (style @ self.scale[...])[:, None, None, :]  # weights not normalised, as magenta's blend
         shift = (style @ self.shift[...])[:, None, None, :]
         return (x - mean) * jax.lax.rsqrt(var + 1e-5) * scale + shift
@@ -65,12 +66,9 @@ class ReflectConv(nnx.Module):
 
     def __call__(self, x: jax.Array, extent: jax.Array | None = None, *, rewrite: bool = True) -> jax.Array:
         """x: (b, h, w, c_in) -> (b, h', w', c_out); `extent` (b, 2): each image's (h, w) within a padded
-        batch, past which x is reflected first, so the image's pixels see what they would alone.
+        batch, at which x is reflected (`padding.pad_within`), so the image's pixels see what they would alone.
         `rewrite`: the convolution in `conv_rewrites.conv`'s exact forms (False: XLA's own)."""
-        if extent is not None:
-            x = _reflect_beyond(x, extent)
-        p = self.pad
-        x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
+        x = padding.pad_within(x, self.pad, extent)
         if not rewrite:
             return self.conv(x)
         y = conv_rewrites.conv(x, self.conv.kernel[...], self.stride)
@@ -182,21 +180,10 @@ class StyleNetwork(nnx.Module):
 
 
 def _inside(shape: tuple[int, ...], extent: jax.Array) -> jax.Array:
-    """(b, h, w, 1) 1.0 where a pixel lies within its image's `extent` (b, 2), else 0.0."""
+    """(b, h, w, 1) True where a pixel lies within its image's `extent` (b, 2)."""
     rows = jnp.arange(shape[1])[None, :, None] < extent[:, 0, None, None]
     cols = jnp.arange(shape[2])[None, None, :] < extent[:, 1, None, None]
-    return (rows & cols)[..., None].astype(jnp.float32)
-
-
-def _reflect_beyond(x: jax.Array, extent: jax.Array) -> jax.Array:
-    """x (b, h, w, c) with the rows and columns past each image's `extent` (b, 2) its reflection there."""
-
-    def mirrored(length: int, end: jax.Array) -> jax.Array:  # (b, length) source index of each position
-        i = jnp.arange(length)[None, :]
-        return jnp.clip(jnp.where(i < end[:, None], i, 2 * (end[:, None] - 1) - i), 0, length - 1)
-
-    x = jnp.take_along_axis(x, mirrored(x.shape[1], extent[:, 0])[:, :, None, None], axis=1)
-    return jnp.take_along_axis(x, mirrored(x.shape[2], extent[:, 1])[:, None, :, None], axis=2)
+    return (rows & cols)[..., None]
 
 
 def one_hot_styles(indices: jax.Array, num_styles: int) -> jax.Array:
