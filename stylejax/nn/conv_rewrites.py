@@ -35,7 +35,8 @@ def conv(x: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
     """A VALID convolution, in the fastest exact form measured for its shape.
 
     9x9 kernels run on pixel blocks (space to depth: 4x4 blocks from few channels to many, the network's
-    first layer, 3 -> width; 2x2 blocks the other way, its last, width -> 3); a decoder's last 3x3 layer, to
+    first layer, 3 -> width; 2x2 blocks the other way, its last, width -> 3, whose values come from XLA's
+    padded form from 32 channels, where that was faster); a decoder's last 3x3 layer, to
     pixels, as one matrix product and a sum of shifted taps; every other shape, and every strided one, as
     XLA's convolution in its padded form (`valid_conv`). Measured at 512x384: a 3x3 convolution from 32 (64)
     channels to 3 took 166 (323) ms as XLA's VALID one, 19 (15) ms as tap sums.
@@ -53,7 +54,9 @@ def conv(x: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
         return valid_conv(x, kernel, stride)
     if k < 5:
         return _to_pixels(x, kernel) if c_out <= _PIXEL_CHANNELS < c_in else valid_conv(x, kernel)
-    return _widening(x, kernel) if c_in < c_out else _narrowing(x, kernel)
+    if c_in < c_out:
+        return _widening(x, kernel)
+    return _narrowing(x, kernel) if c_in < _WIDE_NARROWING else _wide_narrowing(x, kernel)
 
 
 def upsampled_conv(x: jax.Array, kernel: jax.Array, extent: jax.Array | None = None) -> jax.Array:
@@ -173,5 +176,10 @@ def _paired(forward: Callable, gradient: Callable) -> Callable:
 # Forms measured at the network's shapes (512x320 batch 1, 128 and 256 px batch 4; forward and VJP apart).
 _widening = _paired(functools.partial(_blocked, block=4), valid_conv)
 _narrowing = functools.partial(_blocked, block=2)
+# 9x9 32 -> 3 (2026-12-06, 512x320 to 512x512 batch 1, 136 and 264 px batch 4): values 27-41 ms in XLA's
+# padded form against 30-58 on 2x2 blocks, gradient 56-310 on blocks against 78-380; from 16 channels the
+# blocks won both (forward 20 against 60-95 ms).
+_WIDE_NARROWING = 32
+_wide_narrowing = _paired(valid_conv, _narrowing)
 _phase_conv = _paired(valid_conv, _patch_product)
 _to_pixels = _paired(_tap_sums, valid_conv)

@@ -67,9 +67,11 @@ def test_upsampled_conv_with_extents_gives_each_image_of_a_padded_batch_as_alone
 
 @pytest.mark.parametrize(("channels", "shape", "k"), [((3, 8), (12, 12), 9), ((3, 8), (13, 18), 9),
                                                       ((8, 3), (12, 12), 9), ((8, 3), (17, 10), 9),
+                                                      ((32, 3), (13, 11), 9),
                                                       ((4, 5), (9, 11), 3), ((16, 3), (9, 13), 3)])
 def test_conv_is_a_valid_convolution_for_the_network_end_shapes_and_any_size(channels, shape, k):
-    # 3 -> 8 and 8 -> 3 at 9x9 take the blocked forms (odd sizes included: the blocks overhang the image);
+    # 3 -> 8 and 8 -> 3 at 9x9 take the blocked forms (odd sizes included: the blocks overhang the image),
+    # 32 -> 3 XLA's padded form forward and the blocks' gradient;
     # a 3x3 to pixels (a decoder's last layer) the tap sums; other 3x3s XLA's padded form.
     x, kernel = random((2, *shape, channels[0]), 4), random((k, k, *channels), 5)
     assert conv_rewrites.conv(x, kernel).shape == (2, shape[0] - k + 1, shape[1] - k + 1, channels[1])
