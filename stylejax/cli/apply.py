@@ -19,7 +19,7 @@ def add_parser(commands) -> None:
     add_network_style_options(p)
     p.add_argument("--runtime", choices=("jax", "onnx"), default="jax",
                    help="jax: XLA on this machine's device; onnx: the network converted to ONNX once (a few "
-                        "seconds) and run by onnxruntime on the CPU, as fast as jax at 512 px on the 2-core CPU of "
+                        "seconds) and run by onnxruntime on the CPU, no faster than jax at 512 px on the 2-core CPU of "
                         "docs/network.md; needs pip install 'stylejax[onnx]' (%(default)s)")
     p.set_defaults(run=run)
 

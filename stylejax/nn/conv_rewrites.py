@@ -176,7 +176,7 @@ def _paired(forward: Callable, gradient: Callable) -> Callable:
 # Forms measured at the network's shapes (512x320 batch 1, 128 and 256 px batch 4; forward and VJP apart).
 _widening = _paired(functools.partial(_blocked, block=4), valid_conv)
 _narrowing = functools.partial(_blocked, block=2)
-# 9x9 32 -> 3 (2026-12-06, 512x320 to 512x512 batch 1, 136 and 264 px batch 4): values 27-41 ms in XLA's
+# 9x9 32 -> 3 (2026-12-05, 512x320 to 512x512 batch 1, 136 and 264 px batch 4): values 27-41 ms in XLA's
 # padded form against 30-58 on 2x2 blocks, gradient 56-310 on blocks against 78-380; from 16 channels the
 # blocks won both (forward 20 against 60-95 ms).
 _WIDE_NARROWING = 32

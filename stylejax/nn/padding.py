@@ -4,7 +4,7 @@ A convolution padded by p reads p rows and columns past an image's edge; in a pa
 is its extent, not the batch's. So after padding the batch, the p rows and columns just past each image's
 extent are written as its own padding would be (reflection or edge replication). Rows and columns further
 out are left as they are: they only reach outputs past the extent, which the caller crops. Dynamic slices
-of p rows per image, not a gather over the whole image (measured 2026-12-06: the gathers made a width-16
+of p rows per image, not a gather over the whole image (measured 2026-12-05: the gathers made a width-16
 network's forward at 512 px 1.6x slower than the same network without extents).
 """
 
