@@ -1,5 +1,5 @@
 """Many images with few compiled programs, each checked against device memory: the mechanism a style
-network's jobs (`network.inference.BucketedNetwork`) and one-pass transfer's jobs (`network.transfer_jobs`)
+network's jobs (`network.inference.BucketedNetwork`) and one-pass transfer's jobs (`network.transfer_inference`)
 share.
 
 Images are grouped into shape buckets (`runtime.buckets.apply_bucket`): each is reflected (bottom and
