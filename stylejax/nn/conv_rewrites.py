@@ -101,10 +101,9 @@ def valid_conv(x: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
     Returns:
       (b, (h - k) // stride + 1, (w - k) // stride + 1, c_out).
     """
-    padding = ((stride, 0), (stride, 0))
-    y = jax.lax.conv_general_dilated(x, kernel, (stride, stride), padding, dimension_numbers=_DIMENSIONS)
+    in_front = ((stride, 0), (stride, 0))  # not named `padding`: that is the module imported above
+    y = jax.lax.conv_general_dilated(x, kernel, (stride, stride), in_front, dimension_numbers=_DIMENSIONS)
     return y[:, 1:, 1:]
-
 
 
 def _patch_product(x: jax.Array, kernel: jax.Array) -> jax.Array:
