@@ -101,7 +101,7 @@ def valid_conv(x: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
     Returns:
       (b, (h - k) // stride + 1, (w - k) // stride + 1, c_out).
     """
-    in_front = ((stride, 0), (stride, 0))  # not named `padding`: that is the module imported above
+    in_front = ((stride, 0), (stride, 0))
     y = jax.lax.conv_general_dilated(x, kernel, (stride, stride), in_front, dimension_numbers=_DIMENSIONS)
     return y[:, 1:, 1:]
 
