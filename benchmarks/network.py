@@ -31,7 +31,6 @@ import numpy as np
 
 SHARED_STYLES = Path(__file__).resolve().parents[2] / "shared" / "images" / "style"
 HELD_OUT = ("astronaut", "chelsea", "coffee")  # skimage's cat is chelsea: neither is trained on
-TORCH_GRID = ["128:16", "128:32", "256:16", "256:32"]  # SIZE:WIDTH, the training step against PyTorch eager
 TRAINING = ("rocket", "camera", "coins", "clock", "moon", "brick", "grass", "gravel", "hubble_deep_field",
             "immunohistochemistry", "retina", "colorwheel", "page")
 
@@ -280,14 +279,13 @@ def torch_step(args) -> list[tuple[int, int, float, float]]:
 
 def goals(args) -> None:
     """Issue 27's speed goals in one run: `torch` (the training step against PyTorch eager at 128 and 256 px,
-    widths 16 and 32), then `peers` (apply at 512 px against default `stylize`, the peer and onnxruntime);
-    each report in its folder under -o, and the step's goals said after the peers' own."""
-    root = Path(args.output)
-    steps = torch_step(argparse.Namespace(style=args.style, grid=TORCH_GRID, batch_size=4, repeats=args.repeats,
-                                          parts=False, output=str(root / "torch")))
+    widths 16 and 32), then `peers` (apply at 512 px against default `stylize`, the peer and onnxruntime),
+    each with its own defaults; each report in its folder under -o, and the step's goals said after the
+    peers' own."""
+    root, common = Path(args.output), ["--repeats", str(args.repeats)]
+    steps = torch_step(parser().parse_args(["torch", "--style", args.style, *common, "-o", str(root / "torch")]))
     print()
-    peers(argparse.Namespace(models=args.models, size=512, repeats=args.repeats, stylize=["chelsea"],
-                             painting=None, output=str(root / "peers")))
+    peers(parser().parse_args(["peers", *args.models, *common, "-o", str(root / "peers")]))
     for size, width, j, t in steps:
         print(f"- training step at {size} px, width {width}: {t / j:.2f}x PyTorch eager's speed (goal: no slower, "
               f"1x): {'met' if t >= j else 'NOT met'}")
@@ -499,9 +497,10 @@ def report(root: Path, runs: list[dict]) -> None:
     fig.savefig(root / "loss.png", dpi=90)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per benchmark."""
+    main_parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = main_parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("weights")
     p.add_argument("--style", default="starry_night")
     p.add_argument("--style-weights", type=float, nargs="+", default=[1e3, 1e2, 3e1])
@@ -556,7 +555,7 @@ def main() -> None:
     p.set_defaults(run=loader)
     p = commands.add_parser("torch")
     p.add_argument("--style", default="starry_night")
-    p.add_argument("--grid", nargs="+", default=TORCH_GRID, help="SIZE:WIDTH")
+    p.add_argument("--grid", nargs="+", default=["128:16", "128:32", "256:16", "256:32"], help="SIZE:WIDTH")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--parts", action="store_true", help="then each part of the step alone (benchmarks/step_parts.py)")
@@ -568,7 +567,11 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("-o", "--output", default="net-goals")
     p.set_defaults(run=goals)
-    args = parser.parse_args()
+    return main_parser
+
+
+def main() -> None:
+    args = parser().parse_args()
     args.run(args)
 
 
