@@ -2,6 +2,7 @@
 
     python benchmarks/decoders.py data -o decoder-data      # the training tiles and the evaluation photos
     python benchmarks/decoders.py train decoder-data -o decoders-run [--steps relu4_1=4000 ...]
+    python benchmarks/decoders.py adain decoder-data -o decoders-run [--steps 1500]   # relu4_1 on with AdaIN's loss
     python benchmarks/decoders.py curve decoders-run        # PSNR against steps and wall time: psnr.png
     python benchmarks/decoders.py evaluate decoders-run --photos DIR   # PSNR on photos never trained on
     python benchmarks/decoders.py ship decoders-run         # copy the trained levels into weights/decoders/vgg16
@@ -40,6 +41,9 @@ DEBIAN = {
     "ukui-wallpapers": ("the-mouse",),
 }
 LEVEL_STEPS = dict(relu1_1=500, relu2_1=1500, relu3_1=2000, relu4_1=4000)  # what the shipped set was trained
+# AdaIN's relu4_1 decoder, trained on from the reconstruction one: whole photos shrunk to 128 px squares (the
+# statistics of a 64 px tile at relu4_1 are those of 8x8 positions), each photo in another one's style.
+ADAIN_STEPS, ADAIN_SIZE, ADAIN_BATCH = 1500, 128, 4
 
 
 def debian_photos(package: str, folder: Path) -> list[Path]:
@@ -118,6 +122,23 @@ def train(args) -> None:
                    log=lambda line: print(line, flush=True), progress=progress)
 
 
+def adain(args) -> None:
+    import time
+
+    from stylejax.cli.train_decoders import ADAIN_DECAY, ADAIN_LEARNING_RATE
+    from stylejax.network.decoder_training import DecoderSettings, train_decoders
+
+    def progress(level, step, terms):
+        if step % 50 == 0:
+            print(time.strftime("%H:%M:%S"), level, step, {k: round(v, 5) for k, v in terms.items()}, flush=True)
+
+    root = Path(args.data)
+    settings = DecoderSettings(size=ADAIN_SIZE, batch_size=ADAIN_BATCH, learning_rate=ADAIN_LEARNING_RATE,
+                               decay=ADAIN_DECAY)
+    train_decoders(root / "photos", args.output, ["relu4_1"], args.steps, settings, style_images=root / "photos",
+                   eval_images=root / "held-out", log=lambda line: print(line, flush=True), progress=progress)
+
+
 def read_eval(folder: Path) -> dict[str, np.ndarray]:
     with (folder / "eval.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
@@ -177,7 +198,9 @@ def ship(args) -> None:
     record = read_decoders_json(run)
     target.mkdir(parents=True, exist_ok=True)
     for entry in record["levels"].values():
-        shutil.copy(run / entry["file"], target / entry["file"])
+        for trained in (entry, entry.get("adain")):  # a level's AdaIN decoder beside its reconstruction one
+            if trained is not None:
+                shutil.copy(run / trained["file"], target / trained["file"])
     shutil.copy(run / DECODERS_JSON, target / DECODERS_JSON)
     print(f"{', '.join(record['levels'])} -> {target}")
 
@@ -193,6 +216,11 @@ def main() -> None:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--steps", nargs="*", help="LEVEL=STEPS overrides")
     p.set_defaults(command_fn=train)
+    p = commands.add_parser("adain")
+    p.add_argument("data")
+    p.add_argument("-o", "--output", required=True, help="a run holding relu4_1's reconstruction decoder")
+    p.add_argument("--steps", type=int, default=ADAIN_STEPS)
+    p.set_defaults(command_fn=adain)
     p = commands.add_parser("curve")
     p.add_argument("folder")
     p.set_defaults(command_fn=curve)

@@ -2,10 +2,11 @@
 
 The objective is WCT's (Li et al. 2017): the decoder's output against the photo in pixels, plus its
 features at the decoder's level against the photo's, mean squared errors with weight 1 each by default.
-No style images: a decoder trained on photos serves every painting. The step follows
-`stylejax.network.step`'s shape (a pure step over a NamedTuple state, `shard_map` over the mesh's "data"
-axis, gradients averaged with `pmean`, optax, the state donated) but lives here, below `network`, because
-its objective is not the Gatys one and `solve` and the one-pass transfer may need it. Pure: no files.
+No style images: a decoder trained on photos serves every painting. The step (`decoder_step`, which
+AdaIN's objective in `adain_objective` shares) follows `stylejax.network.step`'s shape (a pure step over a
+NamedTuple state, `shard_map` over the mesh's "data" axis, gradients averaged with `pmean`, optax, the
+state donated) but lives here, below `network`, because its objective is not the Gatys one and `solve`
+and the one-pass transfer may need it. Pure: no files.
 """
 
 from __future__ import annotations
@@ -117,16 +118,18 @@ def decoder_optimizer(learning_rate: float = 1e-3, decay: float = 1e-3) -> optax
 
 
 @functools.lru_cache(maxsize=8)
-def reconstruction_step(objective: Reconstruction, optimizer: optax.GradientTransformation, mesh: Mesh):
-    """The compiled step `(state, images, encoder) -> (state, {"pixel", "feature": means over the batch})`.
+def decoder_step(objective, optimizer: optax.GradientTransformation, mesh: Mesh):
+    """The compiled step `(state, batch, encoder) -> (state, {term: mean over the batch})` of a decoder objective
+    (`Reconstruction`, or `adain_objective.AdainTraining`: anything hashable with `loss(params, encoder, batch)`).
 
-    The batch (b, h, w, 3) in [0, 1] is split over the mesh's "data" axis (b a multiple of its size); each
-    device differentiates its share's mean loss, the gradients are averaged (`pmean`), and every device
-    applies the same update to its replica of the parameters. The state is donated.
+    The batch (b, ...) in [0, 1] (images for reconstruction, (photo, style) pairs for AdaIN) is split over
+    the mesh's "data" axis (b a multiple of its size); each device differentiates its share's mean loss,
+    the gradients are averaged (`pmean`), and every device applies the same update to its replica of the
+    parameters. The state is donated.
     """
 
-    def on_device(state: DecoderState, images: jax.Array, encoder: EncoderWeights):
-        (_, terms), grads = jax.value_and_grad(objective.loss, has_aux=True)(state.params, encoder, images)
+    def on_device(state: DecoderState, batch: jax.Array, encoder: EncoderWeights):
+        (_, terms), grads = jax.value_and_grad(objective.loss, has_aux=True)(state.params, encoder, batch)
         grads = jax.lax.pmean(grads, "data")
         terms = jax.lax.pmean(terms, "data")
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)

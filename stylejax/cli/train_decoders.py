@@ -1,5 +1,5 @@
-"""`stylejax train-decoders`: the flags of the decoders' reconstruction training, and the call into
-`network.decoder_training`."""
+"""`stylejax train-decoders`: the flags of the decoders' training (reconstruction, or AdaIN's objective with
+--style-images), and the call into `network.decoder_training`."""
 
 from __future__ import annotations
 
@@ -9,15 +9,22 @@ import sys
 from stylejax.cli.options import add_distributed_options, init_distributed, progress_bar
 from stylejax.errors import StyleJaxError
 
+# Fine-tuning with AdaIN's objective starts from a trained decoder: Huang & Belongie's rate and decay, not
+# reconstruction's 10x larger start.
+ADAIN_LEARNING_RATE = 1e-4
+ADAIN_DECAY = 5e-5
+
 
 def add_parser(commands) -> None:
     """Adds the `train-decoders` subcommand to the `stylejax` parser's subcommands."""
+    from stylejax.autoencoder.adain_objective import DEFAULT_STYLE_WEIGHT
     from stylejax.network.decoder_training import DEFAULT_LEVELS, DEFAULT_STEPS, DecoderSettings
     from stylejax.nn.decoders import LEVELS
 
     d = DecoderSettings()
     p = commands.add_parser("train-decoders", help="train the decoders of one-pass style transfer on photos "
-                                                   "(reconstruction only; resumable: rerun the same command)")
+                                                   "(for reconstruction, or on with AdaIN's objective; resumable: "
+                                                   "rerun the same command)")
     p.add_argument("--images", required=True, help="a folder of training photos (searched recursively)")
     p.add_argument("-o", "--output", required=True, help="the decoders folder to write (decoders.json, LEVEL.npz)")
     p.add_argument("--levels", nargs="+", default=list(DEFAULT_LEVELS), metavar="LEVEL",
@@ -29,9 +36,17 @@ def add_parser(commands) -> None:
     p.add_argument("--size", type=int, default=d.size, help="training crop side in px, a multiple of 8 (%(default)s)")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="crops per step over all devices (%(default)s)")
     p.add_argument("--width", type=float, default=d.width, help="hidden channels relative to VGG's (%(default)s)")
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam's at step 0 (%(default)s)")
-    p.add_argument("--decay", type=float, default=d.decay,
-                   help="the learning rate at step s is learning-rate / (1 + decay * s) (%(default)s)")
+    p.add_argument("--style-images", default=None,
+                   help="train each level's decoder in -o on with AdaIN's objective (Huang & Belongie: photos in "
+                        "these images' styles; photos will do), into LEVEL-adain.npz, which `transfer --method "
+                        "adain` uses; the level's reconstruction decoder must be in -o")
+    p.add_argument("--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT,
+                   help="with --style-images: the style loss against the content loss (%(default)s)")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help=f"Adam's at step 0 ({d.learning_rate}; with --style-images {ADAIN_LEARNING_RATE})")
+    p.add_argument("--decay", type=float, default=None,
+                   help=f"the learning rate at step s is learning-rate / (1 + decay * s) ({d.decay}; with "
+                        f"--style-images {ADAIN_DECAY})")
     p.add_argument("--pixel-weight", type=float, default=d.pixel_weight, help="(%(default)s)")
     p.add_argument("--feature-weight", type=float, default=d.feature_weight,
                    help="the feature error at the decoder's level against the pixel error (%(default)s)")
@@ -48,8 +63,13 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from stylejax.network.decoder_training import DecoderSettings, level_folder, train_decoders
 
+    adain = args.style_images is not None
+    d = DecoderSettings()
+    learning_rate = args.learning_rate if args.learning_rate is not None else \
+        ADAIN_LEARNING_RATE if adain else d.learning_rate
+    decay = args.decay if args.decay is not None else ADAIN_DECAY if adain else d.decay
     settings = DecoderSettings(size=args.size, batch_size=args.batch_size, width=args.width,
-                               learning_rate=args.learning_rate, decay=args.decay, pixel_weight=args.pixel_weight,
+                               learning_rate=learning_rate, decay=decay, pixel_weight=args.pixel_weight,
                                feature_weight=args.feature_weight, checkpoint_every=args.checkpoint_every,
                                sample_every=args.sample_every, seed=args.seed)
     if len(args.steps) not in (1, len(args.levels)):
@@ -72,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
                             | {"img/s": f"{rate * settings.batch_size:.2g}"}, refresh=False)
 
         folder = train_decoders(args.images, args.output, args.levels, steps, settings,
+                                style_images=args.style_images, style_weight=args.style_weight,
                                 eval_images=args.eval_images, progress=progress,
                                 log=lambda line: print(line, file=sys.stderr))
     print(f"decoders: {folder} (each level's train.csv, eval.csv, samples/ and loss.png in "
-          f"{level_folder(folder, 'LEVEL')})", file=sys.stderr)
+          f"{level_folder(folder, 'LEVEL', 'adain' if adain else 'reconstruction')})", file=sys.stderr)
     return 0

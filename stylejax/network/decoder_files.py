@@ -1,5 +1,9 @@
 """Trained decoders on disk: a folder of DECODERS/decoders.json and one DECODERS/<level>.npz per level.
 
+A level may also have a decoder trained with AdaIN's objective (`autoencoder.adain_objective`),
+DECODERS/<level>-adain.npz, recorded under its level's "adain" key: `load_decoders(objective="adain")`
+takes it where a level has one and the reconstruction decoder elsewhere.
+
 The arrays are plain `.npz` (read with `allow_pickle=False`: no code runs), half precision by default:
 rounding the weights to float16 changed the reconstructions by less than 0.05 dB PSNR (weights/decoders/
 README.md), and halves the repository's share. decoders.json records, per level, the decoder's width, its
@@ -26,6 +30,7 @@ DECODERS_JSON = "decoders.json"
 FORMAT = "stylejax-decoders"
 FORMAT_VERSION = 1
 DTYPES = ("float16", "float32")  # the precisions a decoder's arrays are saved in
+OBJECTIVES = ("reconstruction", "adain")  # what a decoder was trained for
 
 
 def shipped_decoders() -> Path:
@@ -56,49 +61,62 @@ def check_dtype(dtype: str) -> None:
         raise StyleJaxError(f"`dtype` must be one of {', '.join(DTYPES)}, got {dtype!r}")
 
 
-def save_decoder(folder: Path, decoder: Decoder, info: dict, *, dtype: str = "float16") -> Path:
-    """Writes `folder`/<level>.npz and adds the level to `folder`/decoders.json (both atomically).
+def save_decoder(folder: Path, decoder: Decoder, info: dict, *, dtype: str = "float16",
+                 objective: str = "reconstruction") -> Path:
+    """Writes `folder`/<level>.npz (<level>-adain.npz) and adds it to `folder`/decoders.json (both atomically).
 
     Args:
-      folder: the decoders folder (made if missing).
+      folder: the decoders folder (made if missing; for "adain", holding the level's reconstruction decoder).
       decoder: the trained decoder.
       info: what decoders.json records for the level beside its width, file and hash (steps, PSNR, ...).
       dtype: the arrays' precision on disk, "float16" or "float32".
+      objective: what the decoder was trained for, "reconstruction" or "adain".
 
     Returns:
       The .npz file.
 
     Raises:
-      StyleJaxError: a `dtype` not in DTYPES; nothing is written then.
+      StyleJaxError: a `dtype` not in DTYPES, an unknown objective, or an AdaIN decoder for a level the folder
+        has no reconstruction decoder for; nothing is written then.
     """
     check_dtype(dtype)
+    path = folder / DECODERS_JSON
+    record = read_decoders_json(folder) if path.exists() else dict(format=FORMAT, format_version=FORMAT_VERSION,
+                                                                    encoder=decoder.arch, levels={})
+    if objective not in OBJECTIVES:
+        raise StyleJaxError(f"`objective` must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if objective == "adain" and decoder.level not in record["levels"]:
+        raise StyleJaxError(f"{folder} has no {decoder.level} decoder: train it for reconstruction first")
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {".".join(map(str, path)): np.asarray(value, dtype)
               for path, value in nnx.to_flat_state(nnx.state(decoder, nnx.Param))
               for value in [value.get_value() if hasattr(value, "get_value") else value]}
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    file = folder / f"{decoder.level}.npz"
+    file = folder / (f"{decoder.level}.npz" if objective == "reconstruction" else f"{decoder.level}-adain.npz")
     with atomic_output(file) as tmp:
         tmp.write_bytes(buffer.getvalue())
-    path = folder / DECODERS_JSON
-    record = read_decoders_json(folder) if path.exists() else dict(format=FORMAT, format_version=FORMAT_VERSION,
-                                                                    encoder=decoder.arch, levels={})
-    record["levels"][decoder.level] = dict(width=decoder.width, file=file.name, sha256=file_sha256(file),
-                                           dtype=dtype) | info
+    entry = dict(width=decoder.width, file=file.name, sha256=file_sha256(file), dtype=dtype) | info
+    if objective == "adain":
+        record["levels"][decoder.level]["adain"] = entry
+    else:  # a retrained reconstruction decoder keeps the level's AdaIN one, if any
+        record["levels"][decoder.level] = entry | {k: v for k, v in record["levels"].get(decoder.level, {}).items()
+                                                   if k == "adain"}
     record["levels"] = {level: record["levels"][level] for level in LEVELS if level in record["levels"]}
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     return file
 
 
-def load_decoders(folder: str | os.PathLike | None = None, levels: tuple[str, ...] | None = None
-                  ) -> dict[str, Decoder]:
+def load_decoders(folder: str | os.PathLike | None = None, levels: tuple[str, ...] | None = None, *,
+                  objective: str = "reconstruction") -> dict[str, Decoder]:
     """The decoders of a folder (default: the shipped ones), {level: Decoder} in float32, deepest last.
 
     Args:
       folder: a folder written by `train_decoders` / `save_decoder`.
       levels: the levels wanted (default: every level the folder has).
+      objective: "adain" takes each level's AdaIN-trained decoder where it has one (its reconstruction
+        decoder elsewhere); "reconstruction" the reconstruction decoders.
 
     Raises:
       StyleJaxError: the folder, a wanted level or a file is missing, damaged or not what decoders.json says.
@@ -116,7 +134,7 @@ def load_decoders(folder: str | os.PathLike | None = None, levels: tuple[str, ..
                             "the levels it has")
     decoders = {}
     for level in sorted(wanted, key=LEVELS.index):
-        entry = available[level]
+        entry = available[level].get("adain", available[level]) if objective == "adain" else available[level]
         file = folder / str(entry.get("file"))
         if not file.is_file() or file_sha256(file) != entry.get("sha256"):
             raise StyleJaxError(f"{file}: missing or changed since it was written (sha256 differs): "

@@ -1,20 +1,25 @@
-"""`train_decoders`: decoders trained for reconstruction only, level by level, into a decoders folder.
+"""`train_decoders`: decoders trained level by level into a decoders folder, for reconstruction or with
+AdaIN's objective.
 
-One level at a time, deepest last by default order of the call; each with the style network's machinery:
-the same loader (`data.TrainingImages`), a `shard_map` step over the "data" mesh
-(`autoencoder.reconstruction`), orbax checkpoints every `checkpoint_every` steps keyed by the training
-(OUTPUT/train-<level>/checkpoints), train.csv, sample sheets and, with evaluation photos, their PSNR
-against the step and the wall time (eval.csv). Killed and run again, a level resumes from its last
-checkpoint and ends with the parameters an uninterrupted run would have, bit for bit on CPU. The last
-checkpoint is kept, so asking for more steps later continues the same training (the learning rate
-depends on the step alone, not on the total). A finished level is written as OUTPUT/<level>.npz
-(`decoder_files`).
+One level at a time, with the style network's machinery: the same loader (`data.TrainingImages`), a
+`shard_map` step over the "data" mesh (`autoencoder.reconstruction.decoder_step`), orbax checkpoints every
+`checkpoint_every` steps keyed by the training (OUTPUT/train-<level>/checkpoints), train.csv, sample
+sheets and, with evaluation photos, their PSNR against the step and the wall time (eval.csv). Killed and
+run again, a level resumes from its last checkpoint and ends with the parameters an uninterrupted run
+would have, bit for bit on CPU. The last checkpoint is kept, so asking for more steps later continues the
+same training (the learning rate depends on the step alone, not on the total). A finished level is
+written as OUTPUT/<level>.npz (`decoder_files`).
+
+With `style_images`, each level's reconstruction decoder in OUTPUT is trained on with AdaIN's objective
+(`autoencoder.adain_objective`: pairs of a training photo and a style image) into OUTPUT/<level>-adain.npz
+(in OUTPUT/train-<level>-adain), which `stylejax transfer --method adain` then uses. The style images'
+colours are permuted and saturated at random (`jittered_styles`): photos are less colourful than
+paintings, and the decoder should meet palettes like theirs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import functools
 import json
@@ -31,20 +36,20 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from stylejax.autoencoder import reconstruction
+from stylejax.autoencoder.adain_objective import DEFAULT_STYLE_WEIGHT, AdainTraining
+from stylejax.autoencoder.transforms import adain
 from stylejax.errors import StyleJaxError
-from stylejax.io.images import load_image
 from stylejax.network import reports
 from stylejax.network.checkpoints import TrainingCheckpoints
-from stylejax.network.data import TrainingImages, centre_crop, find_images, open_training_images
-from stylejax.network.decoder_files import DECODERS_JSON, check_dtype, read_decoders_json, save_decoder
+from stylejax.network.data import TrainingImages, open_training_images
+from stylejax.network.decoder_evaluation import EvalLog, evaluation_crops, last_eval, mean_psnr, reconstruct
+from stylejax.network.decoder_files import DECODERS_JSON, check_dtype, load_decoders, read_decoders_json, save_decoder
 from stylejax.network.multihost import check_batch_split, global_batch, is_writer, my_rows, training_mesh
 from stylejax.nn.decoders import LEVELS, Decoder, level_block
 from stylejax.nn.weights import load_vgg
 
 DEFAULT_LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")  # WCT's cascade; AdaIN's relu4_1 among them
 DEFAULT_STEPS = 2000  # per level, a start: run again with more steps and the training continues
-EVAL_CSV = "eval.csv"
-EVAL_SIDE = 256  # px: evaluation photos are centre squares of this side
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,17 +97,57 @@ class DecoderSettings:
                 raise StyleJaxError(f"`{name}` must be >= 0, got {getattr(self, name)!r}")
 
 
-def level_folder(output: Path, level: str) -> Path:
+def level_folder(output: Path, level: str, objective: str = "reconstruction") -> Path:
     """Where a level's training keeps its checkpoints, train.csv, eval.csv and samples."""
-    return output / f"train-{level}"
+    return output / (f"train-{level}" if objective == "reconstruction" else f"train-{level}-{objective}")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Training:
+    """One level's training: its objective, where it starts and what a step's batch is."""
+
+    objective: str  # "reconstruction" or "adain"
+    data: TrainingImages
+    styles: TrainingImages | None = None
+    style_weight: float = DEFAULT_STYLE_WEIGHT
+
+    def key(self, level: str, settings: DecoderSettings) -> str:
+        # The steps are not part of it: a training asked for more steps continues from its checkpoint.
+        extra = {} if self.styles is None else dict(styles=self.styles.order_key(), style_weight=self.style_weight)
+        return json.dumps(dict(level=level, settings=dataclasses.asdict(settings), data=self.data.order_key())
+                          | extra)
+
+    def batches(self, start: int, stop: int, rows: range, seed: int):
+        """(step, batch): images (rows, s, s, 3), or for AdaIN pairs (rows, 2, s, s, 3) of a photo and a style."""
+        if self.styles is None:
+            yield from self.data.batches(start, stop, rows=rows)
+            return
+        with contextlib.closing(self.data.batches(start, stop, rows=rows)) as photos, \
+                contextlib.closing(self.styles.batches(start, stop, rows=rows)) as styles:
+            for (step, photo), (_, style) in zip(photos, styles, strict=True):
+                yield step, np.stack([photo, jittered_styles(style, seed, step, rows)], axis=1)
+
+
+def jittered_styles(styles: np.ndarray, seed: int, step: int, rows: range) -> np.ndarray:
+    """Style crops (n, s, s, 3) with their colour channels permuted and their saturation raised 1-2x at random,
+    each row by a generator seeded by (seed, step, row): a resumed run sees the same ones."""
+    out = np.empty_like(styles)
+    for i, row in enumerate(rows):
+        rng = np.random.default_rng([seed, step, row, 1])
+        image = styles[i][..., rng.permutation(3)]
+        grey = image.mean(axis=-1, keepdims=True)
+        out[i] = np.clip(grey + rng.uniform(1.0, 2.0) * (image - grey), 0.0, 1.0)
+    return out
 
 
 def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels: Sequence[str],
                    steps: int | dict[str, int], settings: DecoderSettings | None = None, *,
+                   style_images: str | os.PathLike | None = None, style_weight: float = DEFAULT_STYLE_WEIGHT,
                    eval_images: str | os.PathLike | None = None, mesh: jax.sharding.Mesh | None = None,
                    progress: Callable[[str, int, dict[str, float]], None] | None = None,
                    log: Callable[[str], None] = lambda line: None, dtype: str = "float16") -> Path:
-    """Trains one decoder per level for reconstruction and writes them to a decoders folder.
+    """Trains one decoder per level and writes them to a decoders folder: for reconstruction, or with
+    `style_images`, on from the folder's reconstruction decoders with AdaIN's objective.
 
     Args:
       images: a folder of training photos, searched recursively.
@@ -110,6 +155,9 @@ def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels:
       levels: the levels to train, in order (each of `nn.decoders.LEVELS`).
       steps: training steps per level, one number or {level: steps}.
       settings: `DecoderSettings()` by default.
+      style_images: a folder of style images (photos will do: AdaIN's loss asks for their statistics, whatever
+        they are); None: reconstruction training.
+      style_weight: AdaIN's weight of the style loss against the content loss.
       eval_images: a folder of photos not trained on: their PSNR is logged every `sample_every` steps.
       mesh: a 1-D ("data",) mesh; default: every device.
       progress: called after each step with (level, step, {term: value}).
@@ -121,7 +169,8 @@ def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels:
 
     Raises:
       StyleJaxError: an unknown level, no readable photo, settings that do not fit the devices, an unknown
-        `dtype`, or a folder holding another training's checkpoints.
+        `dtype`, a folder holding another training's checkpoints, or, for AdaIN, a level without a
+        reconstruction decoder in `output` or a `style_weight` that is not positive.
     """
     settings = settings or DecoderSettings()
     folder = Path(output)
@@ -133,96 +182,97 @@ def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels:
         raise StyleJaxError(f"`steps` must be a positive whole number per level, got {steps!r}")
     if folder.resolve().is_relative_to(Path(images).resolve()):
         raise StyleJaxError(f"{folder}: the output would be inside `images`: give another `output`")
+    objective = "reconstruction" if style_images is None else "adain"
+    if objective == "adain" and not style_weight > 0:
+        raise StyleJaxError(f"`style_weight` must be positive, got {style_weight!r}")
     mesh = mesh if mesh is not None else training_mesh()
     check_batch_split(settings.batch_size, mesh)
-    data = open_training_images(images, settings.size, settings.batch_size, settings.seed, log)
-    evaluation = _evaluation_crops(eval_images)
+
+    def opened(root, seed):
+        return open_training_images(root, settings.size, settings.batch_size, seed, log)
+
+    # The styles in another order than the photos (seed + 1): the same folder may serve as both.
+    training = _Training(objective, opened(images, settings.seed),
+                         None if style_images is None else opened(style_images, settings.seed + 1), style_weight)
+    starts = {}
+    if objective == "adain":
+        have = read_decoders_json(folder)["levels"] if (folder / DECODERS_JSON).exists() else {}
+        if missing := [level for level in levels if level not in have]:
+            raise StyleJaxError(f"{folder} has no {', '.join(missing)} decoder to train on with AdaIN's objective: "
+                                "train it for reconstruction first (without `style_images`)")
+        starts = load_decoders(folder, tuple(levels))
+    evaluation = evaluation_crops(eval_images)
     encoder_def, encoder = reconstruction.encoder_weights(load_vgg("vgg16", pooling=reconstruction.ENCODER_POOLING))
     for level in sorted(levels, key=LEVELS.index):
-        done = _finished_steps(folder, level, settings)
+        done = _finished_steps(folder, level, settings, objective)
         if done is not None and done >= per_level[level]:
-            log(f"{level}: trained {done} steps already")
+            log(f"{level}: trained {done} steps already" + (" with AdaIN's objective" if starts else ""))
             continue
-        decoder = _train_level(level, per_level[level], data, settings, folder, evaluation=evaluation,
+        start = starts[level] if level in starts else Decoder(level, width=settings.width, rngs=nnx.Rngs(settings.seed))
+        decoder = _train_level(start, per_level[level], training, settings, folder, evaluation=evaluation,
                                encoder=(encoder_def, encoder), mesh=mesh, progress=progress, log=log)
         if is_writer():
-            info = dict(steps=per_level[level], training=_training_record(settings, data, images))
-            save_decoder(folder, decoder, info | _last_eval(level_folder(folder, level)), dtype=dtype)
+            info = dict(steps=per_level[level], training=_training_record(settings, training, images, style_images))
+            save_decoder(folder, decoder, info | last_eval(level_folder(folder, level, objective)), dtype=dtype,
+                         objective=objective)
     return folder
 
 
-def _finished_steps(folder: Path, level: str, settings: DecoderSettings) -> int | None:
+def _finished_steps(folder: Path, level: str, settings: DecoderSettings, objective: str) -> int | None:
     """Steps of the level already in the folder's decoders.json by these settings, or None."""
     if not (folder / DECODERS_JSON).exists():
         return None
     entry = read_decoders_json(folder)["levels"].get(level)
+    if entry is not None and objective == "adain":
+        entry = entry.get("adain")
     if entry is None or entry.get("training", {}).get("settings") != dataclasses.asdict(settings):
         return None
     return int(entry.get("steps", 0))
 
 
-def _training_record(settings: DecoderSettings, data: TrainingImages, images) -> dict:
-    return dict(settings=dataclasses.asdict(settings), images=str(images), image_files=len(data.paths),
-                unreadable=len(data.unreadable), devices=[str(d.device_kind) for d in jax.devices()][:1])
+def _training_record(settings: DecoderSettings, training: _Training, images, style_images) -> dict:
+    record = dict(settings=dataclasses.asdict(settings), images=str(images), image_files=len(training.data.paths),
+                  unreadable=len(training.data.unreadable), devices=[str(d.device_kind) for d in jax.devices()][:1])
+    if training.styles is not None:
+        record |= dict(objective="adain", style_images=str(style_images), style_files=len(training.styles.paths),
+                       style_weight=training.style_weight)
+    return record
 
 
-def _training_key(level: str, settings: DecoderSettings, data: TrainingImages) -> str:
-    # The steps are not part of it: a training asked for more steps continues from its checkpoint.
-    return json.dumps(dict(level=level, settings=dataclasses.asdict(settings), data=data.order_key()))
-
-
-def _evaluation_crops(eval_images) -> np.ndarray | None:
-    if eval_images is None:
-        return None
-    crops = []
-    for path in find_images(eval_images):
-        try:
-            crops.append(centre_crop(load_image(path), EVAL_SIDE))
-        except StyleJaxError:
-            continue
-    if not crops:
-        raise StyleJaxError(f"{eval_images}: no readable photo to evaluate on")
-    return np.stack(crops)
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def _reconstruct(decoder_def: nnx.GraphDef, params: nnx.State, encoder_def: nnx.GraphDef,
-                 encoder: reconstruction.EncoderWeights, images: jax.Array) -> jax.Array:
-    decoder = nnx.merge(decoder_def, params)
-    vgg = nnx.merge(encoder_def, encoder.state)
-    return decoder(vgg(images, (decoder.level,))[decoder.level])
-
-
-def _train_level(level: str, steps: int, data: TrainingImages, settings: DecoderSettings, output: Path, *,
+def _train_level(start: Decoder, steps: int, training: _Training, settings: DecoderSettings, output: Path, *,
                  evaluation: np.ndarray | None, encoder: tuple, mesh, progress, log) -> Decoder:
     encoder_def, encoder_weights = encoder
-    folder = level_folder(output, level)
+    level = start.level
+    folder = level_folder(output, level, training.objective)
     folder.mkdir(parents=True, exist_ok=True)
-    decoder = Decoder(level, width=settings.width, rngs=nnx.Rngs(settings.seed))
-    decoder_def, params = nnx.split(decoder, nnx.Param)
+    decoder_def, params = nnx.split(start, nnx.Param)
     optimizer = reconstruction.decoder_optimizer(settings.learning_rate, settings.decay)
-    objective = reconstruction.Reconstruction(encoder_def, decoder_def, level, settings.pixel_weight,
-                                              settings.feature_weight)
+    if training.objective == "adain":
+        objective = AdainTraining(encoder_def, decoder_def, level, training.style_weight)
+        terms_names = ("content", "style")
+    else:
+        objective = reconstruction.Reconstruction(encoder_def, decoder_def, level, settings.pixel_weight,
+                                                  settings.feature_weight)
+        terms_names = ("pixel", "feature")
     replicated = NamedSharding(mesh, P())
     state = jax.device_put(reconstruction.init_state(params, optimizer), replicated)
     encoder_weights = jax.device_put(encoder_weights, replicated)
-    step_fn = reconstruction.reconstruction_step(objective, optimizer, mesh)
+    step_fn = reconstruction.decoder_step(objective, optimizer, mesh)
     rows, writer = my_rows(settings.batch_size), is_writer()
-    samples = data.sample_crops()
+    samples = _Samples(training, decoder_def, encoder_def, encoder_weights, level)
     began = time.perf_counter()
     with contextlib.ExitStack() as stack:
         checkpoints = stack.enter_context(contextlib.closing(
-            TrainingCheckpoints(folder, _training_key(level, settings, data))))
+            TrainingCheckpoints(folder, training.key(level, settings))))
         restored = checkpoints.restore(state)
         if restored is not None:
             state = jax.device_put(restored, replicated)
             log(f"{level}: resuming from step {int(state.step)}")
-        start = int(state.step)
-        terms_names = ("pixel", "feature")
-        train_log = stack.enter_context(contextlib.closing(reports.TrainLog(folder, start, terms_names))) \
+        first = int(state.step)
+        train_log = stack.enter_context(contextlib.closing(reports.TrainLog(folder, first, terms_names))) \
             if writer else None
-        evals = stack.enter_context(contextlib.closing(_EvalLog(folder, start))) if writer else None
-        batches = stack.enter_context(contextlib.closing(data.batches(start, steps, rows=rows)))
+        evals = stack.enter_context(contextlib.closing(EvalLog(folder, first))) if writer else None
+        batches = stack.enter_context(contextlib.closing(training.batches(first, steps, rows, settings.seed)))
         fetched = time.perf_counter()
         for step, batch in batches:
             tick = time.perf_counter()
@@ -238,59 +288,45 @@ def _train_level(level: str, steps: int, data: TrainingImages, settings: Decoder
             if done % settings.checkpoint_every == 0 or done == steps:
                 checkpoints.save(state)
             if settings.sample_every and done % settings.sample_every == 0 or done == steps:
-                outputs = np.asarray(_reconstruct(decoder_def, state.params, encoder_def, encoder_weights,
-                                                  jnp.asarray(samples)))
+                sheet = samples.outputs(state.params)
                 if writer:
-                    reports.save_samples(folder, done, samples, [outputs], [level])
+                    reports.save_samples(folder, done, samples.inputs, [sheet], [samples.label])
                     if evaluation is not None:
-                        evals.add(done, time.perf_counter() - began, _mean_psnr(
+                        evals.add(done, time.perf_counter() - began, mean_psnr(
                             decoder_def, state.params, encoder_def, encoder_weights, evaluation))
             if progress:
                 progress(level, done, terms)
             fetched = time.perf_counter()
     if writer:
         reports.plot_loss(folder)
-    nnx.update(decoder, jax.tree.map(np.asarray, state.params))
-    return decoder
+    nnx.update(start, jax.tree.map(np.asarray, state.params))
+    return start
 
 
-def _mean_psnr(decoder_def, params, encoder_def, encoder_weights, photos: np.ndarray) -> float:
-    values = [float(reconstruction.psnr(_reconstruct(decoder_def, params, encoder_def, encoder_weights,
-                                                     jnp.asarray(photo[None])), jnp.asarray(photo[None]))[0])
-              for photo in photos]
-    return float(np.mean(values))
+class _Samples:
+    """The fixed inputs of a level's sample sheets and the decoder's outputs for them: reconstructions, or for
+    AdaIN each photo in the next sample's style (`samples/` shows photo, then output)."""
+
+    def __init__(self, training: _Training, decoder_def, encoder_def, encoder_weights, level: str):
+        self.inputs = training.data.sample_crops()
+        self.styles = None
+        if training.styles is not None:  # photo i with style i + 1 (the same folder may give both)
+            styles = training.styles.sample_crops(len(self.inputs))
+            self.styles = styles[np.arange(1, len(self.inputs) + 1) % len(styles)]
+        self.label = level if self.styles is None else f"{level} adain"
+        self.call = (decoder_def, encoder_def, encoder_weights)
+
+    def outputs(self, params) -> np.ndarray:
+        decoder_def, encoder_def, encoder_weights = self.call
+        if self.styles is None:
+            return np.asarray(reconstruct(decoder_def, params, encoder_def, encoder_weights, jnp.asarray(self.inputs)))
+        return np.asarray(_adain_outputs(decoder_def, params, encoder_def, encoder_weights,
+                                         jnp.asarray(self.inputs), jnp.asarray(self.styles)))
 
 
-class _EvalLog:
-    """OUTPUT/train-<level>/eval.csv: step, seconds since this run began (plus earlier runs'), mean PSNR."""
-
-    def __init__(self, folder: Path, resumed_step: int):
-        self.path = folder / EVAL_CSV
-        rows = []
-        if self.path.exists():
-            with self.path.open(newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resumed_step]
-        self.offset = float(rows[-1]["seconds"]) if rows else 0.0
-        with self.path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, ("step", "seconds", "psnr"))
-            writer.writeheader()
-            writer.writerows(rows)
-        self.file = self.path.open("a", newline="")
-        self.writer = csv.DictWriter(self.file, ("step", "seconds", "psnr"))
-
-    def add(self, step: int, seconds: float, psnr: float) -> None:
-        self.writer.writerow(dict(step=step, seconds=f"{self.offset + seconds:.1f}", psnr=f"{psnr:.3f}"))
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
-
-
-def _last_eval(folder: Path) -> dict:
-    """{"psnr_eval": the last evaluation's mean PSNR} when the level was evaluated, else {}."""
-    path = folder / EVAL_CSV
-    if not path.exists():
-        return {}
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    return dict(psnr_eval=float(rows[-1]["psnr"]), seconds=float(rows[-1]["seconds"])) if rows else {}
+@functools.partial(jax.jit, static_argnums=(0,))
+def _adain_outputs(decoder_def, params, encoder_def, encoder_weights, photos, styles):
+    decoder = nnx.merge(decoder_def, params)
+    vgg = nnx.merge(encoder_def, encoder_weights.state)
+    level = decoder.level
+    return decoder(jax.vmap(adain)(vgg(photos, (level,))[level], vgg(styles, (level,))[level]))

@@ -39,7 +39,10 @@ class OnePassTransfer:
     Attributes:
       encoder: the VGG's structure (max pooling, as the decoders were trained on).
       encoder_weights: the VGG's weights.
-      decoders: {level: (structure, weights)} of every decoder loaded, deepest first.
+      decoders: {level: (structure, weights)} of every decoder loaded, deepest first: the reconstruction
+        decoders, which WCT runs.
+      adain_decoders: the same levels' decoders for AdaIN: a level's AdaIN-trained decoder where the folder
+        has one (`decoder_files`), its reconstruction decoder elsewhere.
       folder: the decoders' folder.
 
     Example:
@@ -51,6 +54,7 @@ class OnePassTransfer:
     encoder: nnx.GraphDef
     encoder_weights: nnx.State
     decoders: dict[str, tuple[nnx.GraphDef, nnx.State]]
+    adain_decoders: dict[str, tuple[nnx.GraphDef, nnx.State]]
     folder: Path | None = None
 
     @property
@@ -65,9 +69,10 @@ class OnePassTransfer:
           StyleJaxError: `settings.levels` asks for a level without a decoder.
         """
         levels = settings.resolved_levels(self.levels)
-        cascade = Cascade(self.encoder, tuple(self.decoders[level][0] for level in levels), levels,
+        decoders = [(self.adain_decoders if settings.method == "adain" else self.decoders)[level] for level in levels]
+        cascade = Cascade(self.encoder, tuple(graphdef for graphdef, _ in decoders), levels,
                           method=settings.method, sqrt=settings.sqrt, original_colors=settings.original_colors)
-        return cascade, CascadeWeights(self.encoder_weights, tuple(self.decoders[level][1] for level in levels))
+        return cascade, CascadeWeights(self.encoder_weights, tuple(state for _, state in decoders))
 
     def run(self, content: jax.Array, styles: Sequence[jax.Array], settings: TransferSettings | None = None, *,
             alpha: float | jax.Array | None = None, masks: jax.Array | None = None) -> jax.Array:
@@ -144,11 +149,14 @@ def load_transfer(decoders: str | os.PathLike | None = None, *, levels: Sequence
       >>> transfer = stylejax.load_transfer("my-decoders")
       >>> out = transfer(photo, [sky, sea], settings=stylejax.TransferSettings(style_blend=(0.7, 0.3)))
     """
-    loaded = load_decoders(decoders, None if levels is None else tuple(levels))
-    arch = next(iter(loaded.values())).arch
+    levels = None if levels is None else tuple(levels)
+    loaded = {objective: load_decoders(decoders, levels, objective=objective)
+              for objective in ("reconstruction", "adain")}
+    arch = next(iter(loaded["reconstruction"].values())).arch
     encoder, encoder_weights = nnx.split(load_vgg(arch, pooling=ENCODER_POOLING))
-    return OnePassTransfer(encoder, encoder_weights,
-                           {level: nnx.split(loaded[level]) for level in deepest_first(loaded)},
+    split = {objective: {level: nnx.split(found[level]) for level in deepest_first(found)}
+             for objective, found in loaded.items()}
+    return OnePassTransfer(encoder, encoder_weights, split["reconstruction"], split["adain"],
                            None if decoders is None else Path(decoders))
 
 

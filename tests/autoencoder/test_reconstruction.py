@@ -14,10 +14,10 @@ from stylejax.autoencoder.reconstruction import (
     ENCODER_POOLING,
     Reconstruction,
     decoder_optimizer,
+    decoder_step,
     encoder_weights,
     init_state,
     psnr,
-    reconstruction_step,
 )
 from stylejax.nn.decoders import Decoder
 from stylejax.runtime.meshes import local_mesh
@@ -45,7 +45,7 @@ def setup(encoder, level, width, seed=0, trained=False):
 def test_a_few_steps_reduce_the_reconstruction_loss(encoder):
     objective, params = setup(encoder, "relu2_1", 0.25)
     optimizer = decoder_optimizer(1e-3, 0.0)
-    step = reconstruction_step(objective, optimizer, local_mesh())  # 4 simulated devices, one image each
+    step = decoder_step(objective, optimizer, local_mesh())  # 4 simulated devices, one image each
     images = photos(4)
     state = init_state(params, optimizer)
     first = None
@@ -84,7 +84,7 @@ def test_four_devices_give_the_parameters_of_one(encoder):
     images = photos(4, 16)
     results = []
     for devices in (jax.devices()[:1], jax.devices()):
-        state, terms = reconstruction_step(objective, optimizer, local_mesh(devices))(
+        state, terms = decoder_step(objective, optimizer, local_mesh(devices))(
             init_state(jax.tree.map(jnp.copy, params), optimizer), images, encoder[1])  # the state is donated
         results.append((state, terms))
     (one, terms_one), (four, terms_four) = results

@@ -42,6 +42,10 @@ def test_a_small_training_writes_a_decoders_folder(folders, capsys):
     (["--steps", "many"], "argument --steps: invalid int value"),
     (["-o", "photos/decoders"], "the output would be inside --images: give another -o"),
     (["--eval-images", "eval-broken"], "no readable photo to evaluate on"),
+    (["--style-images", "photos"], "decoders has no relu1_1, relu2_1, relu3_1, relu4_1 decoder to train on with "
+                                   "AdaIN's objective: train it for reconstruction first (without --style-images)"),
+    (["--style-images", "photos", "--style-weight", "0"], "--style-weight must be positive"),
+    (["--style-images", "nowhere"], "nowhere: not a folder of training images"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(folders, capsys, monkeypatch, flags, message):
     monkeypatch.chdir(folders)

@@ -110,3 +110,20 @@ def test_the_shipped_decoders_load_and_reconstruct_a_photo_they_never_saw(weight
     photo = jnp.asarray(images.resize(np.asarray(data.astronaut(), np.float32) / 255, (64, 64)))[None]
     for level, floor in (("relu1_1", 25.0), ("relu2_1", 20.0)):  # measured 30 and 27 dB at 256 px
         assert float(psnr(decoders[level](vgg(photo, (level,))[level]), photo)[0]) > floor
+
+
+def test_an_adain_decoder_is_loaded_for_adain_where_a_level_has_one_and_survives_retraining(folder):
+    save_decoder(folder, random_decoder("relu2_1", 5), {"steps": 9}, objective="adain")
+    assert read_decoders_json(folder)["levels"]["relu2_1"]["adain"]["file"] == "relu2_1-adain.npz"
+    adain, plain = load_decoders(folder, objective="adain"), load_decoders(folder)
+    for got, want in zip(params(adain["relu2_1"]), params(random_decoder("relu2_1", 5)), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-7)
+    for got, want in zip(params(plain["relu2_1"]), params(random_decoder("relu2_1", 1)), strict=True):
+        np.testing.assert_array_equal(got, want)  # the reconstruction decoder for WCT, unchanged
+    for got, want in zip(params(adain["relu1_1"]), params(plain["relu1_1"]), strict=True):
+        np.testing.assert_array_equal(got, want)  # no AdaIN decoder at relu1_1: the reconstruction one
+    save_decoder(folder, random_decoder("relu2_1", 6), {"steps": 8})  # the level retrained for reconstruction
+    assert read_decoders_json(folder)["levels"]["relu2_1"]["adain"]["steps"] == 9
+    with pytest.raises(StyleJaxError, match="no relu3_1 decoder: train it for reconstruction first"):
+        save_decoder(folder, random_decoder("relu3_1"), {}, objective="adain")
+    assert not (folder / "relu3_1-adain.npz").exists()

@@ -89,3 +89,43 @@ def test_a_folder_holding_another_training_s_checkpoints_is_refused(whole, photo
     with pytest.raises(StyleJaxError, match="holds checkpoints of a different training"):
         train(photos, tmp_path / "decoders", mesh, settings=other)
     assert {p: p.read_bytes() for p in sorted((tmp_path / "decoders").rglob("*")) if p.is_file()} == before
+
+
+def adain_params(folder, level="relu2_1") -> list[np.ndarray]:
+    return [np.asarray(x) for x in jax.tree.leaves(nnx.state(load_decoders(folder, objective="adain")[level],
+                                                             nnx.Param))]
+
+
+@pytest.mark.slow
+def test_adain_training_starts_from_the_reconstruction_decoder_and_resumes_bit_identical(whole, photos, mesh,
+                                                                                        tmp_path):
+    settings = DecoderSettings(**{**SETTINGS.__dict__, "learning_rate": 1e-3})
+    for name in ("once", "resumed"):
+        shutil.copytree(whole, tmp_path / name)
+    train(photos, tmp_path / "once", mesh, levels=("relu2_1",), settings=settings, style_images=photos)
+
+    def kill(level, step, terms):
+        if step == 3:
+            raise Killed  # after the step-2 checkpoint
+    with pytest.raises(Killed):
+        train(photos, tmp_path / "resumed", mesh, levels=("relu2_1",), settings=settings, style_images=photos,
+              progress=kill)
+    lines = []
+    train(photos, tmp_path / "resumed", mesh, levels=("relu2_1",), settings=settings, style_images=photos,
+          log=lines.append)
+    assert "relu2_1: resuming from step 2" in lines
+    assert_identical(adain_params(tmp_path / "resumed"), adain_params(tmp_path / "once"))
+    # Trained on from the reconstruction decoder, which stays as it was for WCT.
+    start, trained = params(whole)["relu2_1"], adain_params(tmp_path / "once")
+    assert all(np.abs(x - y).max() < 0.05 for x, y in zip(trained, start, strict=True))
+    assert any(np.abs(x - y).max() > 0 for x, y in zip(trained, start, strict=True))
+    assert_identical(params(tmp_path / "once")["relu2_1"], start)
+    with (level_folder(tmp_path / "resumed", "relu2_1", "adain") / "train.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4] and {"content", "style"} <= set(rows[0])
+
+
+def test_adain_training_needs_the_level_s_reconstruction_decoder(photos, mesh, tmp_path):
+    with pytest.raises(StyleJaxError, match="has no relu2_1 decoder to train on with AdaIN's objective"):
+        train(photos, tmp_path / "decoders", mesh, levels=("relu2_1",), style_images=photos)
+    assert not (tmp_path / "decoders").exists()

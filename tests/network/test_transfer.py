@@ -6,11 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 from sample_images import smooth_image, stripes
-from tiny_decoders import decoder_folder
+from tiny_decoders import decoder_folder, tiny_decoder
 
 import stylejax
 from stylejax.errors import StyleJaxError
+from stylejax.network.decoder_files import load_decoders, save_decoder
 
 PHOTOS = jnp.asarray(np.stack([smooth_image(32, 48, 0), smooth_image(32, 48, 1)]))
 PAINTING = jnp.asarray(stripes(40, 36))
@@ -75,3 +77,22 @@ def test_bad_input_names_the_parameter(folder, arguments, message):
 def test_a_folder_without_decoders_is_refused(tmp_path):
     with pytest.raises(StyleJaxError, match="not a decoders folder"):
         stylejax.load_transfer(tmp_path)
+
+
+def test_adain_runs_a_level_s_adain_decoder_where_the_folder_has_one_and_wct_the_reconstruction_one(tmp_path):
+    folder = decoder_folder(tmp_path / "decoders", ("relu1_1", "relu2_1"))
+    levels = ("relu2_1", "relu1_1")
+    before = {m: stylejax.transfer(PHOTOS[0], PAINTING, method=m, levels=levels, decoders=folder)
+              for m in ("adain", "wct")}
+    save_decoder(folder, tiny_decoder("relu2_1", seed=7), {"steps": 1}, objective="adain")
+    transfer = stylejax.load_transfer(folder)
+    cascade, weights = transfer.cascade(stylejax.TransferSettings(method="adain", levels=levels))
+    adain_decoder = load_decoders(folder, objective="adain")
+    for got, want in zip(jax.tree.leaves(weights.decoders),
+                         jax.tree.leaves([nnx.state(adain_decoder[level], nnx.Param) for level in cascade.levels]),
+                         strict=True):
+        np.testing.assert_array_equal(got, want)
+    after = {m: transfer.run(PHOTOS[0], [PAINTING], stylejax.TransferSettings(method=m, levels=levels))
+             for m in ("adain", "wct")}
+    assert np.abs(np.asarray(after["adain"]) - np.asarray(before["adain"])).mean() > 0.01
+    np.testing.assert_allclose(after["wct"], before["wct"], rtol=1e-5, atol=1e-6)
