@@ -8,6 +8,8 @@ of ../shared/images/style. Every figure is one run on one machine, named in the 
     python benchmarks/transfer.py variants -o transfer-variants  # eigh/Newton-Schulz, levels, AdaIN, width
     python benchmarks/transfer.py stylize  -o transfer-stylize [--network MODEL]   # vs default stylize (+ network)
     python benchmarks/transfer.py init     -o transfer-init [--size 384]   # --init wct|adain: time to stylize's loss
+    python benchmarks/transfer.py folders  -o transfer-folders --folders LABEL=DIR ... [--method adain]
+                                                     # one method with each decoders folder (a training's stages)
 
 Scores (stylejax/bench/scores.py): style gain, how many times closer to the painting's Gram statistics the
 output is than the photo (higher: more painted); content ratio, the output's content distance from the photo
@@ -164,6 +166,47 @@ def summary(rows: list[dict]) -> str:
                      f"{f'{np.median(job):.3f}' if job else '-'} | {np.median(gain):.2f}, {np.min(gain):.2f} | "
                      f"{np.median(content):.2f}, {np.max(content):.2f} |")
     return "\n".join(lines)
+
+
+def folders(args) -> None:
+    """One method with each decoders folder (e.g. a decoder's training at several steps): scores over every photo
+    and painting, and a sheet of the `--sheet-paintings` with each folder's output in a column."""
+    import stylejax
+    from stylejax.io.sheets import contact_sheet
+
+    root = Path(args.output)
+    root.mkdir(parents=True, exist_ok=True)
+    about = machine()
+    vgg = stylejax.load_vgg()
+    photos = {name: at_size(p, args.size) for name, p in held_out_photos().items()}
+    styles = {name: at_size(p, args.size) for name, p in paintings().items()}
+    labelled = dict(item.split("=", 1) for item in args.folders)
+    settings = stylejax.TransferSettings(method=args.method)
+    rows, panels = [], {}
+    for label, folder in labelled.items():
+        method = Ours(stylejax.load_transfer(folder), settings)
+        for photo_name, photo in photos.items():
+            for style_name, painting in styles.items():
+                output = np.asarray(method.pair(photo, painting))
+                rows.append(dict(decoders=label, photo=photo_name, painting=style_name)
+                            | score(vgg, photo, painting, output))
+                if style_name in args.sheet_paintings:
+                    panels[f"{label}: {photo_name} / {style_name}"] = output
+    lines = [f"| {args.method} decoders | style gain (median, min) | content ratio (median, max) |", "|---|---|---|"]
+    for label in labelled:
+        gain = [r["style_gain"] for r in rows if r["decoders"] == label]
+        content = [r["content_ratio"] for r in rows if r["decoders"] == label]
+        lines.append(f"| {label} | {np.median(gain):.2f}, {np.min(gain):.2f} | "
+                     f"{np.median(content):.2f}, {np.max(content):.2f} |")
+    table = "\n".join(lines)
+    (root / "folders.json").write_text(json.dumps(dict(machine=about, folders=labelled, rows=rows), indent=1))
+    (root / "folders.md").write_text(f"{machine_line(about)}\n\n{table}\n")
+    # Columns: the folders; rows: each photo with each sheet painting.
+    ordered = {key: panels[key] for pair in dict.fromkeys(k.split(": ", 1)[1] for k in panels)
+               for key in (f"{label}: {pair}" for label in labelled)}
+    stylejax.save_image(contact_sheet(ordered, height=args.sheet_height, columns=len(labelled)), root / "folders.png")
+    print(machine_line(about))
+    print(table)
 
 
 def variants(args) -> None:
@@ -349,16 +392,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, run in (("compare", compare), ("variants", variants), ("stylize", against_stylize),
-                      ("init", init_start)):
+                      ("init", init_start), ("folders", folders)):
         p = commands.add_parser(name)
         p.add_argument("-o", "--output", required=True)
-        p.add_argument("--decoders", default=None, help="a decoders folder (default: the shipped ones)")
+        if name != "folders":  # which takes several
+            p.add_argument("--decoders", default=None, help="a decoders folder (default: the shipped ones)")
+            p.add_argument("--repeats", type=int, default=3)
         p.add_argument("--size", type=int, default=512, help="outputs' long side")
-        p.add_argument("--repeats", type=int, default=3)
         p.add_argument("--sheet-height", type=int, default=192)
         p.set_defaults(run=run)
-        if name == "compare":
+        if name in ("compare", "folders"):
             p.add_argument("--sheet-paintings", nargs="*", default=["starry_night", "the_scream"])
+        if name == "folders":
+            p.add_argument("--folders", nargs="+", required=True, metavar="LABEL=DIR",
+                           help="decoders folders, each with the label its table row and sheet column get")
+            p.add_argument("--method", default="adain", choices=("wct", "adain"))
         if name == "variants":
             p.add_argument("--paintings", nargs="*", default=["starry_night", "composition_vii"])
             p.add_argument("--sheet-photo", default="chelsea")

@@ -1,5 +1,5 @@
 """What a decoder training reports beside its loss: held-out photos' reconstruction PSNR against the step and
-the wall time (eval.csv), and the reconstructions themselves."""
+the wall time (eval.csv), and the rows of its sample sheets."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 from flax import nnx
 
 from stylejax.autoencoder import reconstruction
+from stylejax.autoencoder.transforms import adain
 from stylejax.errors import StyleJaxError
 from stylejax.io.images import load_image
 from stylejax.network.data import centre_crop, find_images
@@ -92,3 +93,35 @@ def last_eval(folder: Path) -> dict:
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     return dict(psnr_eval=float(rows[-1]["psnr"]), seconds=float(rows[-1]["seconds"])) if rows else {}
+
+
+class SampleSheet:
+    """The rows of a level's sample sheets under their fixed photos: the decoder's reconstructions, or for AdaIN
+    the styles and the photos in them.
+
+    Args:
+      inputs: (n, s, s, 3) photos.
+      styles: (n, s, s, 3) a style for each photo (AdaIN), or None (reconstruction).
+      level: the decoder's level, the outputs' label.
+      call: (decoder structure, encoder structure, `EncoderWeights`).
+    """
+
+    def __init__(self, inputs: np.ndarray, styles: np.ndarray | None, level: str, call: tuple):
+        self.inputs, self.styles, self.level, self.call = inputs, styles, level, call
+
+    def rows(self, params) -> dict[str, np.ndarray]:
+        """{label: images (n, s, s, 3)} for the decoder's parameters `params`."""
+        decoder_def, encoder_def, encoder_weights = self.call
+        photos = jnp.asarray(self.inputs)
+        if self.styles is None:
+            return {self.level: np.asarray(reconstruct(decoder_def, params, encoder_def, encoder_weights, photos))}
+        outputs = _adain_outputs(decoder_def, params, encoder_def, encoder_weights, photos, jnp.asarray(self.styles))
+        return {"style": self.styles, f"{self.level} adain": np.asarray(outputs)}
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _adain_outputs(decoder_def, params, encoder_def, encoder_weights, photos, styles):
+    decoder = nnx.merge(decoder_def, params)
+    vgg = nnx.merge(encoder_def, encoder_weights.state)
+    level = decoder.level
+    return decoder(jax.vmap(adain)(vgg(photos, (level,))[level], vgg(styles, (level,))[level]))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import json
 import os
 import time
@@ -29,7 +28,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from jax.sharding import NamedSharding
@@ -37,12 +35,11 @@ from jax.sharding import PartitionSpec as P
 
 from stylejax.autoencoder import reconstruction
 from stylejax.autoencoder.adain_objective import DEFAULT_STYLE_WEIGHT, AdainTraining
-from stylejax.autoencoder.transforms import adain
 from stylejax.errors import StyleJaxError
 from stylejax.network import reports
 from stylejax.network.checkpoints import TrainingCheckpoints
 from stylejax.network.data import TrainingImages, open_training_images
-from stylejax.network.decoder_evaluation import EvalLog, evaluation_crops, last_eval, mean_psnr, reconstruct
+from stylejax.network.decoder_evaluation import EvalLog, SampleSheet, evaluation_crops, last_eval, mean_psnr
 from stylejax.network.decoder_files import DECODERS_JSON, check_dtype, load_decoders, read_decoders_json, save_decoder
 from stylejax.network.multihost import check_batch_split, global_batch, is_writer, my_rows, training_mesh
 from stylejax.nn.decoders import LEVELS, Decoder, level_block
@@ -104,7 +101,7 @@ def level_folder(output: Path, level: str, objective: str = "reconstruction") ->
 
 @dataclasses.dataclass(frozen=True)
 class _Training:
-    """One level's training: its objective, where it starts and what a step's batch is."""
+    """What a level's training sees: its objective, its photos (and styles) and so each step's batch."""
 
     objective: str  # "reconstruction" or "adain"
     data: TrainingImages
@@ -116,6 +113,14 @@ class _Training:
         extra = {} if self.styles is None else dict(styles=self.styles.order_key(), style_weight=self.style_weight)
         return json.dumps(dict(level=level, settings=dataclasses.asdict(settings), data=self.data.order_key())
                           | extra)
+
+    def sample_styles(self) -> np.ndarray | None:
+        """The sample sheets' styles for AdaIN: photo i takes the style folder's sample i + 1 (the same folder may
+        give both); None for reconstruction."""
+        if self.styles is None:
+            return None
+        photos, styles = len(self.data.sample_crops()), self.styles.sample_crops()
+        return styles[np.arange(1, photos + 1) % len(styles)]
 
     def batches(self, start: int, stop: int, rows: range, seed: int):
         """(step, batch): images (rows, s, s, 3), or for AdaIN pairs (rows, 2, s, s, 3) of a photo and a style."""
@@ -259,7 +264,8 @@ def _train_level(start: Decoder, steps: int, training: _Training, settings: Deco
     encoder_weights = jax.device_put(encoder_weights, replicated)
     step_fn = reconstruction.decoder_step(objective, optimizer, mesh)
     rows, writer = my_rows(settings.batch_size), is_writer()
-    samples = _Samples(training, decoder_def, encoder_def, encoder_weights, level)
+    samples = SampleSheet(training.data.sample_crops(), training.sample_styles(), level,
+                          (decoder_def, encoder_def, encoder_weights))
     began = time.perf_counter()
     with contextlib.ExitStack() as stack:
         checkpoints = stack.enter_context(contextlib.closing(
@@ -288,9 +294,9 @@ def _train_level(start: Decoder, steps: int, training: _Training, settings: Deco
             if done % settings.checkpoint_every == 0 or done == steps:
                 checkpoints.save(state)
             if settings.sample_every and done % settings.sample_every == 0 or done == steps:
-                sheet = samples.outputs(state.params)
+                rows = samples.rows(state.params)
                 if writer:
-                    reports.save_samples(folder, done, samples.inputs, [sheet], [samples.label])
+                    reports.save_samples(folder, done, samples.inputs, list(rows.values()), list(rows))
                     if evaluation is not None:
                         evals.add(done, time.perf_counter() - began, mean_psnr(
                             decoder_def, state.params, encoder_def, encoder_weights, evaluation))
@@ -301,32 +307,3 @@ def _train_level(start: Decoder, steps: int, training: _Training, settings: Deco
         reports.plot_loss(folder)
     nnx.update(start, jax.tree.map(np.asarray, state.params))
     return start
-
-
-class _Samples:
-    """The fixed inputs of a level's sample sheets and the decoder's outputs for them: reconstructions, or for
-    AdaIN each photo in the next sample's style (`samples/` shows photo, then output)."""
-
-    def __init__(self, training: _Training, decoder_def, encoder_def, encoder_weights, level: str):
-        self.inputs = training.data.sample_crops()
-        self.styles = None
-        if training.styles is not None:  # photo i with style i + 1 (the same folder may give both)
-            styles = training.styles.sample_crops(len(self.inputs))
-            self.styles = styles[np.arange(1, len(self.inputs) + 1) % len(styles)]
-        self.label = level if self.styles is None else f"{level} adain"
-        self.call = (decoder_def, encoder_def, encoder_weights)
-
-    def outputs(self, params) -> np.ndarray:
-        decoder_def, encoder_def, encoder_weights = self.call
-        if self.styles is None:
-            return np.asarray(reconstruct(decoder_def, params, encoder_def, encoder_weights, jnp.asarray(self.inputs)))
-        return np.asarray(_adain_outputs(decoder_def, params, encoder_def, encoder_weights,
-                                         jnp.asarray(self.inputs), jnp.asarray(self.styles)))
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def _adain_outputs(decoder_def, params, encoder_def, encoder_weights, photos, styles):
-    decoder = nnx.merge(decoder_def, params)
-    vgg = nnx.merge(encoder_def, encoder_weights.state)
-    level = decoder.level
-    return decoder(jax.vmap(adain)(vgg(photos, (level,))[level], vgg(styles, (level,))[level]))
