@@ -9,7 +9,13 @@ import pytest
 from flax import nnx
 
 from stylejax.errors import StyleJaxError
-from stylejax.network.decoder_files import DECODERS_JSON, load_decoders, read_decoders_json, save_decoder
+from stylejax.network.decoder_files import (
+    DECODERS_JSON,
+    load_decoders,
+    read_decoders_json,
+    save_decoder,
+    shipped_decoders,
+)
 from stylejax.nn.decoders import Decoder
 
 
@@ -110,6 +116,11 @@ def test_the_shipped_decoders_load_and_reconstruct_a_photo_they_never_saw(weight
     photo = jnp.asarray(images.resize(np.asarray(data.astronaut(), np.float32) / 255, (64, 64)))[None]
     for level, floor in (("relu1_1", 25.0), ("relu2_1", 20.0)):  # measured 30 and 27 dB at 256 px
         assert float(psnr(decoders[level](vgg(photo, (level,))[level]), photo)[0]) > floor
+    # AdaIN's own relu4_1 decoder ships beside the reconstruction one; the other levels are shared.
+    adain = load_decoders(objective="adain")
+    assert read_decoders_json(shipped_decoders())["levels"]["relu4_1"]["adain"]["file"] == "relu4_1-adain.npz"
+    assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(params(adain["relu4_1"]), params(decoders["relu4_1"]),
+                                                          strict=True))
 
 
 def test_an_adain_decoder_is_loaded_for_adain_where_a_level_has_one_and_survives_retraining(folder):
