@@ -35,7 +35,9 @@ def add_parser(commands) -> None:
                         f"training continues ({DEFAULT_STEPS})")
     p.add_argument("--size", type=int, default=d.size, help="training crop side in px, a multiple of 8 (%(default)s)")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="crops per step over all devices (%(default)s)")
-    p.add_argument("--width", type=float, default=d.width, help="hidden channels relative to VGG's (%(default)s)")
+    p.add_argument("--width", type=float, default=d.width,
+                   help="hidden channels relative to VGG's (%(default)s; with --style-images the decoders in -o keep "
+                        "their own)")
     p.add_argument("--style-images", default=None,
                    help="train each level's decoder in -o on with AdaIN's objective (Huang & Belongie: photos in "
                         "these images' styles; photos will do), into LEVEL-adain.npz, which `transfer --method "
