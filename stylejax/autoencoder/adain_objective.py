@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from stylejax.autoencoder.reconstruction import EncoderWeights
-from stylejax.autoencoder.transforms import adain
+from stylejax.autoencoder.transforms import adain, adain_statistics
 from stylejax.nn.decoders import LEVELS
 
 DEFAULT_STYLE_WEIGHT = 10.0  # Huang & Belongie's (and pytorch-AdaIN's) lambda
@@ -87,12 +87,8 @@ class AdainTraining:
 
 
 def _statistics_error(features: jax.Array, style: jax.Array) -> jax.Array:
-    """(b,) mean squared differences of the per-channel means plus those of the standard deviations."""
-    mean, std = _mean_std(features)
-    style_mean, style_std = _mean_std(style)
-    return jnp.mean(jnp.square(mean - style_mean), axis=-1) + jnp.mean(jnp.square(std - style_std), axis=-1)
-
-
-def _mean_std(features: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(b, c) per-channel mean and standard deviation of (b, h, w, c) features."""
-    return jnp.mean(features, axis=(1, 2)), jnp.sqrt(jnp.var(features, axis=(1, 2)) + _EPS)
+    """(b,) mean squared differences of the per-channel means plus those of the standard deviations of
+    (b, h, w, c) features: AdaIN's own statistics (`adain_statistics`, the mean and the variance)."""
+    ours, theirs = jax.vmap(adain_statistics)(features), jax.vmap(adain_statistics)(style)
+    spread = jnp.sqrt(ours.spread + _EPS) - jnp.sqrt(theirs.spread + _EPS)
+    return jnp.mean(jnp.square(ours.mean - theirs.mean), axis=-1) + jnp.mean(jnp.square(spread), axis=-1)

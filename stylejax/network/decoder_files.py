@@ -100,12 +100,18 @@ def save_decoder(folder: Path, decoder: Decoder, info: dict, *, dtype: str = "fl
     if objective == "adain":
         record["levels"][decoder.level]["adain"] = entry
     else:  # a retrained reconstruction decoder keeps the level's AdaIN one, if any
-        record["levels"][decoder.level] = entry | {k: v for k, v in record["levels"].get(decoder.level, {}).items()
-                                                   if k == "adain"}
+        adain = record["levels"].get(decoder.level, {}).get("adain")
+        record["levels"][decoder.level] = entry if adain is None else entry | {"adain": adain}
     record["levels"] = {level: record["levels"][level] for level in LEVELS if level in record["levels"]}
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     return file
+
+
+def adain_levels(folder: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """The levels of a folder (default: the shipped ones) that have an AdaIN-trained decoder."""
+    folder = Path(folder) if folder is not None else shipped_decoders()
+    return tuple(level for level, entry in read_decoders_json(folder)["levels"].items() if "adain" in entry)
 
 
 def load_decoders(folder: str | os.PathLike | None = None, levels: tuple[str, ...] | None = None, *,

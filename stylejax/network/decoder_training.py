@@ -114,12 +114,12 @@ class _Training:
         return json.dumps(dict(level=level, settings=dataclasses.asdict(settings), data=self.data.order_key())
                           | extra)
 
-    def sample_styles(self) -> np.ndarray | None:
-        """The sample sheets' styles for AdaIN: photo i takes the style folder's sample i + 1 (the same folder may
-        give both); None for reconstruction."""
+    def sample_styles(self, photos: int) -> np.ndarray | None:
+        """The sample sheets' styles for AdaIN, one for each of `photos` sample photos: photo i takes the style
+        folder's sample i + 1 (the same folder may give both); None for reconstruction."""
         if self.styles is None:
             return None
-        photos, styles = len(self.data.sample_crops()), self.styles.sample_crops()
+        styles = self.styles.sample_crops()
         return styles[np.arange(1, photos + 1) % len(styles)]
 
     def batches(self, start: int, stop: int, rows: range, seed: int):
@@ -211,7 +211,7 @@ def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels:
     for level in sorted(levels, key=LEVELS.index):
         done = _finished_steps(folder, level, settings, objective)
         if done is not None and done >= per_level[level]:
-            log(f"{level}: trained {done} steps already" + (" with AdaIN's objective" if starts else ""))
+            log(f"{level}: trained {done} steps already" + (" with AdaIN's objective" if objective == "adain" else ""))
             continue
         start = starts[level] if level in starts else Decoder(level, width=settings.width, rngs=nnx.Rngs(settings.seed))
         decoder = _train_level(start, per_level[level], training, settings, folder, evaluation=evaluation,
@@ -264,7 +264,8 @@ def _train_level(start: Decoder, steps: int, training: _Training, settings: Deco
     encoder_weights = jax.device_put(encoder_weights, replicated)
     step_fn = reconstruction.decoder_step(objective, optimizer, mesh)
     rows, writer = my_rows(settings.batch_size), is_writer()
-    samples = SampleSheet(training.data.sample_crops(), training.sample_styles(), level,
+    photos = training.data.sample_crops()
+    samples = SampleSheet(photos, training.sample_styles(len(photos)), level,
                           (decoder_def, encoder_def, encoder_weights))
     began = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -294,9 +295,9 @@ def _train_level(start: Decoder, steps: int, training: _Training, settings: Deco
             if done % settings.checkpoint_every == 0 or done == steps:
                 checkpoints.save(state)
             if settings.sample_every and done % settings.sample_every == 0 or done == steps:
-                rows = samples.rows(state.params)
+                sheet = samples.rows(state.params)
                 if writer:
-                    reports.save_samples(folder, done, samples.inputs, list(rows.values()), list(rows))
+                    reports.save_samples(folder, done, samples.inputs, list(sheet.values()), list(sheet))
                     if evaluation is not None:
                         evals.add(done, time.perf_counter() - began, mean_psnr(
                             decoder_def, state.params, encoder_def, encoder_weights, evaluation))

@@ -25,7 +25,7 @@ from stylejax.errors import StyleJaxError
 from stylejax.io import images
 from stylejax.io.images import ImageLike, as_image, style_list
 from stylejax.io.masks import region_masks
-from stylejax.network.decoder_files import load_decoders
+from stylejax.network.decoder_files import adain_levels, load_decoders
 from stylejax.nn.weights import load_vgg
 
 
@@ -149,14 +149,15 @@ def load_transfer(decoders: str | os.PathLike | None = None, *, levels: Sequence
       >>> transfer = stylejax.load_transfer("my-decoders")
       >>> out = transfer(photo, [sky, sea], settings=stylejax.TransferSettings(style_blend=(0.7, 0.3)))
     """
-    levels = None if levels is None else tuple(levels)
-    loaded = {objective: load_decoders(decoders, levels, objective=objective)
-              for objective in ("reconstruction", "adain")}
-    arch = next(iter(loaded["reconstruction"].values())).arch
+    loaded = load_decoders(decoders, None if levels is None else tuple(levels))
+    # AdaIN runs a level's AdaIN-trained decoder where it has one: only those are read a second time.
+    adain = [level for level in adain_levels(decoders) if level in loaded]
+    adain_loaded = loaded | (load_decoders(decoders, tuple(adain), objective="adain") if adain else {})
+    arch = next(iter(loaded.values())).arch
     encoder, encoder_weights = nnx.split(load_vgg(arch, pooling=ENCODER_POOLING))
-    split = {objective: {level: nnx.split(found[level]) for level in deepest_first(found)}
-             for objective, found in loaded.items()}
-    return OnePassTransfer(encoder, encoder_weights, split["reconstruction"], split["adain"],
+    return OnePassTransfer(encoder, encoder_weights,
+                           {level: nnx.split(loaded[level]) for level in deepest_first(loaded)},
+                           {level: nnx.split(adain_loaded[level]) for level in deepest_first(adain_loaded)},
                            None if decoders is None else Path(decoders))
 
 
