@@ -228,7 +228,10 @@ def variants(args) -> None:
         "wct 3 levels (no relu1_1)": dict(method="wct", levels=four[:3]),
         "wct relu4_1, relu2_1": dict(method="wct", levels=("relu4_1", "relu2_1")),
         "wct relu4_1 alone": dict(method="wct", levels=("relu4_1",)),
+        "wct 4 levels, painting colours 0.7": dict(method="wct", levels=four, painting_colors=0.7),
         "adain relu4_1 (default)": dict(method="adain"),
+        "adain relu4_1, painting colours 0": dict(method="adain", painting_colors=0.0),
+        "adain relu4_1, painting colours 1": dict(method="adain", painting_colors=1.0),
         "adain relu4_1, relu2_1": dict(method="adain", levels=("relu4_1", "relu2_1")),
     }
     settings = {label: options for label, options in settings.items() if not args.only or label in args.only}

@@ -63,6 +63,8 @@ class Cascade:
       method: "wct" or "adain".
       sqrt: WCT's matrix square roots, "eigh" or "newton_schulz".
       original_colors: keep the photo's colours (the output's luminance only).
+      painting_colors: in [0, 1], how far the output's colours move to the paintings' at alpha 1
+        (`toward_painting_colors`, scaled by alpha; 0: the decoder's own).
       rewrite: the decoders' upsamplings in the faster exact sub-pixel form (`Decoder.__call__`; False: XLA's
         own, for symbolic sizes and exports).
     """
@@ -73,6 +75,7 @@ class Cascade:
     method: str = "wct"
     sqrt: str = "eigh"
     original_colors: bool = False
+    painting_colors: float = 0.0
     rewrite: bool = True
 
     def __post_init__(self):
@@ -163,6 +166,7 @@ class Cascade:
         h, w = content.shape[:2]
         image = pad_to_multiple(content.astype(jnp.float32), self.stride)
         padded = image.shape[:2] != (h, w)
+        pixel_masks = masks
         if masks is not None:
             masks = pad_to_multiple(jnp.moveaxis(masks.astype(jnp.float32), 0, -1), self.stride)
             masks = jnp.moveaxis(masks, -1, 0)[..., None]  # (r, H, W, 1)
@@ -181,6 +185,10 @@ class Cascade:
         # Cropped only where padded: jax2onnx (an ONNX export, sizes multiples of the stride) cannot convert a
         # crop to a symbolic size.
         out = image[:h, :w] if padded else image
+        if self.painting_colors:
+            # Scaled by alpha too: alpha 0 stays the autoencoder's reconstruction.
+            out = toward_painting_colors(out, styles, alpha * self.painting_colors, blend, pixel_masks,
+                                         sqrt=self.sqrt)
         if self.original_colors:
             out = color.keep_colors(out, content.astype(jnp.float32))
         return out
@@ -222,6 +230,33 @@ def stylized_features(method: str, content: jax.Array, styles: Sequence[StyleSta
     if len(styles) == 1:
         return transform(x, styles[0], 1.0, **options)
     return sum(blend[i] * transform(x, style, 1.0, **options) for i, style in enumerate(styles))
+
+
+def toward_painting_colors(image: jax.Array, styles: Sequence[jax.Array], strength: float | jax.Array,
+                           blend: Sequence[float] | jax.Array, masks: jax.Array | None = None, *,
+                           sqrt: str = "eigh") -> jax.Array:
+    """The image's colours moved toward the paintings': `strength` of the way, in sRGB.
+
+    The move is WCT on pixels in CIELAB: the image's colour mean and covariance to each painting's (Gatys et
+    al. 2017's colour matching), several paintings blended or given their regions as `stylized_features`
+    does for features. AdaIN's statistics are per channel: they leave the colours' correlations to the
+    decoder, which paints hues the painting lacks (docs/transfer.md measures what this step does).
+
+    Args:
+      image: (h, w, 3) in [0, 1].
+      styles: (h_i, w_i, 3) paintings in [0, 1].
+      strength: 0 returns the image, 1 the image with the paintings' colour moments.
+      blend: (len(styles),) weights summing to 1; unused with `masks`.
+      masks: (len(styles), h, w) region weights at the image's size, or None.
+      sqrt: the matrix square roots, "eigh" or "newton_schulz" (an ONNX export's).
+
+    Returns:
+      (h, w, 3) float32 in [0, 1].
+    """
+    targets = [level_statistics("wct", color.rgb_to_lab(s.astype(jnp.float32)), sqrt=sqrt) for s in styles]
+    lab = stylized_features("wct", color.rgb_to_lab(image), targets, blend,
+                            None if masks is None else masks[..., None], sqrt=sqrt)
+    return strength * color.lab_to_rgb(lab) + (1.0 - strength) * image
 
 
 def pad_to_multiple(image: jax.Array, multiple: int) -> jax.Array:

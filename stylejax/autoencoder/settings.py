@@ -17,6 +17,7 @@ DEFAULT_LEVELS = {"wct": ("relu4_1", "relu3_1", "relu2_1", "relu1_1"), "adain": 
 
 
 DEFAULT_ALPHA = {"wct": 0.6, "adain": 1.0}  # measured: docs/transfer.md
+DEFAULT_PAINTING_COLORS = {"wct": 0.0, "adain": 0.7}  # measured: docs/transfer.md
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,11 @@ class TransferSettings:
       sqrt: WCT's matrix square roots, "eigh" or "newton_schulz" (`stylejax.autoencoder.transforms.wct`).
       style_blend: one weight per style image (>= 0, normalised to sum to 1); None: equal weights.
       original_colors: keep the photo's colours (the output's luminance only), as `StyleConfig`'s.
+      painting_colors: in [0, 1], how far the output's colours move to the painting's colour mean and
+        covariance in CIELAB at alpha 1 (scaled by alpha: alpha 0 stays the reconstruction) (`stylejax.autoencoder.cascade.toward_painting_colors`); None:
+        `DEFAULT_PAINTING_COLORS[method]`, or 0 with `original_colors` (AdaIN 0.7: its decoder's hues
+        wander, and the step scored more painted with the content as close on the pairs measured; WCT 0:
+        its covariance keeps the painting's colours already, and the step lowered its score).
       size: the output's long side in pixels (the photo is resized to it); None: the photo's own size.
       style_size: the style images' long side in pixels; None: the output's long side.
     """
@@ -44,6 +50,7 @@ class TransferSettings:
     sqrt: str = "eigh"
     style_blend: tuple[float, ...] | None = None
     original_colors: bool = False
+    painting_colors: float | None = None
     size: int | None = None
     style_size: int | None = None
 
@@ -83,6 +90,16 @@ class TransferSettings:
                 raise StyleJaxError(f"`style_blend` must have a positive sum, got {self.style_blend}")
         if not isinstance(self.original_colors, bool):
             raise StyleJaxError(f"`original_colors` must be True or False, got {self.original_colors!r}")
+        if self.painting_colors is None:
+            object.__setattr__(self, "painting_colors",
+                               0.0 if self.original_colors else DEFAULT_PAINTING_COLORS[self.method])
+        if not (isinstance(self.painting_colors, numbers.Real) and not isinstance(self.painting_colors, bool)
+                and 0.0 <= self.painting_colors <= 1.0):
+            raise StyleJaxError(f"`painting_colors` must be a number in [0, 1] (0: the decoder's colours, 1: the "
+                                f"painting's), got {self.painting_colors!r}")
+        if self.original_colors and self.painting_colors:
+            raise StyleJaxError("`original_colors` keeps the photo's colours and `painting_colors` moves them to "
+                                "the painting's: give one or the other")
         for name in ("size", "style_size"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -14,7 +14,13 @@ from stylejax.errors import StyleJaxError
 
 def add_parser(commands) -> None:
     """Adds the `transfer` subcommand to the `stylejax` parser's subcommands."""
-    from stylejax.autoencoder.settings import DEFAULT_ALPHA, DEFAULT_LEVELS, METHODS, TransferSettings
+    from stylejax.autoencoder.settings import (
+        DEFAULT_ALPHA,
+        DEFAULT_LEVELS,
+        DEFAULT_PAINTING_COLORS,
+        METHODS,
+        TransferSettings,
+    )
     from stylejax.autoencoder.transforms import SQRT_METHODS
     from stylejax.nn.decoders import LEVELS
 
@@ -47,6 +53,10 @@ def add_parser(commands) -> None:
                    help="a folder of photos: a folder per style, named by the style file's stem, mirroring the "
                         "input folder with one mask per photo (as `stylejax batch --masks-dir`)")
     p.add_argument("--original-colors", action="store_true", help="keep the photo's colours (luminance only)")
+    p.add_argument("--painting-colors", type=float, default=None, metavar="S",
+                   help="in [0, 1]: how far the colours move to the painting's colour mean and covariance "
+                        "(default: " + ", ".join(f"{m} {v}" for m, v in DEFAULT_PAINTING_COLORS.items())
+                        + "; 0 with --original-colors)")
     p.add_argument("--decoders", default=None, metavar="DIR",
                    help="a decoders folder from `stylejax train-decoders` (default: the ones stylejax ships)")
     p.set_defaults(run=run, flag_names={"content": "CONTENT", "level": "--levels"})
@@ -61,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     settings = TransferSettings(method=args.method, alpha=args.alpha,
                                 levels=None if args.levels is None else tuple(args.levels), sqrt=args.sqrt,
                                 style_blend=parse_floats(args.style_blend, "--style-blend"),
-                                original_colors=args.original_colors, size=args.size, style_size=args.style_size)
+                                original_colors=args.original_colors, painting_colors=args.painting_colors,
+                                size=args.size, style_size=args.style_size)
     sources, output = [Path(s) for s in args.content], Path(args.output)
     single = one_image(args, sources)
     masks = path_list(args.masks)

@@ -71,7 +71,8 @@ class OnePassTransfer:
         levels = settings.resolved_levels(self.levels)
         decoders = [(self.adain_decoders if settings.method == "adain" else self.decoders)[level] for level in levels]
         cascade = Cascade(self.encoder, tuple(graphdef for graphdef, _ in decoders), levels,
-                          method=settings.method, sqrt=settings.sqrt, original_colors=settings.original_colors)
+                          method=settings.method, sqrt=settings.sqrt, original_colors=settings.original_colors,
+                          painting_colors=float(settings.painting_colors))
         return cascade, CascadeWeights(self.encoder_weights, tuple(state for _, state in decoders))
 
     def run(self, content: jax.Array, styles: Sequence[jax.Array], settings: TransferSettings | None = None, *,
@@ -172,7 +173,8 @@ def cached_transfer(decoders: str | None = None) -> OnePassTransfer:
 def transfer(content: jax.Array, style: jax.Array | Sequence[jax.Array], *, method: str = "wct",
              alpha: float | jax.Array | None = None, levels: Sequence[str] | None = None, sqrt: str = "eigh",
              style_blend: Sequence[float] | None = None, masks: jax.Array | None = None,
-             original_colors: bool = False, decoders: str | os.PathLike | None = None) -> jax.Array:
+             original_colors: bool = False, painting_colors: float | None = None,
+             decoders: str | os.PathLike | None = None) -> jax.Array:
     """A photo stylized with any painting in one pass: a plain JAX function, for `jax.jit` and `jax.vmap`.
 
     The encoder and decoders are read once per folder and cached; the arrays in are the photo and the
@@ -190,6 +192,8 @@ def transfer(content: jax.Array, style: jax.Array | Sequence[jax.Array], *, meth
       style_blend: one weight per style (None: equal).
       masks: (len(style), h, w) region weights at the photo's size: region i takes style i.
       original_colors: keep the photo's colours.
+      painting_colors: in [0, 1], how far the colours move to the painting's (None: the method's default,
+        `DEFAULT_PAINTING_COLORS`).
       decoders: a decoders folder, or None for the shipped ones.
 
     Returns:
@@ -206,7 +210,7 @@ def transfer(content: jax.Array, style: jax.Array | Sequence[jax.Array], *, meth
     settings = TransferSettings(method=method, alpha=None if traced else alpha,
                                 levels=None if levels is None else tuple(levels), sqrt=sqrt,
                                 style_blend=None if style_blend is None else tuple(style_blend),
-                                original_colors=original_colors)
+                                original_colors=original_colors, painting_colors=painting_colors)
     styles = (style,) if isinstance(style, jax.Array | np.ndarray) else tuple(style)
     folder = None if decoders is None else str(Path(decoders).resolve())
     return cached_transfer(folder).run(content, styles, settings, alpha=alpha if traced else None, masks=masks)

@@ -59,22 +59,29 @@ _RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
 _WHITE = _RGB_TO_XYZ.sum(axis=1)
 _RGB_TO_XYZ_WHITE = (_RGB_TO_XYZ / _WHITE[:, None]).astype(np.float32)  # XYZ relative to white: white is (1, 1, 1)
 _XYZ_WHITE_TO_RGB = np.linalg.inv(_RGB_TO_XYZ / _WHITE[:, None]).astype(np.float32)
+_HIGHEST = jax.lax.Precision.HIGHEST  # float32 products on every backend (TPUs default to bfloat16 passes)
+
+
+# CIELAB from f(X/Xn), f(Y/Yn), f(Z/Zn) and back, as matrices: products, not indexing of the last axis, which
+# jax2onnx (an ONNX export of the one-pass transfer, symbolic sizes) converts to a gather it cannot lower.
+_F_TO_LAB = np.array([[0.0, 500.0, 0.0], [116.0, -500.0, 200.0], [0.0, 0.0, -200.0]], np.float32)
+_LAB_TO_F = np.array([[1 / 116, 1 / 116, 1 / 116], [1 / 500, 0.0, 0.0], [0.0, 0.0, -1 / 200]], np.float32)
+_L_OFFSET = np.array([16.0, 0.0, 0.0], np.float32)
 
 
 def rgb_to_lab(image: jax.Array) -> jax.Array:
     """sRGB (..., 3) in [0, 1] -> CIELAB (..., 3): L in [0, 100]."""
     linear = jnp.where(image <= 0.04045, image / 12.92, ((image + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ _RGB_TO_XYZ_WHITE.T
+    xyz = jnp.matmul(linear, _RGB_TO_XYZ_WHITE.T, precision=_HIGHEST)
     f = jnp.where(xyz > (6 / 29) ** 3, jnp.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    return jnp.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+    return jnp.matmul(f, _F_TO_LAB, precision=_HIGHEST) - _L_OFFSET.reshape((1,) * (image.ndim - 1) + (3,))
 
 
 def lab_to_rgb(lab: jax.Array) -> jax.Array:
     """CIELAB (..., 3) -> sRGB (..., 3), clipped to [0, 1]."""
-    fy = (lab[..., 0] + 16) / 116
-    f = jnp.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], -1)
+    f = jnp.matmul(lab + _L_OFFSET.reshape((1,) * (lab.ndim - 1) + (3,)), _LAB_TO_F, precision=_HIGHEST)
     xyz = jnp.where(f > 6 / 29, f ** 3, 3 * (6 / 29) ** 2 * (f - 4 / 29))
-    linear = jnp.clip(xyz @ _XYZ_WHITE_TO_RGB.T, 0.0, 1.0)
+    linear = jnp.clip(jnp.matmul(xyz, _XYZ_WHITE_TO_RGB.T, precision=_HIGHEST), 0.0, 1.0)
     return jnp.clip(jnp.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055), 0.0, 1.0)
 
 

@@ -14,7 +14,7 @@ from sample_images import smooth_image, stripes
 from tiny_decoders import tiny_decoder
 
 import stylejax
-from stylejax.autoencoder.cascade import Cascade, CascadeWeights, stylized_features
+from stylejax.autoencoder.cascade import Cascade, CascadeWeights, stylized_features, toward_painting_colors
 from stylejax.autoencoder.reconstruction import ENCODER_POOLING
 from stylejax.autoencoder.transforms import adain_statistics, wct
 from stylejax.errors import StyleJaxError
@@ -89,9 +89,10 @@ def test_adain_blends_the_styles_means_and_standard_deviations(vgg):
     np.testing.assert_allclose(std, 0.25 * d0 + 0.75 * d1, atol=1e-3 * d1.max())
 
 
-@pytest.mark.parametrize(("method", "levels"), [("wct", WCT_LEVELS), ("adain", ("relu4_1",))])
-def test_alpha_zero_returns_the_autoencoders_reconstruction(make, vgg, method, levels):
-    cascade, weights = make(levels, method=method)
+@pytest.mark.parametrize(("method", "levels", "painting_colors"),
+                         [("wct", WCT_LEVELS, 0.0), ("adain", ("relu4_1",), 0.0), ("adain", ("relu4_1",), 0.7)])
+def test_alpha_zero_returns_the_autoencoders_reconstruction(make, vgg, method, levels, painting_colors):
+    cascade, weights = make(levels, method=method, painting_colors=painting_colors)
     image = CONTENT
     for level, graphdef, state in zip(levels, cascade.decoders, weights.decoders, strict=True):
         features = vgg(image[None], (level,))[level]
@@ -144,6 +145,45 @@ def test_original_colors_keep_the_photos_chroma(make):
     kept = run(cascade, weights, CONTENT, STYLES[1:])
     np.testing.assert_allclose(kept, color.keep_colors(plain, CONTENT), atol=1e-5)
     assert float(jnp.abs(kept - plain).mean()) > 0.01
+
+
+def lab_moments(image, weights=None):
+    lab = np.asarray(color.rgb_to_lab(image), np.float64).reshape(-1, 3)
+    w = np.ones(len(lab)) if weights is None else np.asarray(weights, np.float64).reshape(-1)
+    mean = w @ lab / w.sum()
+    return mean, ((lab - mean) * w[:, None]).T @ (lab - mean) / w.sum()
+
+
+# Colours well inside sRGB's gamut, so that moving them clips nothing.
+MUTED = (0.3 + 0.4 * CONTENT, 0.25 + 0.5 * STYLES[0] * jnp.array([[[1.0, 0.7, 0.4]]]))
+
+
+def test_painting_colors_move_the_colour_moments_to_the_paintings():
+    image, painting = MUTED
+    moved = toward_painting_colors(image, (painting,), 1.0, jnp.ones(1))
+    for got, want in zip(lab_moments(moved), lab_moments(painting), strict=True):
+        np.testing.assert_allclose(got, want, atol=0.02 * np.abs(want).max())
+    assert float(np.abs(lab_moments(image)[0] - lab_moments(painting)[0]).max()) > 5  # they were apart
+    # Strength: that part of the way, in sRGB; 0 is the image itself.
+    half = toward_painting_colors(image, (painting,), 0.5, jnp.ones(1))
+    np.testing.assert_allclose(half, 0.5 * moved + 0.5 * image, atol=1e-5)
+    np.testing.assert_allclose(toward_painting_colors(image, (painting,), 0.0, jnp.ones(1)), image, atol=1e-5)
+    # Regions: each its own painting's moments, measured within its mask.
+    left = jnp.zeros(image.shape[:2]).at[:, :32].set(1.0)
+    other = 0.2 + 0.3 * STYLES[0][..., ::-1]
+    regions = toward_painting_colors(image, (painting, other), 1.0, jnp.ones(2) / 2, jnp.stack([left, 1 - left]))
+    for region, style in ((left, painting), (1 - left, other)):
+        for got, want in zip(lab_moments(regions, region), lab_moments(style), strict=True):
+            np.testing.assert_allclose(got, want, atol=0.02 * np.abs(want).max())
+
+
+def test_the_cascade_moves_its_output_toward_the_paintings_colours_by_alpha(make):
+    plain, weights = make(("relu4_1",), method="adain")
+    coloured = make(("relu4_1",), method="adain", painting_colors=0.7)[0]
+    for alpha in (1.0, 0.5):
+        np.testing.assert_allclose(run(coloured, weights, CONTENT, STYLES[:1], alpha),
+                                   toward_painting_colors(run(plain, weights, CONTENT, STYLES[:1], alpha), STYLES[:1],
+                                                          0.7 * alpha, jnp.ones(1)), atol=1e-4)  # two programs
 
 
 def test_bad_shapes_name_the_parameter(make):

@@ -37,6 +37,8 @@ def test_blend_weights_are_normalised_and_need_one_per_style():
     ({"style_blend": ()}, "style_blend"),
     ({"levels": ("relu4_2",)}, "level"), ({"levels": ("relu4_1", "relu4_1")}, "levels"), ({"levels": ()}, "levels"),
     ({"original_colors": "yes"}, "original_colors"), ({"size": 0}, "size"), ({"style_size": 2.5}, "style_size"),
+    ({"painting_colors": 1.2}, "painting_colors"), ({"painting_colors": True}, "painting_colors"),
+    ({"original_colors": True, "painting_colors": 0.5}, "original_colors"),
 ])
 def test_bad_values_name_the_parameter(values, parameter):
     with pytest.raises(StyleJaxError, match=f"`{parameter}`"):
@@ -47,3 +49,10 @@ def test_alpha_defaults_to_the_measured_strength_of_each_method():
     # WCT at 0.6 scored both more painted and closer to the photo than at 1.0 (docs/transfer.md).
     assert TransferSettings().alpha == 0.6 and TransferSettings(method="adain").alpha == 1.0
     assert TransferSettings(method="wct", alpha=1.0).alpha == 1.0
+
+
+def test_painting_colors_default_to_the_measured_strength_of_each_method():
+    # AdaIN's decoder paints hues the painting lacks: 0.7 of the way to its colours scored best (docs/transfer.md).
+    assert TransferSettings(method="adain").painting_colors == 0.7 and TransferSettings(method="wct").painting_colors == 0
+    assert TransferSettings(method="adain", original_colors=True).painting_colors == 0
+    assert TransferSettings(method="adain", painting_colors=0.2).painting_colors == 0.2

@@ -75,6 +75,8 @@ def damaged(folder, decoders):
     (["--decoders", "nowhere"], "nowhere: not a decoders folder"),
     (["--decoders", "DAMAGED"], "relu1_1.npz: missing or changed since it was written"),
     (["--alpha", "1.5"], "--alpha must be a number in [0, 1]"),
+    (["--painting-colors", "-1"], "--painting-colors must be a number in [0, 1]"),
+    (["--painting-colors", "0.5", "--original-colors"], "--original-colors keeps the photo's colours"),
     (["--style-blend", "1"], "--style-blend has 1 weights for 2 style image(s)"),
     (["--style-blend", "1,x"], "--style-blend takes comma-separated numbers"),
     (["--style-size", "3"], "--style 1 is 3x3 px: relu2_1 needs a short side of at least 4 px"),
