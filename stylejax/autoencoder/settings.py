@@ -36,10 +36,10 @@ class TransferSettings:
       style_blend: one weight per style image (>= 0, normalised to sum to 1); None: equal weights.
       original_colors: keep the photo's colours (the output's luminance only), as `StyleConfig`'s.
       painting_colors: in [0, 1], how far the output's colours move to the painting's colour mean and
-        covariance in CIELAB at alpha 1 (scaled by alpha: alpha 0 stays the reconstruction) (`stylejax.autoencoder.cascade.toward_painting_colors`); None:
-        `DEFAULT_PAINTING_COLORS[method]`, or 0 with `original_colors` (AdaIN 0.7: its decoder's hues
-        wander, and the step scored more painted with the content as close on the pairs measured; WCT 0:
-        its covariance keeps the painting's colours already, and the step lowered its score).
+        covariance in CIELAB at alpha 1, scaled by alpha (so alpha 0 stays the reconstruction;
+        `stylejax.autoencoder.cascade.toward_painting_colors`). None: `DEFAULT_PAINTING_COLORS[method]`, or 0
+        with `original_colors` (AdaIN 0.7: its decoder's hues wander, and the step scored more painted with
+        the content as close on the pairs measured; WCT 0: its covariances keep the painting's colours).
       size: the output's long side in pixels (the photo is resized to it); None: the photo's own size.
       style_size: the style images' long side in pixels; None: the output's long side.
     """

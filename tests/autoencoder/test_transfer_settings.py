@@ -53,6 +53,7 @@ def test_alpha_defaults_to_the_measured_strength_of_each_method():
 
 def test_painting_colors_default_to_the_measured_strength_of_each_method():
     # AdaIN's decoder paints hues the painting lacks: 0.7 of the way to its colours scored best (docs/transfer.md).
-    assert TransferSettings(method="adain").painting_colors == 0.7 and TransferSettings(method="wct").painting_colors == 0
+    assert TransferSettings(method="adain").painting_colors == 0.7
+    assert TransferSettings(method="wct").painting_colors == 0
     assert TransferSettings(method="adain", original_colors=True).painting_colors == 0
     assert TransferSettings(method="adain", painting_colors=0.2).painting_colors == 0.2
