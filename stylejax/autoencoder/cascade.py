@@ -72,7 +72,7 @@ class Cascade:
     encoder: nnx.GraphDef
     decoders: tuple[nnx.GraphDef, ...]
     levels: tuple[str, ...]
-    method: str = "wct"
+    method: str
     sqrt: str = "eigh"
     original_colors: bool = False
     painting_colors: float = 0.0

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from stylejax.autoencoder.settings import METHODS
+from stylejax.autoencoder.settings import METHODS, TransferSettings
 from stylejax.autoencoder.transforms import SQRT_METHODS
 from stylejax.cli.options import FlagGroup, add_network_style_options, network_style
 from stylejax.errors import StyleJaxError
@@ -26,9 +26,9 @@ def add_parser(commands) -> None:
                    help="export the one-pass transfer instead of a network: its inputs are the photos, the painting "
                         "(any style at serving time) and alpha")
     one_pass = FlagGroup(p, "one-pass transfer", "with --transfer; refused without it")
-    one_pass.add_argument("--method", choices=METHODS, default="wct", help="(%(default)s)")
+    one_pass.add_argument("--method", choices=METHODS, default=TransferSettings().method, help="(%(default)s)")
     one_pass.add_argument("--sqrt", choices=SQRT_METHODS, default=None,
-                          help="WCT's matrix square roots (default: eigh for jax.export, newton_schulz for ONNX, "
+                          help="the matrix square roots of WCT and the painting colours (default: eigh for jax.export, newton_schulz for ONNX, "
                                "which has no eigendecomposition)")
     one_pass.add_argument("--levels", default=None, metavar="L1,L2,...",
                           help="the levels to run, e.g. relu4_1,relu1_1 (default: the method's among the decoders'; "
@@ -76,7 +76,9 @@ def run_transfer(args: argparse.Namespace) -> int:
     transfer = load_transfer(args.decoders)
     cascade, _ = transfer.cascade(settings)
     write_transfer_export(transfer, settings, output)
-    method = f"wct by {settings.sqrt}" if settings.method == "wct" else settings.method
+    method = settings.method + (f", painting colours {settings.painting_colors:g}" if settings.painting_colors else "")
+    if settings.method == "wct" or settings.painting_colors:
+        method += f" by {settings.sqrt}"
     print(f"wrote {output} ({_kind(output)}, {method}): photos (b, h, w, 3) float32 in [0, 1], h and w multiples "
           f"of {cascade.stride} (>= {cascade.min_side}); painting (h', w', 3) float32 in [0, 1], sides >= "
           f"{cascade.min_side}; alpha () float32 in [0, 1]", file=sys.stderr)

@@ -34,8 +34,8 @@ def add_parser(commands) -> None:
     p.add_argument("--style-size", type=int, default=None,
                    help="long side the style images are resized to (default: --size, else each output's)")
     p.add_argument("--method", choices=METHODS, default=d.method,
-                   help="wct: the painting's feature mean and covariance, level after level; adain: each "
-                        "channel's mean and deviation, one level (%(default)s)")
+                   help="adain: each channel's mean and deviation at one level, by a decoder trained for it; "
+                        "wct: the painting's feature mean and covariance, level after level (%(default)s)")
     p.add_argument("--alpha", type=float, default=None,
                    help="style strength in [0, 1]: 0 gives the photo through the autoencoder (default: "
                         + ", ".join(f"{m} {a}" for m, a in DEFAULT_ALPHA.items()) + ")")
@@ -43,7 +43,7 @@ def add_parser(commands) -> None:
                    help=f"the VGG levels transformed and decoded, of {', '.join(LEVELS)} (default: "
                         + "; ".join(f"{m} {' '.join(levels)}" for m, levels in DEFAULT_LEVELS.items())
                         + ", among those the decoders have)")
-    p.add_argument("--sqrt", choices=SQRT_METHODS, default=d.sqrt, help="WCT's matrix square roots (%(default)s)")
+    p.add_argument("--sqrt", choices=SQRT_METHODS, default=d.sqrt, help="the matrix square roots of WCT and the painting colours (%(default)s)")
     p.add_argument("--style-blend", default=None, metavar="W1,W2,...",
                    help="one weight per style image, comma-separated (default: equal)")
     p.add_argument("--masks", default=None, metavar="MASK,MASK,...",

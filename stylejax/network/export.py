@@ -72,13 +72,13 @@ def write_export(net: StyleNetworkFunction, style: jax.Array, path: str | os.Pat
                             lambda: export_network(net, style).serialize())
 
 
-def transfer_export_settings(path: str | os.PathLike, method: str = "wct", sqrt: str | None = None,
+def transfer_export_settings(path: str | os.PathLike, method: str = "adain", sqrt: str | None = None,
                              levels: str | Sequence[str] | None = None) -> TransferSettings:
     """The settings of the one-pass transfer exported to `path`.
 
     Args:
       path: the file to write (ONNX if it ends in .onnx).
-      method: "wct" or "adain".
+      method: "adain" or "wct".
       sqrt: WCT's matrix square roots; None: "eigh" for jax.export, "newton_schulz" for ONNX (no eigh there).
       levels: the levels to run ("relu4_1,relu1_1" or a sequence), or None for the method's default among the
         decoders'.
@@ -112,12 +112,12 @@ def onnx_transfer(transfer: OnePassTransfer, settings: TransferSettings | None =
     (h', w', 3) and "alpha" (), output "stylized" (b, h, w, 3), all float32, sizes as the module doc says.
 
     Raises:
-      StyleJaxError: WCT with `sqrt` "eigh" (jax2onnx converts no eigendecomposition beyond 2x2: use
-        "newton_schulz"), levels jax2onnx 0.12 converts wrongly (a level after the first other than relu1_1), or
+      StyleJaxError: WCT or painting colours with `sqrt` "eigh" (jax2onnx converts no eigendecomposition beyond
+        2x2: use "newton_schulz"), levels jax2onnx 0.12 converts wrongly (a level after the first other than relu1_1), or
         jax2onnx is not installed.
     """
     settings = settings if settings is not None else TransferSettings(sqrt="newton_schulz")
-    if settings.method == "wct" and settings.sqrt == "eigh":
+    if settings.sqrt == "eigh" and (settings.method == "wct" or settings.painting_colors):
         raise StyleJaxError("`sqrt` 'eigh' cannot go to ONNX (jax2onnx converts no eigendecomposition beyond 2x2): "
                             "use newton_schulz")
     cascade, weights, stride = _export_cascade(transfer, settings)

@@ -170,7 +170,7 @@ def cached_transfer(decoders: str | None = None) -> OnePassTransfer:
         return load_transfer(decoders)
 
 
-def transfer(content: jax.Array, style: jax.Array | Sequence[jax.Array], *, method: str = "wct",
+def transfer(content: jax.Array, style: jax.Array | Sequence[jax.Array], *, method: str = "adain",
              alpha: float | jax.Array | None = None, levels: Sequence[str] | None = None, sqrt: str = "eigh",
              style_blend: Sequence[float] | None = None, masks: jax.Array | None = None,
              original_colors: bool = False, painting_colors: float | None = None,
@@ -184,7 +184,7 @@ def transfer(content: jax.Array, style: jax.Array | Sequence[jax.Array], *, meth
       content: (h, w, 3) photo in [0, 1] (`jax.vmap` for a batch); the short side at least twice the
         deepest level's stride (16 px at relu4_1).
       style: one (h', w', 3) painting in [0, 1] of its own size, or a sequence of them.
-      method: "wct" or "adain" (`TransferSettings`).
+      method: "adain" or "wct" (`TransferSettings`).
       alpha: style strength in [0, 1] (None: the method's default, `DEFAULT_ALPHA`); a jax array (e.g. one
         per image under `vmap`) is used unchecked.
       levels: the levels to run, or None for the method's default among the decoders'.

@@ -35,9 +35,9 @@ def make(vgg):
     encoder, encoder_state = nnx.split(vgg)
     decoders = {level: tiny_decoder(level, seed) for seed, level in enumerate(("relu1_1", "relu3_1", "relu4_1"))}
 
-    def cascade(levels=WCT_LEVELS, **options):
+    def cascade(levels=WCT_LEVELS, method="wct", **options):
         split = [nnx.split(decoders[level]) for level in levels]
-        return (Cascade(encoder, tuple(g for g, _ in split), levels, **options),
+        return (Cascade(encoder, tuple(g for g, _ in split), levels, method, **options),
                 CascadeWeights(encoder_state, tuple(s for _, s in split)))
 
     return cascade
@@ -199,6 +199,6 @@ def test_bad_shapes_name_the_parameter(make):
     with pytest.raises(StyleJaxError, match="`masks` have shape"):
         cascade.check((48, 64, 3), [(40, 56, 3)], (1, 32, 64))
     with pytest.raises(StyleJaxError, match="`levels`"):
-        Cascade(cascade.encoder, cascade.decoders, WCT_LEVELS[::-1])
+        Cascade(cascade.encoder, cascade.decoders, WCT_LEVELS[::-1], "wct")
     with pytest.raises(StyleJaxError, match="`method`"):
         Cascade(cascade.encoder, cascade.decoders, WCT_LEVELS, method="linear")

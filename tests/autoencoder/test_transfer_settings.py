@@ -10,16 +10,18 @@ ALL = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
 def test_default_levels_are_the_methods_among_the_decoders():
-    assert TransferSettings().resolved_levels(ALL) == ("relu4_1", "relu3_1", "relu2_1", "relu1_1")
-    assert TransferSettings().resolved_levels(("relu1_1", "relu3_1")) == ("relu3_1", "relu1_1")
-    assert TransferSettings(method="adain").resolved_levels(ALL) == ("relu4_1",)
+    assert TransferSettings(method="wct").resolved_levels(ALL) == ("relu4_1", "relu3_1", "relu2_1", "relu1_1")
+    assert TransferSettings(method="wct").resolved_levels(("relu1_1", "relu3_1")) == ("relu3_1", "relu1_1")
+    assert TransferSettings().resolved_levels(ALL) == ("relu4_1",)  # AdaIN, the default: one level
+    # Decoders without relu4_1: AdaIN at the deepest level they have below it.
+    assert TransferSettings().resolved_levels(("relu1_1", "relu2_1")) == ("relu2_1",)
     # Given levels run deepest first whatever their order, from a tuple or a CLI string.
     assert TransferSettings(levels=("relu1_1", "relu5_1")).resolved_levels(ALL) == ("relu5_1", "relu1_1")
     assert TransferSettings(levels="relu2_1, relu3_1").levels == ("relu3_1", "relu2_1")
     with pytest.raises(StyleJaxError, match="`levels`: no decoder for relu4_1"):
         TransferSettings(levels=("relu4_1",)).resolved_levels(("relu1_1",))
     with pytest.raises(StyleJaxError, match="`levels`: adain runs at relu4_1"):
-        TransferSettings(method="adain").resolved_levels(("relu1_1", "relu2_1"))
+        TransferSettings(method="adain").resolved_levels(("relu5_1",))
 
 
 def test_blend_weights_are_normalised_and_need_one_per_style():
@@ -47,7 +49,7 @@ def test_bad_values_name_the_parameter(values, parameter):
 
 def test_alpha_defaults_to_the_measured_strength_of_each_method():
     # WCT at 0.6 scored both more painted and closer to the photo than at 1.0 (docs/transfer.md).
-    assert TransferSettings().alpha == 0.6 and TransferSettings(method="adain").alpha == 1.0
+    assert TransferSettings(method="wct").alpha == 0.6 and TransferSettings().alpha == 1.0  # AdaIN, the default
     assert TransferSettings(method="wct", alpha=1.0).alpha == 1.0
 
 

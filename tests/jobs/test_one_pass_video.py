@@ -122,7 +122,7 @@ def test_a_video_through_the_one_pass_transfer_keeps_frames_timing_and_audio_and
     from stylejax.jobs.video import plan_jobs
 
     out = tmp_path / "out.mp4"
-    settings = stylejax.TransferSettings(size=32, alpha=0.8)
+    settings = stylejax.TransferSettings(method="wct", size=32, alpha=0.8)  # as transfer_video's flags
 
     def stop_after_three(done, total, frame):
         if frame is not None and done == 3:

@@ -43,36 +43,45 @@ def transfer_inputs(photos, painting):
             np.asarray(smooth_image(*painting, seed=9) * 0.5 + stripes(*painting) * 0.5, np.float32))
 
 
-def transfer_reference(decoders, photos, painting, alpha, sqrt, levels=None):
+def transfer_reference(decoders, photos, painting, alpha, sqrt, levels=None, method="wct"):
     transfer = stylejax.load_transfer(decoders)
-    settings = stylejax.TransferSettings(sqrt=sqrt, levels=levels)
+    settings = stylejax.TransferSettings(method=method, sqrt=sqrt, levels=levels)
     return np.stack([transfer.run(photo, [painting], settings, alpha=alpha) for photo in photos])
 
 
 @pytest.mark.slow
-def test_the_transfer_exported_runs_without_stylejax_at_any_size_with_any_painting(decoders, tmp_path, capsys):
+@pytest.mark.parametrize(("method", "described"), [("wct", "wct by eigh"),
+                                                   ("adain", "adain, painting colours 0.7 by eigh")])
+def test_the_transfer_exported_runs_without_stylejax_at_any_size_with_any_painting(decoders, tmp_path, capsys, method,
+                                                                                   described):
     import jax.numpy as jnp
 
     out = tmp_path / "transfer.jaxexport"
-    assert main(["export", "--transfer", "--decoders", str(decoders), "-o", str(out)]) == 0
-    assert "(jax.export, wct by eigh): photos (b, h, w, 3)" in (err := capsys.readouterr().err)
+    assert main(["export", "--transfer", "--decoders", str(decoders), "-o", str(out), "--method", method]) == 0
+    assert f"(jax.export, {described}): photos (b, h, w, 3)" in (err := capsys.readouterr().err)
     assert "multiples of 4 (>= 8)" in err
     exported = jax.export.deserialize(bytearray(out.read_bytes()))
     for (photos, painting), alpha in zip(TRANSFER_SIZES, (1.0, 0.6), strict=True):
         photos, painting = transfer_inputs(photos, painting)
         got = exported.call(jnp.asarray(photos), jnp.asarray(painting), jnp.float32(alpha))
         # The plain layers against the sub-pixel ones, and XLA's fusions: float rounding.
-        np.testing.assert_allclose(got, transfer_reference(decoders, photos, painting, alpha, "eigh"), atol=1e-4)
+        np.testing.assert_allclose(got, transfer_reference(decoders, photos, painting, alpha, "eigh", method=method),
+                                   atol=1e-4)
 
 
 @pytest.mark.slow
-def test_the_transfer_as_onnx_runs_in_onnxruntime_by_newton_schulz(decoders, tmp_path, capsys):
+@pytest.mark.parametrize(("method", "levels", "described"), [
+    # jax2onnx 0.12 converts the deepest level and relu1_1, not relu2_1 after relu3_1 (refused below).
+    ("wct", ("relu3_1", "relu1_1"), "wct by newton_schulz"),
+    ("adain", ("relu3_1",), "adain, painting colours 0.7 by newton_schulz"),
+])
+def test_the_transfer_as_onnx_runs_in_onnxruntime_by_newton_schulz(decoders, tmp_path, capsys, method, levels,
+                                                                   described):
     ort = pytest.importorskip("onnxruntime")
     out = tmp_path / "transfer.onnx"
-    # jax2onnx 0.12 converts the deepest level and relu1_1, not relu2_1 after relu3_1 (refused below).
-    assert main(["export", "--transfer", "--decoders", str(decoders), "-o", str(out), "--levels",
-                 "relu3_1,relu1_1"]) == 0
-    assert "(ONNX, wct by newton_schulz)" in capsys.readouterr().err
+    assert main(["export", "--transfer", "--decoders", str(decoders), "-o", str(out), "--method", method,
+                 "--levels", ",".join(levels)]) == 0
+    assert f"(ONNX, {described})" in capsys.readouterr().err
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(str(out), options, providers=["CPUExecutionProvider"])
@@ -80,7 +89,7 @@ def test_the_transfer_as_onnx_runs_in_onnxruntime_by_newton_schulz(decoders, tmp
         photos, painting = transfer_inputs(photos, painting)
         (got,) = session.run(["stylized"], {"photos": photos, "painting": painting,
                                             "alpha": np.array(alpha, np.float32)})
-        reference = transfer_reference(decoders, photos, painting, alpha, "newton_schulz", ("relu3_1", "relu1_1"))
+        reference = transfer_reference(decoders, photos, painting, alpha, "newton_schulz", levels, method)
         np.testing.assert_allclose(got, reference, atol=ONNX_TOLERANCE)
 
 
@@ -88,12 +97,12 @@ def test_the_transfer_as_onnx_runs_in_onnxruntime_by_newton_schulz(decoders, tmp
     ([], "give the NETWORK folder to export, or --transfer"),
     (["MODEL", "--transfer"], "give one"),
     (["--transfer", "--network-style", "1"], "drop them with --transfer"),
-    (["MODEL", "--method", "adain"], "--method only applies with --transfer"),
+    (["MODEL", "--method", "wct"], "--method only applies with --transfer"),
     (["MODEL", "--decoders", "DECODERS", "--sqrt", "eigh"], "--sqrt, --decoders only apply with --transfer"),
     (["--transfer", "--decoders", "NOWHERE"], "not a decoders folder"),
-    (["--transfer", "--decoders", "DECODERS", "--method", "adain"], "--levels: adain runs at relu4_1"),
     (["--transfer", "--decoders", "DECODERS", "--sqrt", "eigh", "-o", "ONNX"], "--sqrt 'eigh' cannot go to ONNX"),
-    (["--transfer", "--decoders", "DECODERS", "-o", "ONNX"], "--levels relu3_1,relu2_1,relu1_1 cannot go to ONNX"),
+    (["--transfer", "--decoders", "DECODERS", "--method", "wct", "-o", "ONNX"],
+     "--levels relu3_1,relu2_1,relu1_1 cannot go to ONNX"),
     (["--transfer", "--decoders", "DECODERS", "--levels", "relu4_1"], "--levels: no decoder for relu4_1"),
 ])
 def test_bad_export_flags_are_one_line_exit_2_nothing_written(model, decoders, tmp_path, capsys, argv, message):

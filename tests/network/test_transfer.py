@@ -37,9 +37,10 @@ def test_transfer_is_the_same_under_jit_and_vmap_as_alone(tmp_path, weights_cach
     assert alone.shape == PHOTOS.shape
     assert np.abs(alone[0] - np.asarray(PHOTOS[0])).mean() > 0.05  # it did something
     assert np.abs(alone[0] - alone[1]).mean() > 0.01
-    # The painting closed over is a constant of these programs: the same values all the same.
+    # The painting closed over is a constant of these programs: the same values all the same (to rounding: under
+    # vmap the painting colours' step compiles to other code, 1.1e-5 apart with the tests' XLA flags, 0 without).
     np.testing.assert_allclose(jitted, alone[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(jax.jit(jax.vmap(one))(PHOTOS, alphas), alone, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jax.jit(jax.vmap(one))(PHOTOS, alphas), alone, rtol=1e-5, atol=3e-5)
 
 
 def test_one_pass_transfer_takes_images_of_any_size_masks_and_settings(folder):
@@ -66,7 +67,6 @@ def test_one_pass_transfer_takes_images_of_any_size_masks_and_settings(folder):
     ({"masks": jnp.ones((2, 32, 48))}, "`masks` have shape"),
     ({"masks": jnp.ones((1, 32, 48)), "style_blend": (1.0,)}, "`style_blend` mixes"),
     ({"levels": ("relu4_1",)}, "`levels`: no decoder for relu4_1"),
-    ({"method": "adain"}, "`levels`: adain runs at relu4_1"),
 ])
 def test_bad_input_names_the_parameter(folder, arguments, message):
     arguments = {"style": PAINTING, "decoders": folder} | arguments
