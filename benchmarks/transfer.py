@@ -241,8 +241,8 @@ def variants(args) -> None:
     vgg = stylejax.load_vgg()
     transfer = stylejax.load_transfer(args.decoders)
     four = ("relu4_1", "relu3_1", "relu2_1", "relu1_1")
-    settings = {  # WCT's default alpha is 0.6 and AdaIN's 1.0 (TransferSettings); each row names what it changes
-        "wct 4 levels eigh (default)": dict(method="wct", levels=four),
+    settings = {  # WCT's default alpha is 0.6 and AdaIN's 1.0, painting colours WCT 0 and AdaIN 0.7 (TransferSettings)
+        "wct 4 levels eigh": dict(method="wct", levels=four),
         "wct 4 levels newton-schulz": dict(method="wct", sqrt="newton_schulz", levels=four),
         "wct 4 levels eigh, alpha 0.8": dict(method="wct", alpha=0.8, levels=four),
         "wct 4 levels eigh, alpha 1.0": dict(method="wct", alpha=1.0, levels=four),

@@ -28,8 +28,8 @@ def add_parser(commands) -> None:
     one_pass = FlagGroup(p, "one-pass transfer", "with --transfer; refused without it")
     one_pass.add_argument("--method", choices=METHODS, default=TransferSettings().method, help="(%(default)s)")
     one_pass.add_argument("--sqrt", choices=SQRT_METHODS, default=None,
-                          help="the matrix square roots of WCT and the painting colours (default: eigh for jax.export, newton_schulz for ONNX, "
-                               "which has no eigendecomposition)")
+                          help="the matrix square roots of WCT and the painting colours (default: eigh for "
+                               "jax.export, newton_schulz for ONNX, which has no eigendecomposition)")
     one_pass.add_argument("--levels", default=None, metavar="L1,L2,...",
                           help="the levels to run, e.g. relu4_1,relu1_1 (default: the method's among the decoders'; "
                                "ONNX takes one level, or the deepest and relu1_1)")

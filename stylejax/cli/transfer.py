@@ -43,7 +43,8 @@ def add_parser(commands) -> None:
                    help=f"the VGG levels transformed and decoded, of {', '.join(LEVELS)} (default: "
                         + "; ".join(f"{m} {' '.join(levels)}" for m, levels in DEFAULT_LEVELS.items())
                         + ", among those the decoders have)")
-    p.add_argument("--sqrt", choices=SQRT_METHODS, default=d.sqrt, help="the matrix square roots of WCT and the painting colours (%(default)s)")
+    p.add_argument("--sqrt", choices=SQRT_METHODS, default=d.sqrt,
+                   help="the matrix square roots of WCT and the painting colours (%(default)s)")
     p.add_argument("--style-blend", default=None, metavar="W1,W2,...",
                    help="one weight per style image, comma-separated (default: equal)")
     p.add_argument("--masks", default=None, metavar="MASK,MASK,...",

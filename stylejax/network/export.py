@@ -113,8 +113,8 @@ def onnx_transfer(transfer: OnePassTransfer, settings: TransferSettings | None =
 
     Raises:
       StyleJaxError: WCT or painting colours with `sqrt` "eigh" (jax2onnx converts no eigendecomposition beyond
-        2x2: use "newton_schulz"), levels jax2onnx 0.12 converts wrongly (a level after the first other than relu1_1), or
-        jax2onnx is not installed.
+        2x2: use "newton_schulz"), levels jax2onnx 0.12 converts wrongly (a level after the first other than
+        relu1_1), or jax2onnx is not installed.
     """
     settings = settings if settings is not None else TransferSettings(sqrt="newton_schulz")
     if settings.sqrt == "eigh" and (settings.method == "wct" or settings.painting_colors):
