@@ -13,7 +13,7 @@ written as OUTPUT/<level>.npz (`decoder_files`).
 With `style_images`, each level's reconstruction decoder in OUTPUT is trained on with AdaIN's objective
 (`autoencoder.adain_objective`: pairs of a training photo and a style image) into OUTPUT/<level>-adain.npz
 (in OUTPUT/train-<level>-adain), which `stylejax transfer --method adain` then uses. The style images'
-colours are permuted and saturated at random (`jittered_styles`): photos are less colourful than
+colours are permuted and saturated at random (`decoder_data.jittered_styles`): photos are less colourful than
 paintings, and the decoder should meet palettes like theirs.
 """
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -38,7 +37,8 @@ from stylejax.autoencoder.adain_objective import DEFAULT_STYLE_WEIGHT, AdainTrai
 from stylejax.errors import StyleJaxError
 from stylejax.network import reports
 from stylejax.network.checkpoints import TrainingCheckpoints
-from stylejax.network.data import TrainingImages, open_training_images
+from stylejax.network.data import open_training_images
+from stylejax.network.decoder_data import DecoderData
 from stylejax.network.decoder_evaluation import EvalLog, SampleSheet, evaluation_crops, last_eval, mean_psnr
 from stylejax.network.decoder_files import DECODERS_JSON, check_dtype, load_decoders, read_decoders_json, save_decoder
 from stylejax.network.multihost import check_batch_split, global_batch, is_writer, my_rows, training_mesh
@@ -99,52 +99,6 @@ def level_folder(output: Path, level: str, objective: str = "reconstruction") ->
     return output / (f"train-{level}" if objective == "reconstruction" else f"train-{level}-{objective}")
 
 
-@dataclasses.dataclass(frozen=True)
-class _Training:
-    """What a level's training sees: its objective, its photos (and styles) and so each step's batch."""
-
-    objective: str  # "reconstruction" or "adain"
-    data: TrainingImages
-    styles: TrainingImages | None = None
-    style_weight: float = DEFAULT_STYLE_WEIGHT
-
-    def key(self, level: str, settings: DecoderSettings) -> str:
-        # The steps are not part of it: a training asked for more steps continues from its checkpoint.
-        extra = {} if self.styles is None else dict(styles=self.styles.order_key(), style_weight=self.style_weight)
-        return json.dumps(dict(level=level, settings=dataclasses.asdict(settings), data=self.data.order_key())
-                          | extra)
-
-    def sample_styles(self, photos: int) -> np.ndarray | None:
-        """The sample sheets' styles for AdaIN, one for each of `photos` sample photos: photo i takes the style
-        folder's sample i + 1 (the same folder may give both); None for reconstruction."""
-        if self.styles is None:
-            return None
-        styles = self.styles.sample_crops()
-        return styles[np.arange(1, photos + 1) % len(styles)]
-
-    def batches(self, start: int, stop: int, rows: range, seed: int):
-        """(step, batch): images (rows, s, s, 3), or for AdaIN pairs (rows, 2, s, s, 3) of a photo and a style."""
-        if self.styles is None:
-            yield from self.data.batches(start, stop, rows=rows)
-            return
-        with contextlib.closing(self.data.batches(start, stop, rows=rows)) as photos, \
-                contextlib.closing(self.styles.batches(start, stop, rows=rows)) as styles:
-            for (step, photo), (_, style) in zip(photos, styles, strict=True):
-                yield step, np.stack([photo, jittered_styles(style, seed, step, rows)], axis=1)
-
-
-def jittered_styles(styles: np.ndarray, seed: int, step: int, rows: range) -> np.ndarray:
-    """Style crops (n, s, s, 3) with their colour channels permuted and their saturation raised 1-2x at random,
-    each row by a generator seeded by (seed, step, row): a resumed run sees the same ones."""
-    out = np.empty_like(styles)
-    for i, row in enumerate(rows):
-        rng = np.random.default_rng([seed, step, row, 1])
-        image = styles[i][..., rng.permutation(3)]
-        grey = image.mean(axis=-1, keepdims=True)
-        out[i] = np.clip(grey + rng.uniform(1.0, 2.0) * (image - grey), 0.0, 1.0)
-    return out
-
-
 def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels: Sequence[str],
                    steps: int | dict[str, int], settings: DecoderSettings | None = None, *,
                    style_images: str | os.PathLike | None = None, style_weight: float = DEFAULT_STYLE_WEIGHT,
@@ -197,7 +151,7 @@ def train_decoders(images: str | os.PathLike, output: str | os.PathLike, levels:
         return open_training_images(root, settings.size, settings.batch_size, seed, log)
 
     # The styles in another order than the photos (seed + 1): the same folder may serve as both.
-    training = _Training(objective, opened(images, settings.seed),
+    training = DecoderData(objective, opened(images, settings.seed),
                          None if style_images is None else opened(style_images, settings.seed + 1), style_weight)
     starts = {}
     if objective == "adain":
@@ -235,7 +189,7 @@ def _finished_steps(folder: Path, level: str, settings: DecoderSettings, objecti
     return int(entry.get("steps", 0))
 
 
-def _training_record(settings: DecoderSettings, training: _Training, images, style_images) -> dict:
+def _training_record(settings: DecoderSettings, training: DecoderData, images, style_images) -> dict:
     record = dict(settings=dataclasses.asdict(settings), images=str(images), image_files=len(training.data.paths),
                   unreadable=len(training.data.unreadable), devices=[str(d.device_kind) for d in jax.devices()][:1])
     if training.styles is not None:
@@ -244,7 +198,7 @@ def _training_record(settings: DecoderSettings, training: _Training, images, sty
     return record
 
 
-def _train_level(start: Decoder, steps: int, training: _Training, settings: DecoderSettings, output: Path, *,
+def _train_level(start: Decoder, steps: int, training: DecoderData, settings: DecoderSettings, output: Path, *,
                  evaluation: np.ndarray | None, encoder: tuple, mesh, progress, log) -> Decoder:
     encoder_def, encoder_weights = encoder
     level = start.level
