@@ -40,11 +40,14 @@ def add_parser(commands) -> None:
     add_network_style_options(p)
     p.add_argument("--method", choices=METHODS, default=None,
                    help="put every frame through the one-pass transfer with the --style paintings (any painting, "
-                        "no training; wct or adain) instead of optimising it")
+                        "no training; adain or wct) instead of optimising it")
     one_pass = FlagGroup(p, "one-pass transfer", "with --method; refused without it")
     one_pass.add_argument("--alpha", type=float, default=None,
                           help="style strength in [0, 1]: 0 gives the frames through the autoencoder "
                                "(default: wct 0.6, adain 1.0)")
+    one_pass.add_argument("--painting-colors", type=float, default=None, metavar="S",
+                          help="in [0, 1]: how far the frames' colours move to the painting's colour mean and "
+                               "covariance (default: adain 0.7, wct 0; 0 with --original-colors)")
     one_pass.add_argument("--decoders", default=None, metavar="DIR",
                           help="a decoders folder from `stylejax train-decoders` (default: the shipped decoders)")
     p.add_argument("--flow-preset", choices=PRESETS, default="medium",
@@ -172,7 +175,7 @@ def run_transfer(args: argparse.Namespace) -> int:
     _check_video_flags(args)
     settings = TransferSettings(method=args.method, alpha=args.alpha, size=args.size,
                                 style_blend=parse_floats(args.style_blend, "--style-blend"),
-                                original_colors=args.original_colors)
+                                original_colors=args.original_colors, painting_colors=args.painting_colors)
     jobs = plan_jobs(args.input, args.output, overwrite=args.overwrite, start=args.start,
                      duration=args.duration, fps=args.fps)
     with progress_bar(sum(job.info.frame_count for job in jobs), "video", unit="frame") as bar:

@@ -147,6 +147,7 @@ def test_a_video_through_the_one_pass_transfer_keeps_frames_timing_and_audio_and
     (["--network", "MODEL"], "give one"),
     (["--network-style", "1"], "add --network"),
     (["--alpha", "1.5"], "--alpha must be a number in [0, 1]"),
+    (["--painting-colors", "2"], "--painting-colors must be a number in [0, 1]"),
     (["--style-blend", "1,1"], "--style-blend has 2 weights for 1 style"),
     (["--decoders", "NOWHERE"], "not a decoders folder"),
     (["--method", "linear"], "invalid choice: 'linear'"),
@@ -165,6 +166,7 @@ def test_bad_flags_with_the_one_pass_transfer_are_exit_2_nothing_written(
     (["--method", "adain"], "--style is required with --method"),
     (["--style", "STYLE", "--alpha", "0.5"], "--alpha only applies with --method"),
     (["--network", "MODEL", "--decoders", "DIR"], "--decoders only applies with --method"),
+    (["--style", "STYLE", "--painting-colors", "0.5"], "--painting-colors only applies with --method"),
 ])
 def test_one_pass_flags_without_method_or_a_style_are_exit_2(model, clip, tmp_path, capsys, argv, message):
     argv = [str(model) if a == "MODEL" else str(clip) if a == "STYLE" else str(tmp_path) if a == "DIR" else a
