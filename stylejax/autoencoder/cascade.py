@@ -40,6 +40,19 @@ from stylejax.objective import color
 from stylejax.objective.losses import pooled_masks
 
 
+class PaintingStatistics(NamedTuple):
+    """What the cascade needs of the paintings, a function of them alone (`Cascade.style_statistics`).
+
+    Attributes:
+      levels: each level's statistics of each painting, `Cascade.levels`' order then the paintings'.
+      colors: each painting's colour statistics (`color_statistics`) where the cascade moves the output's
+        colours to theirs (`Cascade.painting_colors`), else None.
+    """
+
+    levels: tuple[tuple[StyleStatistics, ...], ...]
+    colors: tuple[StyleStatistics, ...] | None
+
+
 class CascadeWeights(NamedTuple):
     """The cascade's arrays, passed to it as arguments (never baked into a compiled program).
 
@@ -122,9 +135,8 @@ class Cascade:
                                 f"{content[1]}x{content[0]} photo: give one mask per style, (styles, h, w) at the "
                                 "photo's size")
 
-    def style_statistics(self, weights: CascadeWeights, styles: Sequence[jax.Array]
-                         ) -> tuple[tuple[StyleStatistics, ...], ...]:
-        """What the cascade needs of each style image at each level, `levels`' order then the styles'.
+    def style_statistics(self, weights: CascadeWeights, styles: Sequence[jax.Array]) -> PaintingStatistics:
+        """What the cascade needs of each style image: its statistics at each level, and its colours'.
 
         A function of the paintings alone: a job computes it once and passes it to every photo's call
         (one VGG pass and one matrix square root per painting and level saved per photo).
@@ -137,13 +149,14 @@ class Cascade:
         # One pass per style to the deepest level gives every level's features. Batches of one squeezed, not
         # indexed: under jax2onnx (an ONNX export) `x[0]` of a symbolic size is a gather it cannot convert.
         features = [vgg(s[None].astype(jnp.float32), self.levels) for s in styles]
-        return tuple(tuple(level_statistics(self.method, f[level].squeeze(0), sqrt=self.sqrt) for f in features)
-                     for level in self.levels)
+        levels = tuple(tuple(level_statistics(self.method, f[level].squeeze(0), sqrt=self.sqrt) for f in features)
+                       for level in self.levels)
+        return PaintingStatistics(levels, color_statistics(styles, sqrt=self.sqrt) if self.painting_colors else None)
 
     def __call__(self, weights: CascadeWeights, content: jax.Array, styles: Sequence[jax.Array],
                  alpha: float | jax.Array = 1.0, blend: Sequence[float] | jax.Array | None = None,
                  masks: jax.Array | None = None, *,
-                 statistics: tuple[tuple[StyleStatistics, ...], ...] | None = None) -> jax.Array:
+                 statistics: PaintingStatistics | None = None) -> jax.Array:
         """The photo stylized: (h, w, 3) in [0, 1].
 
         Args:
@@ -172,7 +185,7 @@ class Cascade:
             masks = jnp.moveaxis(masks, -1, 0)[..., None]  # (r, H, W, 1)
         if statistics is None:
             statistics = self.style_statistics(weights, styles)
-        for level, graphdef, state, targets in zip(self.levels, self.decoders, weights.decoders, statistics,
+        for level, graphdef, state, targets in zip(self.levels, self.decoders, weights.decoders, statistics.levels,
                                                    strict=True):
             features = vgg(image[None], (level,))[level].squeeze(0)
             target = stylized_features(self.method, features, targets, blend,
@@ -188,7 +201,7 @@ class Cascade:
         if self.painting_colors:
             # Scaled by alpha too: alpha 0 stays the autoencoder's reconstruction.
             out = toward_painting_colors(out, styles, alpha * self.painting_colors, blend, pixel_masks,
-                                         sqrt=self.sqrt)
+                                         sqrt=self.sqrt, colors=statistics.colors)
         if self.original_colors:
             out = color.keep_colors(out, content.astype(jnp.float32))
         return out
@@ -232,9 +245,15 @@ def stylized_features(method: str, content: jax.Array, styles: Sequence[StyleSta
     return sum(blend[i] * transform(x, style, 1.0, **options) for i, style in enumerate(styles))
 
 
+def color_statistics(styles: Sequence[jax.Array], *, sqrt: str = "eigh") -> tuple[StyleStatistics, ...]:
+    """Each painting's colour mean and covariance in CIELAB, as WCT's statistics: what
+    `toward_painting_colors` moves an image's colours to."""
+    return tuple(level_statistics("wct", color.rgb_to_lab(s.astype(jnp.float32)), sqrt=sqrt) for s in styles)
+
+
 def toward_painting_colors(image: jax.Array, styles: Sequence[jax.Array], strength: float | jax.Array,
                            blend: Sequence[float] | jax.Array, masks: jax.Array | None = None, *,
-                           sqrt: str = "eigh") -> jax.Array:
+                           sqrt: str = "eigh", colors: tuple[StyleStatistics, ...] | None = None) -> jax.Array:
     """The image's colours moved toward the paintings': `strength` of the way, in sRGB.
 
     The move is WCT on pixels in CIELAB: the image's colour mean and covariance to each painting's (Gatys et
@@ -249,12 +268,14 @@ def toward_painting_colors(image: jax.Array, styles: Sequence[jax.Array], streng
       blend: (len(styles),) weights summing to 1; unused with `masks`.
       masks: (len(styles), h, w) region weights at the image's size, or None.
       sqrt: the matrix square roots, "eigh" or "newton_schulz" (an ONNX export's).
+      colors: `color_statistics(styles, sqrt=sqrt)`, computed once for many images (None: here).
 
     Returns:
       (h, w, 3) float32 in [0, 1].
     """
-    targets = [level_statistics("wct", color.rgb_to_lab(s.astype(jnp.float32)), sqrt=sqrt) for s in styles]
-    lab = stylized_features("wct", color.rgb_to_lab(image), targets, blend,
+    if colors is None:
+        colors = color_statistics(styles, sqrt=sqrt)
+    lab = stylized_features("wct", color.rgb_to_lab(image), colors, blend,
                             None if masks is None else masks[..., None], sqrt=sqrt)
     return strength * color.lab_to_rgb(lab) + (1.0 - strength) * image
 

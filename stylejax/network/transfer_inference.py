@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax.autoencoder.cascade import Cascade, CascadeWeights
+from stylejax.autoencoder.cascade import Cascade, CascadeWeights, PaintingStatistics
 from stylejax.autoencoder.settings import TransferSettings
 from stylejax.config import check_batch_size
 from stylejax.errors import StyleJaxError
@@ -134,15 +134,16 @@ class BucketedTransfer(BucketedPrograms):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def style_statistics(cascade: Cascade, weights: CascadeWeights, styles: tuple[jax.Array, ...]) -> tuple:
+def style_statistics(cascade: Cascade, weights: CascadeWeights, styles: tuple[jax.Array, ...]
+                     ) -> PaintingStatistics:
     """`cascade.style_statistics(weights, styles)`, compiled once per cascade and paintings' shapes."""
     return cascade.style_statistics(weights, styles)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1), static_argnames="lockstep")
 def transfer_rows(cascade: Cascade, regions: int, weights: CascadeWeights, pixels: jax.Array,
-                  styles: tuple[jax.Array, ...], *, statistics: tuple, alpha: jax.Array, blend: jax.Array,
-                  lockstep: bool = False) -> jax.Array:
+                  styles: tuple[jax.Array, ...], *, statistics: PaintingStatistics, alpha: jax.Array,
+                  blend: jax.Array, lockstep: bool = False) -> jax.Array:
     """(rows, h, w, 3 + regions) photos, each with its region masks after the colours -> (rows, h, w, 3), with
     the paintings' `statistics` (`style_statistics`; the paintings themselves only give their shapes).
 
